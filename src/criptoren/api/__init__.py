@@ -1,0 +1,1 @@
+"""HTTP layer: routers, schemas and dependencies (thin: all logic lives in services)."""

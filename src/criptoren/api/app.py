@@ -1,0 +1,74 @@
+"""The FastAPI application and its lifespan (which starts and stops the container)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from criptoren import __version__
+from criptoren.api import routes_admin, routes_pt, routes_v1
+from criptoren.api.deps import ContainerDep
+from criptoren.api.errors import install_error_handlers
+from criptoren.api.schemas import ErrorOut
+from criptoren.bootstrap import Container, build_container
+from criptoren.config import Settings, get_settings
+
+DESCRIPTION = """
+Criptoren watches Binance spot prices and executes, for many clients, the buy and sell
+orders they have positioned at target prices. Authenticate with `Authorization: Bearer
+<token>`. Amounts are decimal strings (exact numbers are accepted too).
+"""
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 503)
+}
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the application; ``container`` lets tests wire their own adapters."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container or build_container(settings or get_settings())
+        app.state.container = own
+        await own.start()
+        try:
+            yield
+        finally:
+            await own.aclose()
+
+    app = FastAPI(
+        title="Criptoren",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    install_error_handlers(app)
+    app.include_router(routes_pt.router)
+    app.include_router(routes_v1.router)
+    app.include_router(routes_admin.router)
+    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    return app
+
+
+async def _healthz(container: ContainerDep) -> JSONResponse:
+    """Database and feed status (503 when the database is unreachable)."""
+    database = "ok"
+    try:
+        async with container.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # any failure here means "not healthy", whatever its kind
+        database = "unavailable"
+    body = {
+        "status": "ok" if database == "ok" else "degraded",
+        "database": database,
+        "mode": container.settings.mode.value,
+        "feed": dict(container.market.health()),
+    }
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)

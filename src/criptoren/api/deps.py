@@ -1,0 +1,62 @@
+"""Request dependencies: the container, one session per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.bootstrap import Container
+from criptoren.errors import Forbidden
+from criptoren.services.auth import Principal, authenticate
+
+bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
+
+
+def get_container(request: Request) -> Container:
+    """The application's composition root."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed if the endpoint succeeds, rolled back otherwise."""
+    async with container.session_factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_principal(
+    session: SessionDep,
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The authenticated caller (401 without a valid token)."""
+    token = credentials.credentials if credentials else None
+    return await authenticate(session, token, container.settings.admin_token)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    """Only the operator's token passes."""
+    if not principal.is_admin:
+        raise Forbidden("this endpoint needs the admin token")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

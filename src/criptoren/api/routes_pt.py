@@ -1,0 +1,143 @@
+"""The original Portuguese endpoints, exactly as specified (plus their natural siblings)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from criptoren.api.convert import monitor_out, negociacao_out, ordem_out, posicao_out
+from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep
+from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.schemas import (
+    MonitorOut,
+    NegociacaoOut,
+    OrdemOut,
+    PosicaoOut,
+    PosicionarBody,
+    RegistrarBody,
+)
+from criptoren.api.types import DbId
+from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus, Side
+from criptoren.services.orders import OrderRequest
+from criptoren.services.trades import TradeRequest
+
+router = APIRouter(route_class=ExactJSONRoute, tags=["original (pt)"])
+
+
+def _order_request(body: PosicionarBody, side: Side) -> OrderRequest:
+    condition = CONDITION_ALIASES[body.condicao] if body.condicao else None
+    return OrderRequest(
+        body.cliente_id, body.symbol, side, body.preco_alvo, body.quantidade, condition
+    )
+
+
+def _trade_request(body: RegistrarBody, side: Side) -> TradeRequest:
+    return TradeRequest(
+        client_id=body.cliente_id,
+        symbol=body.symbol,
+        side=side,
+        price=body.preco_executado,
+        quantity=body.quantidade,
+        fee=body.taxa or Decimal(0),
+        fee_asset=body.taxa_ativo,
+        order_id=body.ordem_id,
+    )
+
+
+@router.get("/", tags=["health"])
+async def root() -> dict[str, str]:
+    """Liveness, as in the original specification."""
+    return {"status": "OK"}
+
+
+@router.get("/monitorar-par/{symbol}", response_model=MonitorOut)
+async def monitorar_par(
+    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+) -> MonitorOut:
+    """Start monitoring a symbol (idempotent) and return its live state."""
+    return monitor_out(await container.monitoring.monitor(session, symbol))
+
+
+@router.post("/posicionar-compra", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
+async def posicionar_compra(
+    body: PosicionarBody, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrdemOut:
+    """Position a buy at a target price; nothing executes now."""
+    order = await container.orders.place(session, principal, _order_request(body, Side.BUY))
+    return ordem_out(order)
+
+
+@router.post("/posicionar-venda", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
+async def posicionar_venda(
+    body: PosicionarBody, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrdemOut:
+    """Position a sell at a target price; it reserves the quantity from the holdings."""
+    order = await container.orders.place(session, principal, _order_request(body, Side.SELL))
+    return ordem_out(order)
+
+
+@router.post("/registrar-compra", status_code=status.HTTP_201_CREATED, response_model=NegociacaoOut)
+async def registrar_compra(
+    body: RegistrarBody, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> NegociacaoOut:
+    """Record a buy executed elsewhere."""
+    trade = await container.trades.record(session, principal, _trade_request(body, Side.BUY))
+    return negociacao_out(trade)
+
+
+@router.post("/registrar-venda", status_code=status.HTTP_201_CREATED, response_model=NegociacaoOut)
+async def registrar_venda(
+    body: RegistrarBody, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> NegociacaoOut:
+    """Record a sell executed elsewhere (never beyond the recorded holdings)."""
+    trade = await container.trades.record(session, principal, _trade_request(body, Side.SELL))
+    return negociacao_out(trade)
+
+
+@router.get("/ordens", response_model=list[OrdemOut])
+async def listar_ordens(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    symbol: str | None = Query(default=None, max_length=20),
+    cliente_id: DbId | None = None,
+) -> list[OrdemOut]:
+    """The caller's positioned orders."""
+    orders = await container.orders.list(session, principal, cliente_id, status_, symbol)
+    return [ordem_out(o) for o in orders]
+
+
+@router.delete("/ordens/{ordem_id}", response_model=OrdemOut)
+async def cancelar_ordem(
+    ordem_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrdemOut:
+    """Cancel a waiting order (409 if it already fired or was cancelled)."""
+    return ordem_out(await container.orders.cancel(session, principal, ordem_id))
+
+
+@router.get("/negociacoes", response_model=list[NegociacaoOut])
+async def listar_negociacoes(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    symbol: str | None = Query(default=None, max_length=20),
+    cliente_id: DbId | None = None,
+) -> list[NegociacaoOut]:
+    """The caller's trades."""
+    trades = await container.trades.list(session, principal, cliente_id, symbol)
+    return [negociacao_out(t) for t in trades]
+
+
+@router.get("/posicoes", response_model=list[PosicaoOut])
+async def listar_posicoes(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    cliente_id: DbId | None = None,
+) -> list[PosicaoOut]:
+    """The caller's positions and P&L."""
+    views = await container.positions.list(session, principal, cliente_id)
+    return [posicao_out(v) for v in views]

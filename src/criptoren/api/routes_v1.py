@@ -1,0 +1,165 @@
+"""The English API under ``/api/v1``: the same services as the original endpoints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from criptoren.api.convert import monitor_out, order_out, position_out, symbol_out, trade_out
+from criptoren.api.deps import AdminDep, ContainerDep, PrincipalDep, SessionDep
+from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.schemas import (
+    MonitorOut,
+    OrderIn,
+    OrderOut,
+    PositionOut,
+    SymbolOut,
+    TradeIn,
+    TradeOut,
+)
+from criptoren.api.types import DbId
+from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
+from criptoren.services.orders import OrderRequest
+from criptoren.services.trades import TradeRequest
+
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
+SymbolQuery = Query(default=None, max_length=20)
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED, tags=["orders"])
+async def create_order(
+    body: OrderIn, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrderOut:
+    """Position a buy or sell at a target price."""
+    condition = CONDITION_ALIASES[body.condition] if body.condition else None
+    request = OrderRequest(
+        body.client_id, body.symbol, body.side, body.target_price, body.quantity, condition
+    )
+    return order_out(await container.orders.place(session, principal, request))
+
+
+@router.get("/orders", tags=["orders"])
+async def list_orders(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    symbol: str | None = SymbolQuery,
+    client_id: DbId | None = None,
+) -> list[OrderOut]:
+    """The caller's orders, filtered by status and symbol."""
+    orders = await container.orders.list(session, principal, client_id, status_, symbol)
+    return [order_out(o) for o in orders]
+
+
+@router.get("/orders/{order_id}", tags=["orders"])
+async def get_order(
+    order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrderOut:
+    """One of the caller's orders."""
+    return order_out(await container.orders.get(session, principal, order_id))
+
+
+@router.post("/orders/{order_id}/cancel", tags=["orders"])
+async def cancel_order(
+    order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> OrderOut:
+    """Cancel a waiting order (409 when it is no longer waiting)."""
+    return order_out(await container.orders.cancel(session, principal, order_id))
+
+
+@router.post("/trades", status_code=status.HTTP_201_CREATED, tags=["trades"])
+async def record_trade(
+    body: TradeIn, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+) -> TradeOut:
+    """Record a trade executed elsewhere."""
+    request = TradeRequest(
+        client_id=body.client_id,
+        symbol=body.symbol,
+        side=body.side,
+        price=body.price,
+        quantity=body.quantity,
+        fee=body.fee or Decimal(0),
+        fee_asset=body.fee_asset,
+        order_id=body.order_id,
+    )
+    return trade_out(await container.trades.record(session, principal, request))
+
+
+@router.get("/trades", tags=["trades"])
+async def list_trades(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    symbol: str | None = SymbolQuery,
+    client_id: DbId | None = None,
+) -> list[TradeOut]:
+    """The caller's trades, newest first."""
+    trades = await container.trades.list(session, principal, client_id, symbol)
+    return [trade_out(t) for t in trades]
+
+
+@router.get("/positions", tags=["positions"])
+async def list_positions(
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    client_id: DbId | None = None,
+) -> list[PositionOut]:
+    """Holdings, average cost and P&L per symbol."""
+    views = await container.positions.list(session, principal, client_id)
+    return [position_out(v) for v in views]
+
+
+@router.get("/symbols", tags=["symbols"])
+async def list_symbols(
+    session: SessionDep,
+    container: ContainerDep,
+    _principal: PrincipalDep,
+    trading_only: bool = True,
+) -> list[SymbolOut]:
+    """Known symbols and their exchange rules."""
+    rules = await container.symbols.list(session, trading_only=trading_only)
+    return [symbol_out(r) for r in rules]
+
+
+@router.get("/symbols/{symbol}", tags=["symbols"])
+async def get_symbol(
+    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+) -> SymbolOut:
+    """One symbol's rules (422 for an unknown symbol)."""
+    return symbol_out(await container.symbols.rules(session, symbol))
+
+
+@router.post("/symbols/sync", tags=["symbols"])
+async def sync_symbols(
+    session: SessionDep, container: ContainerDep, _admin: AdminDep
+) -> dict[str, int]:
+    """Refresh every symbol from the exchange (admin)."""
+    return {"symbols": await container.symbols.sync(session)}
+
+
+@router.get("/monitored", tags=["monitoring"])
+async def list_monitored(
+    session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+) -> list[MonitorOut]:
+    """Symbols being monitored, with their live state."""
+    return [monitor_out(s) for s in await container.monitoring.list(session)]
+
+
+@router.put("/monitored/{symbol}", tags=["monitoring"])
+async def monitor_symbol(
+    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+) -> MonitorOut:
+    """Start monitoring a symbol (idempotent)."""
+    return monitor_out(await container.monitoring.monitor(session, symbol))
+
+
+@router.delete("/monitored/{symbol}", tags=["monitoring"])
+async def stop_monitoring(
+    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+) -> MonitorOut:
+    """Stop monitoring a symbol that no waiting order needs."""
+    return monitor_out(await container.monitoring.stop(session, symbol))

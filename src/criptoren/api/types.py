@@ -1,0 +1,64 @@
+"""Pydantic field types for money: strings or exact numbers in, strings out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+from criptoren.domain.money import AmountError, check_amount, parse_decimal
+
+AMOUNT_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+
+
+def _parse(value: Any) -> Decimal:
+    try:
+        return parse_decimal(value)
+    except AmountError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _positive_amount(value: Decimal) -> Decimal:
+    try:
+        return check_amount(value, "amount")
+    except AmountError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _fee(value: Decimal) -> Decimal:
+    if value == 0:
+        return value
+    return _positive_amount(value)
+
+
+_INPUT_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "string", "pattern": AMOUNT_PATTERN},
+            {"type": "number", "exclusiveMinimum": 0},
+        ],
+        "description": "Positive amount with at most 8 decimal places (DECIMAL(18,8)); "
+        "a string keeps it exact.",
+    },
+    mode="validation",
+)
+_OUTPUT = PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json")
+_OUTPUT_SCHEMA = WithJsonSchema({"type": "string", "examples": ["62000.00000000"]}, "serialization")
+
+Amount = Annotated[
+    Decimal, BeforeValidator(_parse), AfterValidator(_positive_amount), _INPUT_SCHEMA, _OUTPUT
+]
+"""A positive price or quantity that fits ``DECIMAL(18,8)``."""
+
+FeeAmount = Annotated[Decimal, BeforeValidator(_parse), AfterValidator(_fee), _INPUT_SCHEMA]
+"""A fee: zero or a positive ``DECIMAL(18,8)`` amount."""
+
+MoneyOut = Annotated[Decimal, _OUTPUT, _OUTPUT_SCHEMA]
+"""An amount in a response: always a string, never a float."""
+
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+"""A database id (fits a PostgreSQL ``integer``)."""
+
+SymbolText = Annotated[str, Field(min_length=1, max_length=20, examples=["BTCUSDT"])]
+"""A symbol as typed by a user (case-insensitive)."""

@@ -1,0 +1,1 @@
+"""Adapters to Binance (REST now; streams live in ``criptoren.market``)."""

@@ -1,0 +1,69 @@
+"""Settings read from the environment (prefix ``CRIPTOREN_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_TOKENS = frozenset({"", "changeme", "changethis", "admin", "secret", "token"})
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+class Mode(StrEnum):
+    """How positioned orders are executed."""
+
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told from outside."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRIPTOREN_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./criptoren.db"
+    mode: Mode = Mode.PAPER
+    binance_rest_url: str = "https://api.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    admin_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sync_symbols_on_start: bool = True
+    paper_fee_rate: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal("0.001")
+    paper_slippage_bps: Annotated[Decimal, Field(ge=0, lt=10000)] = Decimal("0")
+    binance_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CRIPTOREN_BINANCE_API_KEY", "BINANCE_API_KEY"),
+    )
+    binance_api_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CRIPTOREN_BINANCE_API_SECRET", "BINANCE_API_SECRET"),
+    )
+    http_timeout_seconds: float = 10.0
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if secret.strip().lower() in PLACEHOLDER_TOKENS or len(secret) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                "CRIPTOREN_ADMIN_TOKEN is a placeholder or shorter than "
+                f"{MIN_ADMIN_TOKEN_LENGTH} characters; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

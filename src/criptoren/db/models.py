@@ -1,0 +1,169 @@
+"""Tables: the original four (names and columns unchanged) plus what the design needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from criptoren.db.types import FilterValue, Money, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ORDER_STATUSES = "'waiting','triggered','executed','failed','cancelled','expired'"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names (for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Client(Base):
+    """A client of the service; ``api_token`` holds only the hash of its token."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    api_token: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class Symbol(Base):
+    """A Binance spot symbol and its trading rules, refreshed from ``exchangeInfo``."""
+
+    __tablename__ = "symbols"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    base_asset: Mapped[str] = mapped_column(String(20), nullable=False)
+    quote_asset: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    min_price: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    max_price: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    tick_size: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    min_qty: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    max_qty: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    step_size: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    market_min_qty: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    market_max_qty: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    market_step_size: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    min_notional: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    max_notional: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class PositionedOrder(Base):
+    """A client's intent to buy or sell when the market reaches ``target_price``."""
+
+    __tablename__ = "positioned_orders"
+    __table_args__ = (
+        CheckConstraint("type IN ('buy','sell')", name="type"),
+        CheckConstraint(f"status IN ({ORDER_STATUSES})", name="status"),
+        CheckConstraint("condition IN ('lte','gte')", name="condition"),
+        Index("ix_positioned_orders_client_status", "client_id", "status"),
+        Index("ix_positioned_orders_symbol_status", "symbol", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False)
+    type: Mapped[str] = mapped_column(String(4), nullable=False)
+    target_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="waiting", server_default="waiting"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    condition: Mapped[str] = mapped_column(String(3), nullable=False)
+    reference_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    client_order_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    executed_trade_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class Trade(Base):
+    """An executed trade: by the engine, recorded by hand, or by a strategy."""
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        CheckConstraint("type IN ('buy','sell')", name="type"),
+        CheckConstraint("source IN ('engine','manual','strategy')", name="source"),
+        CheckConstraint("mode IN ('paper','live')", name="mode"),
+        Index("ix_trades_client_symbol", "client_id", "symbol", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False)
+    type: Mapped[str] = mapped_column(String(4), nullable=False)
+    price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    fee: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=0, server_default="0")
+    executed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    positioned_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("positioned_orders.id"), nullable=True, unique=True
+    )
+    fee_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    source: Mapped[str] = mapped_column(String(10), nullable=False, default="manual")
+    mode: Mapped[str] = mapped_column(String(5), nullable=False, default="paper")
+
+
+class MonitoredSymbol(Base):
+    """A symbol whose prices the service keeps watching (survives restarts)."""
+
+    __tablename__ = "monitored_symbols"
+
+    symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class FeedCursor(Base):
+    """Last aggregate trade processed per symbol, so downtime can be filled after a restart."""
+
+    __tablename__ = "feed_cursors"
+
+    symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_agg_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -1,0 +1,62 @@
+"""Exact money arithmetic: parsing, DECIMAL(18,8) bounds and scaled-integer units."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+SCALE = 8
+"""Digits after the point that the ledger keeps (``DECIMAL(18,8)``)."""
+
+UNITS_PER_ONE = 10**SCALE
+MAX_INTEGER_DIGITS = 18 - SCALE
+MAX_AMOUNT = Decimal(10**MAX_INTEGER_DIGITS) - Decimal(1).scaleb(-SCALE)
+QUANTUM = Decimal(1).scaleb(-SCALE)
+
+
+class AmountError(ValueError):
+    """A value that is not a positive amount storable as ``DECIMAL(18,8)``."""
+
+
+def parse_decimal(value: object) -> Decimal:
+    """Turn a JSON string or number (never a float) into a finite ``Decimal``."""
+    if isinstance(value, bool | float):
+        # floats are refused on purpose: 0.1 has no exact binary form
+        raise AmountError("amounts must be strings or integers, not floats")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise AmountError(f"not a number: {value!r}") from exc
+    else:
+        raise AmountError(f"not a number: {value!r}")
+    if not result.is_finite():
+        raise AmountError(f"not a finite number: {value!r}")
+    return result
+
+
+def check_amount(value: Decimal, field: str = "value") -> Decimal:
+    """Check that ``value`` is positive and fits ``DECIMAL(18,8)``; return it normalised."""
+    if value <= 0:
+        raise AmountError(f"{field} must be greater than zero")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -SCALE:
+        raise AmountError(f"{field} has more than {SCALE} decimal places")
+    if value > MAX_AMOUNT:
+        raise AmountError(f"{field} is too large (at most {MAX_AMOUNT})")
+    return value.quantize(QUANTUM)
+
+
+def to_units(value: Decimal) -> int:
+    """Exact price or quantity as an integer count of 1e-8 (raises if not representable)."""
+    units = value.scaleb(SCALE)
+    integral = int(units)
+    if units != integral:
+        raise AmountError(f"{value} has more than {SCALE} decimal places")
+    return integral
+
+
+def from_units(units: int) -> Decimal:
+    """Inverse of :func:`to_units`."""
+    return Decimal(units).scaleb(-SCALE).quantize(QUANTUM)

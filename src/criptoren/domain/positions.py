@@ -1,0 +1,99 @@
+"""Positions and P&L derived from a client's trades in one symbol (weighted average cost)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+
+from criptoren.domain.orders import Side
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFact:
+    """What a position needs to know of one trade."""
+
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal = ZERO
+    fee_in_base: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Holdings of one symbol: quantity, cost basis (fees included) and realized P&L."""
+
+    quantity: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+
+    @property
+    def average_cost(self) -> Decimal:
+        """Cost per unit held, fees included (zero when flat)."""
+        if self.quantity == 0:
+            return ZERO
+        with localcontext() as ctx:
+            ctx.prec = 40
+            return self.cost_basis / self.quantity
+
+    def unrealized_pnl(self, last_price: Decimal) -> Decimal:
+        """Gain or loss if the holdings were sold at ``last_price`` (no fee)."""
+        return last_price * self.quantity - self.cost_basis
+
+
+def apply_trade(position: Position, trade: TradeFact) -> Position:
+    """The position after one more trade."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        if trade.side is Side.BUY:
+            return _buy(position, trade)
+        return _sell(position, trade)
+
+
+def _buy(position: Position, trade: TradeFact) -> Position:
+    notional = trade.price * trade.quantity
+    if trade.fee_in_base:
+        # the exchange kept part of the coins: hold less, paid the same
+        return Position(
+            position.quantity + trade.quantity - trade.fee,
+            position.cost_basis + notional,
+            position.realized_pnl,
+        )
+    return Position(
+        position.quantity + trade.quantity,
+        position.cost_basis + notional + trade.fee,
+        position.realized_pnl,
+    )
+
+
+def _sell(position: Position, trade: TradeFact) -> Position:
+    sold = trade.quantity
+    held = position.quantity
+    released = position.cost_basis * sold / held if held else ZERO
+    proceeds = trade.price * sold - (trade.fee * trade.price if trade.fee_in_base else trade.fee)
+    remaining = position.quantity - sold - (trade.fee if trade.fee_in_base else ZERO)
+    return Position(
+        remaining,
+        position.cost_basis - released if remaining != 0 else ZERO,
+        position.realized_pnl + proceeds - released,
+    )
+
+
+def position_from_trades(trades: Iterable[TradeFact]) -> Position:
+    """Fold trades (oldest first) into a position."""
+    position = Position()
+    for trade in trades:
+        position = apply_trade(position, trade)
+    return position
+
+
+def held_quantity(trades: Iterable[TradeFact]) -> Decimal:
+    """Quantity held: Σ buys − Σ sells, less fees taken in the base asset."""
+    total = ZERO
+    for trade in trades:
+        base_fee = trade.fee if trade.fee_in_base else ZERO
+        total += trade.quantity - base_fee if trade.side is Side.BUY else -trade.quantity - base_fee
+    return total

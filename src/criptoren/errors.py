@@ -1,0 +1,64 @@
+"""The project's exception hierarchy: each error carries an HTTP status and a stable code."""
+
+from __future__ import annotations
+
+
+class CriptorenError(Exception):
+    """Base of every error the service reports to a user."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class Unauthorized(CriptorenError):
+    """No valid credentials."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(CriptorenError):
+    """Valid credentials that may not act on this resource."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(CriptorenError):
+    """The resource does not exist, or belongs to someone else."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CriptorenError):
+    """The resource is in a state that forbids the request."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(CriptorenError):
+    """The request is well-formed but breaks a business or exchange rule."""
+
+    status_code = 422
+    code = "invalid_input"
+
+
+class Unavailable(CriptorenError):
+    """A dependency (database, exchange) cannot be reached; try again later."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+class ExchangeUnavailable(Unavailable):
+    """The exchange did not answer in time or answered with a server error."""
+
+    code = "exchange_unavailable"

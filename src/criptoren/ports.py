@@ -1,0 +1,47 @@
+"""Ports: what the services need from the outside world, as ``typing.Protocol``s."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+class ExchangeInfoSource(Protocol):
+    """Where the symbols' trading rules come from (Binance ``exchangeInfo``)."""
+
+    async def exchange_info(self) -> Mapping[str, Any]:
+        """The whole ``exchangeInfo`` body."""
+        ...
+
+
+class PriceSource(Protocol):
+    """Where last prices come from (price book first, exchange ticker otherwise)."""
+
+    def cached_price(self, symbol: str) -> Decimal | None:
+        """The last price already known, without any I/O."""
+        ...
+
+    async def current_price(self, symbol: str) -> Decimal | None:
+        """The last price, asking the exchange if nothing is known; ``None`` if unreachable."""
+        ...
+
+
+class MarketWatch(Protocol):
+    """The live market: which symbols are watched and what is known of them."""
+
+    async def watch(self, symbols: Iterable[str]) -> None:
+        """Start streaming these symbols (idempotent)."""
+        ...
+
+    async def unwatch(self, symbols: Iterable[str]) -> None:
+        """Stop streaming these symbols."""
+        ...
+
+    def snapshot(self, symbol: str) -> Mapping[str, Any] | None:
+        """What is known now of ``symbol`` (JSON-friendly), or ``None``."""
+        ...
+
+    def health(self) -> Mapping[str, Any]:
+        """Connection state for ``/healthz``."""
+        ...

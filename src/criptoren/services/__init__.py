@@ -1,0 +1,1 @@
+"""Use cases. Services never commit: the request's unit of work does."""

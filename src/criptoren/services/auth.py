@@ -1,0 +1,74 @@
+"""Who is calling: tokens, their hashes, and whose data a caller may touch."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.repositories import ClientRepository
+from criptoren.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: a client, or the operator (admin)."""
+
+    client_id: int | None
+    is_admin: bool = False
+
+    def acting_for(self, requested: int | None) -> int:
+        """The client this request acts for; a client may act only for itself."""
+        if self.is_admin:
+            if requested is None:
+                raise InvalidInput("an admin request must name the client (cliente_id)")
+            return requested
+        assert self.client_id is not None
+        if requested is not None and requested != self.client_id:
+            raise Forbidden("this token may act only for its own client")
+        return self.client_id
+
+    def scope(self, requested: int | None) -> int | None:
+        """Whose data a listing shows: the client's own; the admin's choice (``None``: all)."""
+        if self.is_admin:
+            return requested
+        return self.acting_for(requested)
+
+
+def new_token() -> str:
+    """A fresh random API token (shown once, never stored)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """What ``clients.api_token`` stores: tokens are random, so a plain SHA-256 suffices."""
+    return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate(
+    session: AsyncSession, token: str | None, admin_token: SecretStr | None
+) -> Principal:
+    """The principal behind a bearer token, or ``Unauthorized``."""
+    if not token:
+        raise Unauthorized("missing bearer token")
+    if admin_token is not None and hmac.compare_digest(
+        token.encode(), admin_token.get_secret_value().encode()
+    ):
+        return Principal(client_id=None, is_admin=True)
+    client = await ClientRepository(session).by_token_hash(hash_token(token))
+    if client is None:
+        raise Unauthorized("invalid or revoked token")
+    return Principal(client_id=client.id)
+
+
+async def require_active_client(session: AsyncSession, client_id: int) -> None:
+    """Refuse to act for a client that does not exist or was revoked."""
+    client = await ClientRepository(session).get(client_id)
+    if client is None or not client.active:
+        raise NotFound(f"client {client_id} not found")

@@ -1,0 +1,77 @@
+"""Operator use cases: create clients, rotate and revoke their tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.models import Client
+from criptoren.db.repositories import ClientRepository
+from criptoren.db.types import utcnow
+from criptoren.errors import InvalidInput, NotFound
+from criptoren.services.auth import hash_token, new_token
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """A client as the operator sees it (never the token hash)."""
+
+    id: int
+    name: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A client and its new token, shown this once."""
+
+    client: ClientView
+    token: str
+
+
+def _view(client: Client) -> ClientView:
+    return ClientView(client.id, client.name, client.active, client.created_at)
+
+
+class ClientService:
+    """Creates clients and manages their tokens."""
+
+    async def create(self, session: AsyncSession, name: str) -> IssuedToken:
+        """A new client with a fresh token."""
+        clean = name.strip()
+        if not clean or len(clean) > 100:
+            raise InvalidInput("a client name has 1 to 100 characters")
+        token = new_token()
+        client = await ClientRepository(session).add(clean, hash_token(token))
+        return IssuedToken(_view(client), token)
+
+    async def list(self, session: AsyncSession) -> list[ClientView]:
+        """Every client."""
+        return [_view(c) for c in await ClientRepository(session).list()]
+
+    async def rotate(self, session: AsyncSession, client_id: int) -> IssuedToken:
+        """Replace the client's token; the old one stops working at once."""
+        client = await self._get(session, client_id)
+        token = new_token()
+        client.api_token = hash_token(token)
+        client.active = True
+        client.revoked_at = None
+        await session.flush()
+        return IssuedToken(_view(client), token)
+
+    async def revoke(self, session: AsyncSession, client_id: int) -> ClientView:
+        """Disable the client's token (its data is kept)."""
+        client = await self._get(session, client_id)
+        client.active = False
+        client.revoked_at = utcnow()
+        await session.flush()
+        return _view(client)
+
+    async def _get(self, session: AsyncSession, client_id: int) -> Client:
+        client = await ClientRepository(session).get(client_id)
+        if client is None:
+            raise NotFound(f"client {client_id} not found")
+        return client

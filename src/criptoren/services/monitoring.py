@@ -1,0 +1,97 @@
+"""Monitored symbols: persisted, and kept streaming by the market watch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.repositories import MonitoredSymbolRepository, OrderRepository
+from criptoren.errors import Conflict
+from criptoren.ports import MarketWatch, PriceSource
+from criptoren.services.symbols import SymbolService
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    """A monitored symbol and its live snapshot."""
+
+    symbol: str
+    monitored: bool
+    status: str
+    last_price: Decimal | None
+    market: Mapping[str, Any] | None
+
+
+class IdleMarketWatch:
+    """A ``MarketWatch`` that streams nothing (before the feed is wired, and in unit tests)."""
+
+    def __init__(self) -> None:
+        self.watched: set[str] = set()
+
+    async def watch(self, symbols: Iterable[str]) -> None:
+        """Remember the symbols."""
+        self.watched.update(symbols)
+
+    async def unwatch(self, symbols: Iterable[str]) -> None:
+        """Forget the symbols."""
+        self.watched.difference_update(symbols)
+
+    def snapshot(self, symbol: str) -> Mapping[str, Any] | None:
+        """Nothing is known."""
+        return None
+
+    def health(self) -> Mapping[str, Any]:
+        """No feed."""
+        return {"connected": False, "streams": len(self.watched)}
+
+
+class MonitoringService:
+    """Starts and stops watching symbols; the set survives restarts."""
+
+    def __init__(self, symbols: SymbolService, market: MarketWatch, prices: PriceSource) -> None:
+        self.symbols = symbols
+        self.market = market
+        self.prices = prices
+
+    async def monitor(self, session: AsyncSession, symbol: str) -> MonitorState:
+        """Validate ``symbol``, persist it as monitored and start streaming it."""
+        rules = await self.symbols.rules(session, symbol)
+        await MonitoredSymbolRepository(session).add(rules.symbol)
+        await self.market.watch([rules.symbol])
+        return self.state(rules.symbol, rules.status, monitored=True)
+
+    async def stop(self, session: AsyncSession, symbol: str) -> MonitorState:
+        """Stop monitoring a symbol that no waiting order needs (409 otherwise)."""
+        rules = await self.symbols.rules(session, symbol)
+        if rules.symbol in await OrderRepository(session).waiting_symbols():
+            raise Conflict(f"{rules.symbol} has waiting orders and stays monitored")
+        await MonitoredSymbolRepository(session).remove(rules.symbol)
+        await self.market.unwatch([rules.symbol])
+        return self.state(rules.symbol, rules.status, monitored=False)
+
+    async def list(self, session: AsyncSession) -> list[MonitorState]:
+        """Every monitored symbol with its snapshot."""
+        names = await MonitoredSymbolRepository(session).list()
+        return [self.state(name, "", monitored=True) for name in names]
+
+    async def resume(self, session: AsyncSession) -> set[str]:
+        """At start-up: watch the persisted set and every symbol with waiting orders."""
+        wanted = set(await MonitoredSymbolRepository(session).list())
+        wanted |= await OrderRepository(session).waiting_symbols()
+        if wanted:
+            await self.market.watch(sorted(wanted))
+        return wanted
+
+    def state(self, symbol: str, status: str, *, monitored: bool) -> MonitorState:
+        """Snapshot of one symbol."""
+        return MonitorState(
+            symbol=symbol,
+            monitored=monitored,
+            status=status,
+            last_price=self.prices.cached_price(symbol),
+            market=self.market.snapshot(symbol),
+        )

@@ -1,0 +1,131 @@
+"""Positioned orders: place (validated, condition inferred), list, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.models import PositionedOrder
+from criptoren.db.repositories import OrderRepository
+from criptoren.domain.filters import check_order
+from criptoren.domain.orders import Condition, OrderStatus, Side, client_order_id, infer_condition
+from criptoren.errors import Conflict, NotFound, Unavailable
+from criptoren.ports import PriceSource
+from criptoren.services.auth import Principal, require_active_client
+from criptoren.services.ledger import ensure_can_sell
+from criptoren.services.symbols import SymbolService, normalise_symbol
+
+OrderListener = Callable[[PositionedOrder], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a client asks for when positioning an order."""
+
+    client_id: int | None
+    symbol: str
+    side: Side
+    target_price: Decimal
+    quantity: Decimal
+    condition: Condition | None = None
+
+
+class OrderService:
+    """Places, lists and cancels positioned orders."""
+
+    def __init__(
+        self, symbols: SymbolService, prices: PriceSource, client_order_prefix: str = "crpt-"
+    ) -> None:
+        self.symbols = symbols
+        self.prices = prices
+        self.client_order_prefix = client_order_prefix
+
+    async def place(
+        self, session: AsyncSession, principal: Principal, request: OrderRequest
+    ) -> PositionedOrder:
+        """Validate and store a waiting order; nothing is executed here."""
+        client_id = principal.acting_for(request.client_id)
+        await require_active_client(session, client_id)
+        rules = await self.symbols.trading_rules(session, request.symbol)
+        check_order(rules, request.target_price, request.quantity)
+        reference = await self._reference_price(rules.symbol, request.condition)
+        condition = request.condition or infer_condition(
+            request.side, request.target_price, _known(reference)
+        )
+        if request.side is Side.SELL:
+            await ensure_can_sell(
+                session, client_id, rules, request.quantity, respect_reservations=True
+            )
+        order = await OrderRepository(session).add(
+            PositionedOrder(
+                client_id=client_id,
+                symbol=rules.symbol,
+                type=request.side.value,
+                target_price=request.target_price,
+                quantity=request.quantity,
+                status=OrderStatus.WAITING.value,
+                condition=condition.value,
+                reference_price=reference,
+            )
+        )
+        order.client_order_id = client_order_id(self.client_order_prefix, order.id)
+        await session.flush()
+        return order
+
+    async def _reference_price(self, symbol: str, explicit: Condition | None) -> Decimal | None:
+        price = self.prices.cached_price(symbol)
+        if price is None:
+            price = await self.prices.current_price(symbol)
+        if price is None and explicit is None:
+            raise Unavailable(
+                f"no reference price for {symbol} (exchange unreachable): "
+                "give the condition explicitly (lte or gte)",
+                code="reference_price_unavailable",
+            )
+        return price
+
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        client_id: int | None = None,
+        status: OrderStatus | None = None,
+        symbol: str | None = None,
+    ) -> Sequence[PositionedOrder]:
+        """The caller's orders, optionally filtered."""
+        clean = normalise_symbol(symbol) if symbol else None
+        return await OrderRepository(session).list(
+            principal.scope(client_id), status.value if status else None, clean
+        )
+
+    async def get(
+        self, session: AsyncSession, principal: Principal, order_id: int
+    ) -> PositionedOrder:
+        """One of the caller's orders (404 for someone else's)."""
+        order = await OrderRepository(session).get(order_id)
+        if order is None or not (principal.is_admin or order.client_id == principal.client_id):
+            raise NotFound(f"order {order_id} not found")
+        return order
+
+    async def cancel(
+        self, session: AsyncSession, principal: Principal, order_id: int
+    ) -> PositionedOrder:
+        """Cancel a waiting order; 409 when it is no longer waiting."""
+        order = await self.get(session, principal, order_id)
+        repository = OrderRepository(session)
+        if not await repository.transition(order_id, OrderStatus.WAITING, OrderStatus.CANCELLED):
+            await session.refresh(order)
+            raise Conflict(
+                f"order {order_id} is {order.status}, only a waiting order can be cancelled",
+                code="order_not_waiting",
+            )
+        await session.refresh(order)
+        return order
+
+
+def _known(reference: Decimal | None) -> Decimal:
+    assert reference is not None  # _reference_price raised when both are missing
+    return reference

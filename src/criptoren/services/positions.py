@@ -1,0 +1,64 @@
+"""Positions and P&L per client and symbol, recomputed from the trades."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.repositories import SymbolRepository, TradeRepository, to_fact
+from criptoren.domain.money import QUANTUM
+from criptoren.domain.positions import Position, TradeFact, position_from_trades
+from criptoren.ports import PriceSource
+from criptoren.services.auth import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """One symbol's position as a client sees it."""
+
+    client_id: int
+    symbol: str
+    quantity: Decimal
+    average_cost: Decimal
+    cost_basis: Decimal
+    realized_pnl: Decimal
+    last_price: Decimal | None
+    unrealized_pnl: Decimal | None
+
+
+class PositionService:
+    """Derives positions from trades (so they can always be recomputed)."""
+
+    def __init__(self, prices: PriceSource) -> None:
+        self.prices = prices
+
+    async def list(
+        self, session: AsyncSession, principal: Principal, client_id: int | None = None
+    ) -> list[PositionView]:
+        """Every (client, symbol) position the caller may see."""
+        trades = await TradeRepository(session).list(principal.scope(client_id), oldest_first=True)
+        symbols = SymbolRepository(session)
+        grouped: dict[tuple[int, str], list[TradeFact]] = defaultdict(list)
+        bases: dict[str, str] = {}
+        for trade in trades:
+            if trade.symbol not in bases:
+                rules = await symbols.get(trade.symbol)
+                bases[trade.symbol] = rules.base_asset if rules else ""
+            grouped[(trade.client_id, trade.symbol)].append(to_fact(trade, bases[trade.symbol]))
+        return [self._view(cid, sym, position_from_trades(f)) for (cid, sym), f in grouped.items()]
+
+    def _view(self, client_id: int, symbol: str, position: Position) -> PositionView:
+        last = self.prices.cached_price(symbol)
+        return PositionView(
+            client_id=client_id,
+            symbol=symbol,
+            quantity=position.quantity.quantize(QUANTUM),
+            average_cost=position.average_cost.quantize(QUANTUM),
+            cost_basis=position.cost_basis.quantize(QUANTUM),
+            realized_pnl=position.realized_pnl.quantize(QUANTUM),
+            last_price=last,
+            unrealized_pnl=position.unrealized_pnl(last).quantize(QUANTUM) if last else None,
+        )

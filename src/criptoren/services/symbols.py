@@ -1,0 +1,65 @@
+"""Symbols: sync their rules from the exchange and look them up for validation."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.repositories import SymbolRepository
+from criptoren.domain.filters import SymbolRules, parse_exchange_info
+from criptoren.errors import ExchangeUnavailable, InvalidInput
+from criptoren.ports import ExchangeInfoSource
+
+log = logging.getLogger(__name__)
+MAX_SYMBOL_LENGTH = 20
+
+
+def normalise_symbol(symbol: str) -> str:
+    """Upper-case, trimmed symbol; refuses what cannot be a Binance symbol."""
+    clean = symbol.strip().upper()
+    if not clean or len(clean) > MAX_SYMBOL_LENGTH or not clean.isalnum() or not clean.isascii():
+        raise InvalidInput(f"unknown symbol {symbol[:40]!r}", code="unknown_symbol")
+    return clean
+
+
+class SymbolService:
+    """Keeps the ``symbols`` table in step with the exchange."""
+
+    def __init__(self, source: ExchangeInfoSource) -> None:
+        self.source = source
+
+    async def sync(self, session: AsyncSession) -> int:
+        """Refresh every symbol from ``exchangeInfo``; returns how many were written."""
+        rules = parse_exchange_info(await self.source.exchange_info())
+        return await SymbolRepository(session).upsert_many(rules)
+
+    async def sync_or_keep(self, session: AsyncSession) -> int | None:
+        """Like :meth:`sync`, but keeps the table and logs a warning if the exchange is down."""
+        try:
+            return await self.sync(session)
+        except ExchangeUnavailable as exc:
+            log.warning("symbols not refreshed, keeping the stored ones: %s", exc.message)
+            return None
+
+    async def rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
+        """The rules of a known symbol (422 when unknown)."""
+        clean = normalise_symbol(symbol)
+        rules = await SymbolRepository(session).get(clean)
+        if rules is None:
+            raise InvalidInput(f"unknown symbol {clean}", code="unknown_symbol")
+        return rules
+
+    async def trading_rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
+        """The rules of a symbol that is trading now (422 otherwise)."""
+        rules = await self.rules(session, symbol)
+        if not rules.is_trading:
+            raise InvalidInput(
+                f"{rules.symbol} is not trading now (status {rules.status})",
+                code="symbol_not_trading",
+            )
+        return rules
+
+    async def list(self, session: AsyncSession, *, trading_only: bool) -> list[SymbolRules]:
+        """Known symbols."""
+        return await SymbolRepository(session).list(trading_only=trading_only)

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from criptoren.db.migrate import upgrade
+from tests.support.databases import postgres_url_or_reason, skip_or_fail, truncate
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests parametrised on a PostgreSQL database carry the ``postgres`` marker."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> tuple[str | None, str]:
+    """The migrated PostgreSQL test database (or ``None``) and why it is missing."""
+    return postgres_url_or_reason()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_url: tuple[str | None, str],
+) -> str:
+    """A fresh, migrated database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "criptoren.db"
+        shutil.copy(sqlite_template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url, reason = postgres_url
+    if url is None:
+        skip_or_fail(reason)
+        raise AssertionError("unreachable")
+    await truncate(url)
+    return url

@@ -1,0 +1,74 @@
+"""A running service (real database, real fake exchange over loopback) driven through ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from criptoren.api.app import create_app
+from criptoren.bootstrap import Container, build_container
+from criptoren.config import Settings
+from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+BTC_START = Decimal("61837.63")
+
+
+@dataclass
+class Harness:
+    """What a test drives: the HTTP client, the container and the fake exchange."""
+
+    http: httpx.AsyncClient
+    container: Container
+    exchange: FakeExchange
+
+    async def new_client(self, name: str = "alice") -> tuple[int, dict[str, str]]:
+        """Create a client through the admin API; returns its id and auth header."""
+        response = await self.http.post("/api/v1/clients", json={"name": name}, headers=self.admin)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body["id"], {"Authorization": f"Bearer {body['token']}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """The operator's auth header."""
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    async def buy(self, headers: dict[str, str], client_id: int, **body: Any) -> httpx.Response:
+        """``registrar-compra`` with defaults."""
+        payload = {"cliente_id": client_id, "symbol": "BTCUSDT", **body}
+        return await self.http.post("/registrar-compra", json=payload, headers=headers)
+
+
+def settings_for(database_url: str, exchange: FakeExchange, **extra: Any) -> Settings:
+    """Settings pointing at the test database and the fake exchange."""
+    return Settings(
+        database_url=database_url,
+        binance_rest_url=exchange.rest_url,
+        binance_ws_url=exchange.ws_url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_service(
+    database_url: str, exchange_info: Path | None = None, **extra: Any
+) -> AsyncIterator[Harness]:
+    """Fake exchange + service (lifespan run) + HTTP client over ASGI."""
+    async with FakeExchange(FakeExchangeConfig(exchange_info=exchange_info)) as exchange:
+        exchange.emit_prices("BTCUSDT", [BTC_START])
+        exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
+        container = build_container(settings_for(database_url, exchange, **extra))
+        app = create_app(container=container)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield Harness(http, container, exchange)
