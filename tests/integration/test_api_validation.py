@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.support.harness import Harness
 
 VALID = {"symbol": "BTCUSDT", "preco_alvo": "62000", "quantidade": "0.005"}
@@ -71,8 +72,8 @@ async def test_malformed_json_is_422(service: Harness, raw: bytes) -> None:
 async def test_json_numbers_are_kept_exact(service: Harness) -> None:
     client_id, auth = await service.new_client()
     raw = (
-        '{"cliente_id": %d, "symbol": "BTCUSDT", "preco_executado": 61999.99,'
-        ' "quantidade": 0.12345678}' % client_id
+        f'{{"cliente_id": {client_id}, "symbol": "BTCUSDT", "preco_executado": 61999.99,'
+        ' "quantidade": 0.12345678}'
     ).encode()
     headers = {**auth, "Content-Type": "application/json"}
     response = await service.http.post("/registrar-compra", content=raw, headers=headers)

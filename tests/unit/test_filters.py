@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.support.paths import exchange_info_path
 
 from criptoren.domain.filters import (
     SymbolRules,
@@ -15,6 +14,7 @@ from criptoren.domain.filters import (
     round_down_to_step,
 )
 from criptoren.errors import InvalidInput
+from tests.support.paths import exchange_info_path
 
 BTC = SymbolRules(
     symbol="BTCUSDT",

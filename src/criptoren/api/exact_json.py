@@ -17,7 +17,11 @@ def _refuse_constant(name: str) -> Any:
 
 def loads_exact(body: bytes) -> Any:
     """``json.loads`` where 0.1 stays 0.1: floats become ``Decimal``; NaN/Infinity are refused."""
-    return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("body is not UTF-8", repr(body[:40]), exc.start) from None
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 class ExactJSONRequest(Request):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-from criptoren.domain.money import AmountError, check_amount, parse_decimal
+from criptoren.domain.money import QUANTUM, AmountError, check_amount, parse_decimal
 
 AMOUNT_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
 
@@ -43,7 +43,13 @@ _INPUT_SCHEMA = WithJsonSchema(
     },
     mode="validation",
 )
-_OUTPUT = PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json")
+
+
+def _to_text(value: Decimal) -> str:
+    return format(value.quantize(QUANTUM), "f")
+
+
+_OUTPUT = PlainSerializer(_to_text, return_type=str, when_used="json")
 _OUTPUT_SCHEMA = WithJsonSchema({"type": "string", "examples": ["62000.00000000"]}, "serialization")
 
 Amount = Annotated[

@@ -1,0 +1,72 @@
+"""The English API: the same capabilities through the same services."""
+
+from __future__ import annotations
+
+from tests.support.harness import Harness
+
+
+async def test_order_lifecycle_in_english(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    created = await service.http.post(
+        "/api/v1/orders",
+        json={"symbol": "ETHUSDT", "side": "buy", "target_price": "2500", "quantity": "0.01"},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["client_id"] == client_id
+    assert order["condition"] == "lte"
+    assert order["reference_price"] == "2600.00000000"
+    assert order["client_order_id"].endswith(str(order["id"]))
+    listed = await service.http.get(
+        "/api/v1/orders", params={"status": "waiting", "symbol": "ethusdt"}, headers=auth
+    )
+    assert [o["id"] for o in listed.json()] == [order["id"]]
+    other = await service.http.get("/api/v1/orders", params={"symbol": "BTCUSDT"}, headers=auth)
+    assert other.json() == []
+    cancelled = await service.http.post(f"/api/v1/orders/{order['id']}/cancel", headers=auth)
+    assert cancelled.json()["status"] == "cancelled"
+    again = await service.http.post(f"/api/v1/orders/{order['id']}/cancel", headers=auth)
+    assert again.status_code == 409
+
+
+async def test_trades_and_positions_in_english(service: Harness) -> None:
+    _, auth = await service.new_client()
+    for side, price, quantity in (
+        ("buy", "2000", "1"),
+        ("buy", "3000", "1"),
+        ("sell", "4000", "1"),
+    ):
+        response = await service.http.post(
+            "/api/v1/trades",
+            json={
+                "symbol": "ETHUSDT",
+                "side": side,
+                "price": price,
+                "quantity": quantity,
+                "fee": "1",
+            },
+            headers=auth,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["source"] == "manual"
+    trades = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    assert [t["side"] for t in trades] == ["sell", "buy", "buy"]
+    [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
+    assert position["quantity"] == "1.00000000"
+    assert position["average_cost"] == "2501.00000000"
+    assert position["realized_pnl"] == "1498.00000000"  # 4000 - 1 fee - 2501 average cost
+
+
+async def test_monitoring_can_be_stopped_unless_an_order_needs_it(service: Harness) -> None:
+    _, auth = await service.new_client()
+    assert (await service.http.put("/api/v1/monitored/BTCUSDT", headers=auth)).status_code == 200
+    stopped = await service.http.delete("/api/v1/monitored/BTCUSDT", headers=auth)
+    assert stopped.json()["monitored"] is False
+    await service.http.post(
+        "/api/v1/orders",
+        json={"symbol": "BTCUSDT", "side": "buy", "target_price": "60000", "quantity": "0.001"},
+        headers=auth,
+    )
+    refused = await service.http.delete("/api/v1/monitored/BTCUSDT", headers=auth)
+    assert refused.status_code == 409

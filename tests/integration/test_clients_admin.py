@@ -1,0 +1,46 @@
+"""Operator endpoints: tokens are shown once, stored hashed, rotated and revoked."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from criptoren.db.models import Client
+from tests.support.harness import Harness
+
+
+async def test_token_is_shown_once_and_stored_only_as_a_hash(service: Harness) -> None:
+    created = await service.http.post(
+        "/api/v1/clients", json={"name": "carol"}, headers=service.admin
+    )
+    assert created.status_code == 201
+    token = created.json()["token"]
+    assert len(token) >= 43  # 32 random bytes
+    async with service.container.session_factory() as session:
+        stored = (await session.scalars(select(Client))).one()
+    assert token not in stored.api_token
+    assert stored.api_token.startswith("sha256$")
+    listed = await service.http.get("/api/v1/clients", headers=service.admin)
+    assert listed.json()[0]["name"] == "carol"
+    assert "token" not in listed.text
+    assert token not in listed.text
+
+
+async def test_rotate_replaces_the_token_and_revoke_disables_it(service: Harness) -> None:
+    client_id, old = await service.new_client()
+    assert (await service.http.get("/ordens", headers=old)).status_code == 200
+    rotated = await service.http.post(f"/api/v1/clients/{client_id}/rotate", headers=service.admin)
+    new = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert (await service.http.get("/ordens", headers=old)).status_code == 401
+    assert (await service.http.get("/ordens", headers=new)).status_code == 200
+    revoked = await service.http.post(f"/api/v1/clients/{client_id}/revoke", headers=service.admin)
+    assert revoked.json()["active"] is False
+    assert (await service.http.get("/ordens", headers=new)).status_code == 401
+
+
+async def test_admin_endpoints_refuse_client_tokens(service: Harness) -> None:
+    _, auth = await service.new_client()
+    response = await service.http.post("/api/v1/clients", json={"name": "x"}, headers=auth)
+    assert response.status_code == 403
+    assert (await service.http.get("/api/v1/clients")).status_code == 401
+    missing = await service.http.post("/api/v1/clients/999/rotate", headers=service.admin)
+    assert missing.status_code == 404

@@ -1,0 +1,71 @@
+"""Symbols come from the real exchangeInfo bodies, served over a real local HTTP server."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+
+from criptoren.binance.rest import BinancePublicRest
+from criptoren.db.session import create_engine, create_session_factory
+from criptoren.services.symbols import SymbolService
+from tests.support.harness import running_service
+from tests.support.paths import exchange_info_path
+
+OLD_BODY = "exchangeInfo_spot_full_2021-10-12_cryptofeed.json"
+
+
+async def test_startup_sync_reads_the_2025_notional_filters(database_url: str) -> None:
+    async with running_service(database_url) as service:
+        _, auth = await service.new_client()
+        btc = (await service.http.get("/api/v1/symbols/btcusdt", headers=auth)).json()
+        assert btc["tick_size"] == "0.01000000"
+        assert btc["step_size"] == "0.00001000"
+        assert btc["min_notional"] == "5.00000000"
+        trading = (await service.http.get("/api/v1/symbols", headers=auth)).json()
+        assert "BTCUSDT" in {s["symbol"] for s in trading}
+        assert "EOSETH" not in {s["symbol"] for s in trading}
+
+
+async def test_old_min_notional_body_is_understood(database_url: str) -> None:
+    async with running_service(database_url, exchange_info_path(OLD_BODY)) as service:
+        _, auth = await service.new_client()
+        listed = await service.http.get(
+            "/api/v1/symbols", params={"trading_only": "false"}, headers=auth
+        )
+        assert len(listed.json()) == 1695
+        btc = (await service.http.get("/api/v1/symbols/BTCUSDT", headers=auth)).json()
+        assert Decimal(btc["min_notional"]) == 10
+        client_id, _ = await service.new_client("bob")
+        small = {
+            "cliente_id": client_id,
+            "symbol": "BTCUSDT",
+            "preco_alvo": "60000",
+            "quantidade": "0.0001",
+        }  # 6 USDT: fine for NOTIONAL 5, not for MIN_NOTIONAL 10
+        response = await service.http.post("/posicionar-compra", json=small, headers=service.admin)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "notional_too_small"
+
+
+async def test_unreachable_exchange_keeps_the_table(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_service(database_url) as service:
+        rest_url = service.exchange.rest_url
+        container = service.container
+    # the fake exchange is gone now: its port refuses connections
+    rest = BinancePublicRest(rest_url, timeout=2)
+    symbols = SymbolService(rest)
+    engine = create_engine(database_url)
+    try:
+        with caplog.at_level(logging.WARNING):
+            async with create_session_factory(engine)() as session, session.begin():
+                assert await symbols.sync_or_keep(session) is None
+                assert (await symbols.rules(session, "BTCUSDT")).tick_size == Decimal("0.01")
+        assert "symbols not refreshed" in caplog.text
+    finally:
+        await rest.aclose()
+        await engine.dispose()
+    assert container.started

@@ -1,0 +1,32 @@
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from criptoren.config import Mode, Settings
+
+
+def test_defaults_are_zero_setup_paper_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CRIPTOREN_DATABASE_URL", "CRIPTOREN_MODE", "BINANCE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.mode is Mode.PAPER
+    assert settings.binance_rest_url == "https://api.binance.com"
+
+
+def test_prefixed_and_original_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRIPTOREN_MODE", "live")
+    monkeypatch.setenv("CRIPTOREN_BINANCE_WS_URL", "ws://127.0.0.1:9")
+    monkeypatch.setenv("BINANCE_API_KEY", "key-from-the-original-env")
+    monkeypatch.setenv("BINANCE_API_SECRET", "secret-from-the-original-env")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.mode is Mode.LIVE
+    assert settings.binance_ws_url == "ws://127.0.0.1:9"
+    assert settings.binance_api_key == SecretStr("key-from-the-original-env")
+    assert "secret-from-the-original-env" not in repr(settings)
+    assert "secret-from-the-original-env" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize("token", ["changeme", "admin", "short"])
+def test_placeholder_admin_token_is_refused(token: str) -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(admin_token=SecretStr(token), _env_file=None)  # type: ignore[call-arg]
