@@ -7,12 +7,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from criptoren.adapters import BookThenTickerPrices, MarketDataWatch
 from criptoren.binance.rest import BinancePublicRest, TickerPriceSource
 from criptoren.config import Settings
 from criptoren.db.session import create_engine, create_session_factory
-from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
+from criptoren.engine.broker import Broker, PaperBroker
+from criptoren.engine.events import EventBus
+from criptoren.engine.executor import Executor
+from criptoren.engine.follower import EngineFollower
+from criptoren.engine.trigger_engine import TriggerEngine
+from criptoren.market.config import FeedConfig
+from criptoren.market.facade import MarketData
+from criptoren.ports import ExchangeInfoSource
 from criptoren.services.clients import ClientService
-from criptoren.services.monitoring import IdleMarketWatch, MonitoringService
+from criptoren.services.monitoring import MonitoringService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.symbols import SymbolService
@@ -29,8 +37,9 @@ class Container:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     rest: BinancePublicRest
-    prices: PriceSource
-    market: MarketWatch
+    market: MarketData
+    bus: EventBus
+    trigger_engine: TriggerEngine
     symbols: SymbolService
     clients: ClientService
     orders: OrderService
@@ -40,49 +49,81 @@ class Container:
     started: bool = field(default=False)
 
     async def start(self) -> None:
-        """Sync symbols (keeping the table if the exchange is down) and resume monitoring."""
+        """Sync symbols, rebuild the index, resume the feed from the cursors, start the engine."""
         log.info(
             "criptoren starting: mode=%s rest=%s ws=%s",
             self.settings.mode.value,
             self.settings.binance_rest_url,
             self.settings.binance_ws_url,
         )
-        async with self.session_factory() as session, session.begin():
-            if self.settings.sync_symbols_on_start:
+        if self.settings.sync_symbols_on_start:
+            async with self.session_factory() as session, session.begin():
                 await self.symbols.sync_or_keep(session)
+        cursors = await self.trigger_engine.rebuild()
+        for symbol, last_agg_id in cursors.items():
+            self.market.set_resume_point(symbol, last_agg_id)
+        self.market.add_listener(self.trigger_engine.on_trade)
+        async with self.session_factory() as session, session.begin():
             await self.monitoring.resume(session)
+        await self.market.start()
+        self.trigger_engine.start()
         self.started = True
 
     async def aclose(self) -> None:
-        """Release connections."""
+        """Stop the feed, let the engine save its cursors, release connections."""
+        if self.started:
+            await self.market.stop()
+            await self.trigger_engine.stop()
         await self.rest.aclose()
         await self.engine.dispose()
+
+
+def feed_config(settings: Settings) -> FeedConfig:
+    """Feed tunables from the settings."""
+    return FeedConfig(
+        ws_url=settings.binance_ws_url,
+        rest_url=settings.binance_rest_url,
+        stale_after=settings.feed_stale_after_seconds,
+        gap_fill_lookback=settings.gap_fill_lookback_seconds,
+        rest_timeout=settings.http_timeout_seconds,
+    )
 
 
 def build_container(
     settings: Settings,
     *,
     exchange_info: ExchangeInfoSource | None = None,
-    prices: PriceSource | None = None,
-    market: MarketWatch | None = None,
+    broker: Broker | None = None,
 ) -> Container:
     """Wire the service from settings; tests may hand in their own adapters."""
     engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
     rest = BinancePublicRest(settings.binance_rest_url, timeout=settings.http_timeout_seconds)
-    price_source = prices or TickerPriceSource(rest)
-    watch = market or IdleMarketWatch()
+    market = MarketData(feed_config(settings))
+    prices = BookThenTickerPrices(market, TickerPriceSource(rest))
+    watch = MarketDataWatch(market)
+    bus = EventBus()
+    chosen_broker = broker or PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
+    trigger_engine = TriggerEngine(
+        sessions,
+        Executor(sessions, chosen_broker),
+        bus,
+        cursor_flush_seconds=settings.cursor_flush_seconds,
+    )
     symbols = SymbolService(exchange_info or rest)
+    follower = EngineFollower(trigger_engine, watch, bus)
     return Container(
         settings=settings,
         engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=sessions,
         rest=rest,
-        prices=price_source,
-        market=watch,
+        market=market,
+        bus=bus,
+        trigger_engine=trigger_engine,
         symbols=symbols,
         clients=ClientService(),
-        orders=OrderService(symbols, price_source),
+        orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
         trades=TradeService(symbols, settings.mode),
-        positions=PositionService(price_source),
-        monitoring=MonitoringService(symbols, watch, price_source),
+        positions=PositionService(prices),
+        monitoring=MonitoringService(symbols, watch, prices),
     )

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CRIPTOREN_BINANCE_API_SECRET", "BINANCE_API_SECRET"),
     )
     http_timeout_seconds: float = 10.0
+    feed_stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
+    gap_fill_lookback_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    cursor_flush_seconds: Annotated[float, Field(gt=0)] = 1.0
+    client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"
 
     @field_validator("admin_token")
     @classmethod

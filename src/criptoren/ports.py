@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
+from criptoren.domain.orders import PlacedOrder
+
 
 class ExchangeInfoSource(Protocol):
     """Where the symbols' trading rules come from (Binance ``exchangeInfo``)."""
@@ -44,4 +46,16 @@ class MarketWatch(Protocol):
 
     def health(self) -> Mapping[str, Any]:
         """Connection state for ``/healthz``."""
+        ...
+
+
+class OrderFollower(Protocol):
+    """Told after commit when an order is placed or cancelled (the engine keeps its index)."""
+
+    async def order_placed(self, order: PlacedOrder) -> None:
+        """A new waiting order exists."""
+        ...
+
+    async def order_cancelled(self, order: PlacedOrder) -> None:
+        """A waiting order was cancelled."""
         ...

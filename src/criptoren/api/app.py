@@ -70,5 +70,9 @@ async def _healthz(container: ContainerDep) -> JSONResponse:
         "database": database,
         "mode": container.settings.mode.value,
         "feed": dict(container.market.health()),
+        "engine": {
+            "waiting_orders": len(container.trigger_engine.index),
+            "pending_executions": container.trigger_engine.pending(),
+        },
     }
     return JSONResponse(body, status_code=200 if database == "ok" else 503)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden
+from criptoren.services import unit_of_work
 from criptoren.services.auth import Principal, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
@@ -30,8 +31,9 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
     async with container.session_factory() as session:
         try:
             yield session
-            await session.commit()
+            await unit_of_work.commit(session)
         except BaseException:
+            unit_of_work.discard(session)
             await session.rollback()
             raise
 

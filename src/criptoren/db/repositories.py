@@ -7,9 +7,18 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db.models import Client, MonitoredSymbol, PositionedOrder, Symbol, Trade
+from criptoren.db.models import (
+    Client,
+    FeedCursor,
+    MonitoredSymbol,
+    PositionedOrder,
+    Symbol,
+    Trade,
+)
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side
@@ -146,6 +155,11 @@ class OrderRepository:
         # summed here, not in SQL: SQLite keeps money as text and would sum it as floats
         return sum((await self.session.scalars(query)).all(), Decimal(0))
 
+    async def with_status(self, status: OrderStatus) -> Sequence[PositionedOrder]:
+        """Every order in ``status``, oldest first."""
+        query = select(PositionedOrder).where(PositionedOrder.status == status.value)
+        return (await self.session.scalars(query.order_by(PositionedOrder.id))).all()
+
     async def waiting_symbols(self) -> set[str]:
         """Symbols with at least one waiting order."""
         query = select(PositionedOrder.symbol).where(
@@ -221,3 +235,28 @@ class MonitoredSymbolRepository:
         """Monitored symbols, alphabetically."""
         query = select(MonitoredSymbol.symbol).order_by(MonitoredSymbol.symbol)
         return list((await self.session.scalars(query)).all())
+
+
+class FeedCursorRepository:
+    """Last aggregate trade processed per symbol (where gap-fill resumes after a restart)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def save(self, symbol: str, last_agg_id: int, trade_time_ms: int) -> None:
+        """Upsert the cursor of ``symbol`` (it only ever moves forward)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        values = {"symbol": symbol, "last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms}
+        statement = insert(FeedCursor).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[FeedCursor.symbol],
+            set_={"last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms},
+            where=FeedCursor.last_agg_id < last_agg_id,
+        )
+        await self.session.execute(statement)
+
+    async def all(self) -> dict[str, int]:
+        """Every cursor: symbol → last processed aggregate-trade id."""
+        rows = (await self.session.execute(select(FeedCursor.symbol, FeedCursor.last_agg_id))).all()
+        return {symbol: last for symbol, last in rows}

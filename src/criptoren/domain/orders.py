@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -58,3 +60,17 @@ def client_order_id(prefix: str, order_id: int) -> str:
     if len(value) > 36:
         raise ValueError("client order id longer than 36 characters")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """A committed order, as told to whoever follows orders (engine, panel, audit)."""
+
+    id: int
+    client_id: int
+    symbol: str
+    side: Side
+    condition: Condition
+    target_price: Decimal
+    quantity: Decimal
+    created_at: datetime

@@ -20,15 +20,11 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import NamedTuple
 
+from criptoren.domain.orders import Condition
 
-class Condition(StrEnum):
-    """When a positioned order fires: at a trade price ≤ target, or ≥ target."""
-
-    LTE = "lte"
-    GTE = "gte"
+__all__ = ["Condition", "TriggerIndex", "WaitingOrder"]
 
 
 class WaitingOrder(NamedTuple):

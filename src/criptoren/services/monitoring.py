@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,29 +24,6 @@ class MonitorState:
     status: str
     last_price: Decimal | None
     market: Mapping[str, Any] | None
-
-
-class IdleMarketWatch:
-    """A ``MarketWatch`` that streams nothing (before the feed is wired, and in unit tests)."""
-
-    def __init__(self) -> None:
-        self.watched: set[str] = set()
-
-    async def watch(self, symbols: Iterable[str]) -> None:
-        """Remember the symbols."""
-        self.watched.update(symbols)
-
-    async def unwatch(self, symbols: Iterable[str]) -> None:
-        """Forget the symbols."""
-        self.watched.difference_update(symbols)
-
-    def snapshot(self, symbol: str) -> Mapping[str, Any] | None:
-        """Nothing is known."""
-        return None
-
-    def health(self) -> Mapping[str, Any]:
-        """No feed."""
-        return {"connected": False, "streams": len(self.watched)}
 
 
 class MonitoringService:

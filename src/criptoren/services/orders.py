@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.models import PositionedOrder
 from criptoren.db.repositories import OrderRepository
 from criptoren.domain.filters import check_order
-from criptoren.domain.orders import Condition, OrderStatus, Side, client_order_id, infer_condition
+from criptoren.domain.orders import (
+    Condition,
+    OrderStatus,
+    PlacedOrder,
+    Side,
+    client_order_id,
+    infer_condition,
+)
 from criptoren.errors import Conflict, NotFound, Unavailable
-from criptoren.ports import PriceSource
+from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.ledger import ensure_can_sell
 from criptoren.services.symbols import SymbolService, normalise_symbol
-
-OrderListener = Callable[[PositionedOrder], None]
+from criptoren.services.unit_of_work import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +44,16 @@ class OrderService:
     """Places, lists and cancels positioned orders."""
 
     def __init__(
-        self, symbols: SymbolService, prices: PriceSource, client_order_prefix: str = "crpt-"
+        self,
+        symbols: SymbolService,
+        prices: PriceSource,
+        client_order_prefix: str = "crpt-",
+        followers: Sequence[OrderFollower] = (),
     ) -> None:
         self.symbols = symbols
         self.prices = prices
         self.client_order_prefix = client_order_prefix
+        self.followers = list(followers)
 
     async def place(
         self, session: AsyncSession, principal: Principal, request: OrderRequest
@@ -73,6 +85,9 @@ class OrderService:
         )
         order.client_order_id = client_order_id(self.client_order_prefix, order.id)
         await session.flush()
+        placed = placed_order(order)
+        for follower in self.followers:
+            after_commit(session, partial(follower.order_placed, placed))
         return order
 
     async def _reference_price(self, symbol: str, explicit: Condition | None) -> Decimal | None:
@@ -123,7 +138,24 @@ class OrderService:
                 code="order_not_waiting",
             )
         await session.refresh(order)
+        cancelled = placed_order(order)
+        for follower in self.followers:
+            after_commit(session, partial(follower.order_cancelled, cancelled))
         return order
+
+
+def placed_order(order: PositionedOrder) -> PlacedOrder:
+    """The follower-facing view of a stored order."""
+    return PlacedOrder(
+        id=order.id,
+        client_id=order.client_id,
+        symbol=order.symbol,
+        side=Side(order.type),
+        condition=Condition(order.condition),
+        target_price=order.target_price,
+        quantity=order.quantity,
+        created_at=order.created_at,
+    )
 
 
 def _known(reference: Decimal | None) -> Decimal:

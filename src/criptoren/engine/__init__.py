@@ -1,0 +1,1 @@
+"""Trigger engine: fires positioned orders on trades, exactly once, and executes them."""

@@ -1,0 +1,86 @@
+"""The ``Broker`` port and its paper adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Protocol
+
+from criptoren.config import Mode
+from criptoren.domain.filters import SymbolRules
+from criptoren.domain.money import QUANTUM
+from criptoren.domain.orders import Side
+
+BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRequest:
+    """A fired order, ready to be filled."""
+
+    order_id: int
+    client_order_id: str
+    rules: SymbolRules
+    side: Side
+    quantity: Decimal
+    trigger_price: Decimal
+    trigger_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What the venue did: price, quantity, fee and its asset."""
+
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    exchange_order_id: str | None
+    mode: Mode
+
+
+class OrderRejected(Exception):
+    """The venue refused the order; it will never execute."""
+
+
+class Broker(Protocol):
+    """Executes fired orders on a venue (paper, or Binance)."""
+
+    mode: Mode
+
+    async def execute(self, request: ExecutionRequest) -> Fill:
+        """Fill ``request`` or raise ``OrderRejected``."""
+        ...
+
+
+def paper_fill_price(side: Side, trigger_price: Decimal, slippage_bps: Decimal) -> Decimal:
+    """The trigger price moved against the client by the slippage."""
+    factor = (BPS + slippage_bps) / BPS if side is Side.BUY else (BPS - slippage_bps) / BPS
+    return (trigger_price * factor).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def paper_fee(price: Decimal, quantity: Decimal, rate: Decimal) -> Decimal:
+    """Rate × notional, in the quote asset, to 8 places."""
+    return (price * quantity * rate).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class PaperBroker:
+    """Fills at once and whole at the triggering trade's price (plus slippage); no I/O."""
+
+    mode = Mode.PAPER
+
+    def __init__(self, fee_rate: Decimal, slippage_bps: Decimal) -> None:
+        self.fee_rate = fee_rate
+        self.slippage_bps = slippage_bps
+
+    async def execute(self, request: ExecutionRequest) -> Fill:
+        """A simulated fill."""
+        price = paper_fill_price(request.side, request.trigger_price, self.slippage_bps)
+        return Fill(
+            price=price,
+            quantity=request.quantity,
+            fee=paper_fee(price, request.quantity, self.fee_rate),
+            fee_asset=request.rules.quote_asset,
+            exchange_order_id=None,
+            mode=Mode.PAPER,
+        )

@@ -1,0 +1,235 @@
+"""The trigger engine: trades in, fired orders out to the executor, in order, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from criptoren.db.repositories import FeedCursorRepository, OrderRepository
+from criptoren.domain.money import from_units, to_units
+from criptoren.domain.orders import Condition, OrderStatus
+from criptoren.domain.trigger_index import TriggerIndex
+from criptoren.engine.events import EventBus, EventKind, OrderEvent
+from criptoren.engine.executor import Executor, TriggerTick
+from criptoren.market.schemas import AggTrade
+
+log = logging.getLogger(__name__)
+RETRY_INITIAL_SECONDS = 0.05
+RETRY_MAX_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingOrder:
+    """What the engine needs to know of a waiting order."""
+
+    id: int
+    symbol: str
+    condition: Condition
+    target_units: int
+    created_ms: int
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, as exchange times are expressed."""
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recent:
+    agg_id: int
+    price_units: int
+    trade_time_ms: int
+
+
+class TriggerEngine:
+    """Holds the index of waiting orders, fires them on trades, hands them to the executor."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        executor: Executor,
+        bus: EventBus,
+        *,
+        recent_trades: int = 4096,
+        cursor_flush_seconds: float = 1.0,
+    ) -> None:
+        self.sessions = sessions
+        self.executor = executor
+        self.bus = bus
+        self.index = TriggerIndex()
+        self._recent: dict[str, deque[_Recent]] = {}
+        self._recent_size = recent_trades
+        self._queue: deque[tuple[TriggerTick, list[int]]] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._done: dict[str, tuple[int, int]] = {}
+        self._saved: dict[str, int] = {}
+        self._flush_seconds = cursor_flush_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- start-up ---------------------------------------------------------------------
+
+    async def rebuild(self) -> dict[str, int]:
+        """Load waiting orders into the index; returns the persisted cursors."""
+        async with self.sessions() as session, session.begin():
+            orders = await OrderRepository(session).with_status(OrderStatus.WAITING)
+            for order in orders:
+                self.index.add(
+                    order.id,
+                    order.symbol,
+                    Condition(order.condition),
+                    to_units(order.target_price),
+                    epoch_ms(order.created_at),
+                )
+            cursors = await FeedCursorRepository(session).all()
+        self._saved = dict(cursors)
+        log.info("trigger index rebuilt: %d waiting orders", len(self.index))
+        return cursors
+
+    def start(self) -> None:
+        """Start the execution worker and the cursor flusher."""
+        self._tasks = [
+            asyncio.create_task(self._work(), name="criptoren-executor"),
+            asyncio.create_task(self._flush_forever(), name="criptoren-cursors"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the tasks and persist how far the engine got."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.flush_cursors()
+
+    # --- orders placed and cancelled by the services ----------------------------------
+
+    def add_order(self, order: WaitingOrder) -> None:
+        """Index a newly committed order; fire it at once if a recent trade already crossed."""
+        self.index.add(
+            order.id,
+            order.symbol,
+            order.condition,
+            order.target_units,
+            order.created_ms,
+        )
+        for recent in self._recent.get(order.symbol, ()):
+            if recent.trade_time_ms > order.created_ms and _crosses(order, recent.price_units):
+                self.index.remove(order.id)
+                tick = TriggerTick(
+                    order.symbol,
+                    recent.agg_id,
+                    from_units(recent.price_units),
+                    recent.trade_time_ms,
+                )
+                self._enqueue(tick, [order.id])
+                return
+
+    def remove_order(self, order_id: int) -> None:
+        """Forget a cancelled order."""
+        self.index.remove(order_id)
+
+    # --- the hot path -----------------------------------------------------------------
+
+    def on_trade(self, trade: AggTrade) -> None:
+        """Price-book listener: every trade, once, in id order per symbol."""
+        units = to_units(trade.price)
+        recent = self._recent.get(trade.symbol)
+        if recent is None:
+            recent = self._recent[trade.symbol] = deque(maxlen=self._recent_size)
+        recent.append(_Recent(trade.agg_id, units, trade.trade_time_ms))
+        fired = self.index.on_trade(trade.symbol, units, trade.trade_time_ms)
+        tick = TriggerTick(trade.symbol, trade.agg_id, trade.price, trade.trade_time_ms)
+        if fired or self._queue:
+            self._enqueue(tick, fired)  # keeps the cursor behind work still queued
+        else:
+            self._done[trade.symbol] = (trade.agg_id, trade.trade_time_ms)
+
+    def _enqueue(self, tick: TriggerTick, order_ids: list[int]) -> None:
+        self._queue.append((tick, order_ids))
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until every fired order so far has been executed."""
+        await self._idle.wait()
+
+    # --- execution worker -------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            tick, order_ids = self._queue[0]
+            for order_id in order_ids:
+                await self._execute_with_retry(order_id, tick)
+            self._queue.popleft()
+            self._done[tick.symbol] = (tick.agg_id, tick.trade_time_ms)
+
+    async def _execute_with_retry(self, order_id: int, tick: TriggerTick) -> None:
+        delay = RETRY_INITIAL_SECONDS
+        while True:
+            try:
+                event = await self.executor.execute(order_id, tick)
+            except Exception:  # the database is down: keep the order, retry, never skip
+                log.exception("executing order %s failed; retrying in %.2fs", order_id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            if event is not None:
+                self.bus.publish(
+                    OrderEvent(
+                        EventKind.TRIGGERED,
+                        event.order_id,
+                        event.client_id,
+                        event.symbol,
+                        event.side,
+                        price=tick.price,
+                    )
+                )
+                self.bus.publish(event)
+            return
+
+    # --- cursors ----------------------------------------------------------------------
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            try:
+                await self.flush_cursors()
+            except Exception:  # database hiccup: the next round will write them
+                log.exception("saving feed cursors failed")
+
+    async def flush_cursors(self) -> None:
+        """Persist the last fully processed trade of every symbol that moved."""
+        moved = {s: v for s, v in self._done.items() if self._saved.get(s, -1) < v[0]}
+        if not moved:
+            return
+        async with self.sessions() as session, session.begin():
+            cursors = FeedCursorRepository(session)
+            for symbol, (agg_id, trade_time_ms) in sorted(moved.items()):
+                await cursors.save(symbol, agg_id, trade_time_ms)
+        self._saved.update({s: v[0] for s, v in moved.items()})
+
+    def pending(self) -> int:
+        """Fired orders waiting for execution."""
+        return sum(len(ids) for _, ids in self._queue)
+
+    def symbols(self) -> Iterable[str]:
+        """Symbols with waiting orders in the index."""
+        return self.index.symbols()
+
+
+def _crosses(order: WaitingOrder, price_units: int) -> bool:
+    if order.condition is Condition.LTE:
+        return price_units <= order.target_units
+    return price_units >= order.target_units

@@ -1,0 +1,28 @@
+"""Work that must wait until the request's transaction is committed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+AfterCommit = Callable[[], Awaitable[None]]
+KEY = "criptoren.after_commit"
+
+
+def after_commit(session: AsyncSession, action: AfterCommit) -> None:
+    """Run ``action`` once the session's transaction has been committed (never on rollback)."""
+    session.info.setdefault(KEY, []).append(action)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run what was waiting for it, in order."""
+    await session.commit()
+    actions: list[AfterCommit] = session.info.pop(KEY, [])
+    for action in actions:
+        await action()
+
+
+def discard(session: AsyncSession) -> None:
+    """Forget pending actions (the transaction was rolled back)."""
+    session.info.pop(KEY, None)

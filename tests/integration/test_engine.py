@@ -1,0 +1,145 @@
+"""Positioned orders fire on real trades streamed by the fake exchange, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from criptoren.engine.events import EventKind
+from tests.support.events import EventRecorder
+from tests.support.harness import Harness
+
+
+async def _place(service: Harness, auth: dict[str, str], path: str, **body: Any) -> Any:
+    response = await service.http.post(path, json={"symbol": "BTCUSDT", **body}, headers=auth)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _order(service: Harness, auth: dict[str, str], order_id: int) -> Any:
+    return (await service.http.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
+
+
+async def test_buy_fires_once_on_the_first_crossing_trade(service: Harness) -> None:
+    events = EventRecorder(service.container.bus)
+    client_id, auth = await service.new_client()
+    order = await _place(
+        service,
+        auth,
+        "/posicionar-compra",
+        cliente_id=client_id,
+        preco_alvo="61000",
+        quantidade="0.01",
+    )
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["61500", "60900.5", "60800"])
+    await events.wait_finished({order["id"]})
+    assert [e.kind for e in events.events if e.order_id == order["id"]] == [
+        EventKind.PLACED,
+        EventKind.TRIGGERED,
+        EventKind.EXECUTED,
+    ]
+    stored = await _order(service, auth, order["id"])
+    assert stored["status"] == "executed"
+    [trade] = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    assert trade["id"] == stored["executed_trade_id"]
+    assert trade["positioned_order_id"] == order["id"]
+    assert trade["price"] == "60900.50000000"
+    assert trade["fee"] == "0.60900500"  # 0.1 % of 609.005 USDT
+    assert (trade["source"], trade["mode"], trade["fee_asset"]) == ("engine", "paper", "USDT")
+    [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
+    assert position["quantity"] == "0.01000000"
+
+
+async def test_only_trades_after_creation_count(service: Harness) -> None:
+    events = EventRecorder(service.container.bus)
+    client_id, auth = await service.new_client()
+    # the last trade (61837.63) is already ≤ 62000, but it happened before the order
+    order = await _place(
+        service,
+        auth,
+        "/posicionar-compra",
+        cliente_id=client_id,
+        preco_alvo="62000",
+        quantidade="0.01",
+        condicao="lte",
+    )
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    await service.container.trigger_engine.wait_idle()
+    assert (await _order(service, auth, order["id"]))["status"] == "waiting"
+    service.exchange.emit_prices("BTCUSDT", ["61840"])
+    await events.wait_finished({order["id"]})
+    [trade] = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    assert trade["price"] == "61840.00000000"
+
+
+async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(service: Harness) -> None:
+    events = EventRecorder(service.container.bus)
+    client_id, auth = await service.new_client()
+    await service.buy(auth, client_id, preco_executado="60000", quantidade="0.01")
+    order = await _place(
+        service,
+        auth,
+        "/posicionar-venda",
+        cliente_id=client_id,
+        preco_alvo="62000",
+        quantidade="0.01",
+    )
+    sale = {
+        "cliente_id": client_id,
+        "symbol": "BTCUSDT",
+        "preco_executado": "61000",
+        "quantidade": "0.01",
+    }
+    assert (await service.http.post("/registrar-venda", json=sale, headers=auth)).status_code == 201
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["62000.01"])
+    await events.wait_finished({order["id"]})
+    stored = await _order(service, auth, order["id"])
+    assert stored["status"] == "failed"
+    assert "cannot sell" in stored["failure_reason"]
+    trades = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    assert [t["source"] for t in trades] == ["manual", "manual"]
+
+
+async def test_cancel_racing_a_fire_has_exactly_one_outcome(service: Harness) -> None:
+    events = EventRecorder(service.container.bus)
+    client_id, auth = await service.new_client()
+    ids = []
+    for _ in range(30):
+        order = await _place(
+            service,
+            auth,
+            "/posicionar-compra",
+            cliente_id=client_id,
+            preco_alvo="61000",
+            quantidade="0.001",
+        )
+        ids.append(order["id"])
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["60000"])
+    cancels = await asyncio.gather(
+        *(service.http.post(f"/api/v1/orders/{i}/cancel", headers=auth) for i in ids)
+    )
+    await events.wait_for(
+        lambda: (
+            len({e.order_id for e in events.of(EventKind.EXECUTED)})
+            + sum(r.status_code == 200 for r in cancels)
+            >= len(ids)
+        )
+    )
+    await service.container.trigger_engine.wait_idle()
+    trades = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    traded = {t["positioned_order_id"] for t in trades}
+    assert len(traded) == len(trades)  # never two trades for one order
+    for order_id, cancel in zip(ids, cancels, strict=True):
+        stored = await _order(service, auth, order_id)
+        if cancel.status_code == 200:
+            assert stored["status"] == "cancelled"
+            assert order_id not in traded
+        else:
+            assert cancel.status_code == 409
+            assert stored["status"] == "executed"
+            assert order_id in traded
+    assert sum(Decimal(t["quantity"]) for t in trades) == Decimal("0.001") * len(traded)
