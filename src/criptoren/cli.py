@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -15,6 +16,7 @@ from criptoren.bootstrap import Container, build_container
 from criptoren.config import get_settings
 from criptoren.db.migrate import upgrade
 from criptoren.errors import CriptorenError
+from criptoren.fake_exchange.cli import fake_exchange_command
 
 app = typer.Typer(help="Criptoren: conditional orders over Binance spot.", no_args_is_help=True)
 clients_app = typer.Typer(help="Create clients and manage their API tokens.", no_args_is_help=True)
@@ -112,6 +114,25 @@ def symbols_sync() -> None:
     """Refresh symbols and their rules from the exchange's exchangeInfo."""
     count = _run_in_session(lambda c, s: c.symbols.sync(s))
     typer.echo(f"{count} symbols synced")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    database: Annotated[
+        Path | None, typer.Option(help="SQLite file (default: a fresh temporary one).")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between generated trades.")] = 0.25,
+) -> None:
+    """Run the service against a fake exchange with moving prices, and a demo client."""
+    from criptoren.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run_demo(host, port, database, interval))
+
+
+app.command("fake-exchange")(fake_exchange_command)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,10 @@ class MonitoringService:
         rules = await self.symbols.rules(session, symbol)
         await MonitoredSymbolRepository(session).add(rules.symbol)
         await self.market.watch([rules.symbol])
-        return self.state(rules.symbol, rules.status, monitored=True)
+        state = self.state(rules.symbol, rules.status, monitored=True)
+        if state.last_price is None:  # just subscribed: nothing streamed yet
+            state = replace(state, last_price=await self.prices.current_price(rules.symbol))
+        return state
 
     async def stop(self, session: AsyncSession, symbol: str) -> MonitorState:
         """Stop monitoring a symbol that no waiting order needs (409 otherwise)."""
