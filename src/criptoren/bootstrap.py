@@ -51,8 +51,9 @@ class Container:
     async def start(self) -> None:
         """Sync symbols, rebuild the index, resume the feed from the cursors, start the engine."""
         log.info(
-            "criptoren starting: mode=%s rest=%s ws=%s",
+            "criptoren starting: mode=%s venue=%s rest=%s ws=%s",
             self.settings.mode.value,
+            self.settings.venue,
             self.settings.binance_rest_url,
             self.settings.binance_ws_url,
         )

@@ -7,9 +7,13 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PRODUCTION_REST_URL = "https://api.binance.com"
+PRODUCTION_WS_URL = "wss://stream.binance.com:9443"
+TESTNET_REST_URL = "https://testnet.binance.vision"
+TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
 PLACEHOLDER_TOKENS = frozenset({"", "changeme", "changethis", "admin", "secret", "token"})
 MIN_ADMIN_TOKEN_LENGTH = 16
 
@@ -30,8 +34,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./criptoren.db"
     mode: Mode = Mode.PAPER
-    binance_rest_url: str = "https://api.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = PRODUCTION_REST_URL
+    binance_ws_url: str = PRODUCTION_WS_URL
+    testnet: bool = False
     admin_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -65,6 +70,30 @@ class Settings(BaseSettings):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return value
+
+    @model_validator(mode="after")
+    def _venue_and_keys(self) -> Settings:
+        if self.testnet:
+            # the testnet switch moves only the URLs nobody set explicitly
+            if "binance_rest_url" not in self.model_fields_set:
+                self.binance_rest_url = TESTNET_REST_URL
+            if "binance_ws_url" not in self.model_fields_set:
+                self.binance_ws_url = TESTNET_WS_URL
+        if self.mode is Mode.LIVE and not (self.binance_api_key and self.binance_api_secret):
+            raise ValueError(
+                "CRIPTOREN_MODE=live needs BINANCE_API_KEY and BINANCE_API_SECRET; "
+                "refusing to start"
+            )
+        return self
+
+    @property
+    def venue(self) -> str:
+        """Which exchange the service talks to, for logs and ``/healthz`` (never a secret)."""
+        if self.binance_rest_url == PRODUCTION_REST_URL:
+            return "binance"
+        if self.binance_rest_url == TESTNET_REST_URL:
+            return "binance-testnet"
+        return f"custom ({self.binance_rest_url})"
 
 
 @lru_cache(maxsize=1)

@@ -30,3 +30,31 @@ def test_prefixed_and_original_variables_are_read(monkeypatch: pytest.MonkeyPatc
 def test_placeholder_admin_token_is_refused(token: str) -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(admin_token=SecretStr(token), _env_file=None)  # type: ignore[call-arg]
+
+
+def test_live_mode_refuses_to_start_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BINANCE_API_KEY", raising=False)
+    monkeypatch.delenv("BINANCE_API_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="needs BINANCE_API_KEY"):
+        Settings(mode=Mode.LIVE, _env_file=None)  # type: ignore[call-arg]
+    live = Settings(
+        mode=Mode.LIVE,
+        binance_api_key=SecretStr("k" * 64),
+        binance_api_secret=SecretStr("s" * 64),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert live.venue == "binance"
+
+
+def test_testnet_switch_moves_only_unset_urls() -> None:
+    testnet = Settings(testnet=True, _env_file=None)  # type: ignore[call-arg]
+    assert testnet.binance_rest_url == "https://testnet.binance.vision"
+    assert testnet.binance_ws_url == "wss://stream.testnet.binance.vision"
+    assert testnet.venue == "binance-testnet"
+    local = Settings(
+        testnet=True,
+        binance_rest_url="http://127.0.0.1:9",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert local.binance_rest_url == "http://127.0.0.1:9"
+    assert local.venue == "custom (http://127.0.0.1:9)"

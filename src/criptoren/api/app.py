@@ -69,6 +69,7 @@ async def _healthz(container: ContainerDep) -> JSONResponse:
         "status": "ok" if database == "ok" else "degraded",
         "database": database,
         "mode": container.settings.mode.value,
+        "venue": container.settings.venue,
         "feed": dict(container.market.health()),
         "engine": {
             "waiting_orders": len(container.trigger_engine.index),

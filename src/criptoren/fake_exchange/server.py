@@ -1,0 +1,229 @@
+"""``FakeExchange``: the stream server, the REST server and their test controls, together."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import uvicorn
+
+from criptoren.fake_exchange import data, sources
+from criptoren.fake_exchange.market import Market
+from criptoren.fake_exchange.records import read_session
+from criptoren.fake_exchange.rest import build_app
+from criptoren.fake_exchange.streams import StreamServer
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FakeExchangeConfig:
+    """How the fake exchange listens and behaves; times in seconds."""
+
+    host: str = "127.0.0.1"
+    ws_port: int = 0
+    rest_port: int = 0
+    ping_interval: float = 20.0
+    pong_timeout: float = 60.0
+    rate_limit: int = 5
+    ticker_interval: float = 1.0
+    keep_times: bool = False
+    exchange_info: Path | None = None
+
+
+class FakeExchange:
+    """A Binance look-alike on loopback; start it in a test's event loop or a process."""
+
+    def __init__(self, config: FakeExchangeConfig | None = None) -> None:
+        self.config = config or FakeExchangeConfig()
+        self.market = Market(keep_times=self.config.keep_times)
+        self.streams = StreamServer(
+            self.market,
+            ping_interval=self.config.ping_interval,
+            pong_timeout=self.config.pong_timeout,
+            rate_limit=self.config.rate_limit,
+            ticker_interval=self.config.ticker_interval,
+        )
+        self._info_path = self.config.exchange_info or data.default_exchange_info()
+        self._info: dict[str, Any] | None = None
+        self._listed: set[str] | None = None
+        self._rest: uvicorn.Server | None = None
+        self._rest_task: asyncio.Task[None] | None = None
+        self._rest_port = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port`` of the stream server."""
+        return f"ws://{self.config.host}:{self.streams.port}"
+
+    @property
+    def rest_url(self) -> str:
+        """``http://host:port`` of the REST server."""
+        return f"http://{self.config.host}:{self._rest_port}"
+
+    async def start(self) -> None:
+        """Start both servers; returns once they accept connections."""
+        self._loop = asyncio.get_running_loop()
+        await self.streams.start(self.config.host, self.config.ws_port)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, self.config.rest_port))
+        self._rest_port = sock.getsockname()[1]
+        uv_config = uvicorn.Config(
+            build_app(self), lifespan="off", log_config=None, log_level="warning", access_log=False
+        )
+        self._rest = uvicorn.Server(uv_config)
+        self._rest_task = asyncio.create_task(self._rest.serve(sockets=[sock]))
+        # the asyncio server created by uvicorn owns ``sock`` and closes it on shutdown
+        while not self._rest.started:
+            if self._rest_task.done():
+                self._rest_task.result()
+                raise RuntimeError("REST server did not start")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop sources, close every connection and both servers."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.streams.stop()
+        if self._rest is not None and self._rest_task is not None:
+            self._rest.should_exit = True
+            await self._rest_task
+
+    async def __aenter__(self) -> FakeExchange:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        return self._call(self._spawn_here, coro)
+
+    def _spawn_here(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the exchange's loop: controls may be called from another thread."""
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or not loop.is_running():
+            return fn(*args)
+
+        async def call() -> T:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+
+    # --- exchange info ----------------------------------------------------------------
+
+    def exchange_info(self, symbols: list[str] | None = None) -> dict[str, Any]:
+        """The recorded exchangeInfo body (``serverTime`` refreshed), optionally filtered."""
+        if self._info is None:
+            self._info = orjson.loads(self._info_path.read_bytes())
+        body = dict(self._info)
+        body["serverTime"] = self.market.now_ms()
+        if symbols is not None:
+            body["symbols"] = [s for s in body["symbols"] if s["symbol"] in set(symbols)]
+        return body
+
+    def knows_symbol(self, symbol: str) -> bool:
+        """A symbol of exchangeInfo, or one that has traded here."""
+        if symbol in self.market.tapes:
+            return True
+        if self._listed is None:
+            self._listed = {s["symbol"] for s in self.exchange_info()["symbols"]}
+        return symbol in self._listed
+
+    # --- price sources ----------------------------------------------------------------
+
+    def replay(self, path: Path, speed: float = 1.0) -> asyncio.Task[None]:
+        """Replay a recorded session in the background (0 = as fast as possible)."""
+        return self._spawn(sources.replay(self.market, read_session(path), speed))
+
+    def random_walk(
+        self, symbols: dict[str, Decimal], interval: float = 0.25
+    ) -> asyncio.Task[None]:
+        """Emit random-walk prices for ``symbols`` (start prices) in the background."""
+        return self._spawn(sources.random_walk(self.market, symbols, interval))
+
+    def emit_prices(self, symbol: str, prices: list[Decimal | str]) -> None:
+        """Emit one trade per price, now."""
+        self._call(self.market.emit_prices, symbol, prices)
+
+    def blast(self, symbol: str, count: int, path: Path | None = None) -> asyncio.Task[None]:
+        """Emit ``count`` recorded trades relabelled to ``symbol`` as fast as possible."""
+        template = [t.record for t in read_session(path or data.btcusdt_trades())]
+        return self._spawn(
+            sources.blast(self.market, symbol, template, count, self.streams.wait_backlog)
+        )
+
+    # --- test controls ----------------------------------------------------------------
+
+    def pause(self, symbol: str) -> None:
+        """Stop streaming ``symbol`` while its trades go on (served by REST only)."""
+        self._call(self.market.paused.add, symbol)
+
+    def resume(self, symbol: str) -> None:
+        """Stream ``symbol`` again."""
+        self._call(self.market.paused.discard, symbol)
+
+    def drop_connections(self) -> None:
+        """Cut every stream connection abruptly."""
+        self._call(self.streams.drop_all)
+
+    def stall(self, stalled: bool = True) -> None:
+        """Stop sending anything on the current connections (without closing them)."""
+        self._call(self.streams.stall_all, stalled)
+
+    def server_shutdown(self, close_after: float = 1.0) -> None:
+        """Send ``serverShutdown`` everywhere and close the connections ``close_after`` later."""
+        self._call(self.streams.server_shutdown, close_after)
+
+    # --- awaitable conditions ---------------------------------------------------------
+
+    async def wait_emitted(self, symbol: str, count: int, within: float = 10.0) -> None:
+        """Wait until ``count`` aggregate trades of ``symbol`` were emitted."""
+        await self.market.wait_for(lambda: self.market.emitted(symbol) >= count, within)
+
+    async def wait_subscribed(self, stream: str, count: int = 1, within: float = 10.0) -> None:
+        """Wait until ``count`` connections carry ``stream``."""
+        await self.market.wait_for(lambda: self.streams.subscribers(stream) >= count, within)
+
+    async def wait_unsubscribed(self, stream: str, within: float = 10.0) -> None:
+        """Wait until no connection carries ``stream``."""
+        await self.market.wait_for(lambda: self.streams.subscribers(stream) == 0, within)
+
+    async def wait_log(self, predicate: Any, within: float = 10.0) -> None:
+        """Wait until ``predicate(connection_log)`` holds."""
+        await self.market.wait_for(lambda: bool(predicate(self.streams.log)), within)
+
+    def status(self) -> dict[str, Any]:
+        """Connections, subscriptions and emitted counts."""
+        return {
+            "connections": len(self.streams.conns),
+            "streams": {k: len(v) for k, v in self.streams.subs.items() if v},
+            "emitted": {s: len(t.records) for s, t in self.market.tapes.items()},
+            "paused": sorted(self.market.paused),
+        }
+
+    async def control(self, action: str, params: dict[str, Any]) -> Any:
+        """The ``/_control/<action>`` entry point for a separate process."""
+        from criptoren.fake_exchange.remote import run_control
+
+        return await run_control(self, action, params)

@@ -1,0 +1,171 @@
+"""Per-symbol last price, 24 h statistics and staleness, and the one listener interface."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from criptoren.market.schemas import AggTrade, MiniTicker
+
+log = logging.getLogger(__name__)
+
+TradeListener = Callable[[AggTrade], None]
+"""A plain synchronous callback; it runs on the socket reader's path and must be fast."""
+
+
+@dataclass(slots=True)
+class SymbolState:
+    """Mutable state of one symbol in the book."""
+
+    symbol: str
+    last_price: Decimal | None = None
+    last_agg_id: int | None = None
+    last_trade_time_ms: int | None = None
+    ticker: MiniTicker | None = None
+    stale: bool = False
+    trades_seen: int = 0
+    tickers_seen: int = 0
+
+    @property
+    def activity(self) -> int:
+        """A counter that moves whenever any event of the symbol arrives."""
+        return self.trades_seen + self.tickers_seen
+
+
+class PriceBook:
+    """Last trade per symbol; hands every trade to the listeners exactly once, in id order."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, SymbolState] = {}
+        self._listeners: list[TradeListener] = []
+
+    def add_listener(self, callback: TradeListener) -> None:
+        """Register a callback that receives every accepted trade."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: TradeListener) -> None:
+        """Unregister a callback (no error if it was not registered)."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def state(self, symbol: str) -> SymbolState:
+        """The (possibly new, empty) state of ``symbol``."""
+        st = self._states.get(symbol)
+        if st is None:
+            st = self._states[symbol] = SymbolState(symbol)
+        return st
+
+    def known(self, symbol: str) -> bool:
+        """Whether the book has any state for ``symbol``."""
+        return symbol in self._states
+
+    def symbols(self) -> list[str]:
+        """Symbols the book holds state for."""
+        return sorted(self._states)
+
+    def set_last_id(self, symbol: str, agg_id: int) -> None:
+        """Declare ``agg_id`` already seen (resume point): older ids will be dropped."""
+        self.state(symbol).last_agg_id = agg_id
+
+    def offer(self, trade: AggTrade) -> bool:
+        """Apply a live trade unless it would skip ids (a gap): then return False, apply nothing."""
+        st = self._states.get(trade.symbol)
+        if st is None:
+            st = self.state(trade.symbol)
+        last = st.last_agg_id
+        if last is not None:
+            if trade.agg_id > last + 1:
+                return False
+            if trade.agg_id <= last:
+                return True
+        # inlined from _record: this is the per-message hot path
+        st.last_agg_id = trade.agg_id
+        st.last_price = trade.price
+        st.last_trade_time_ms = trade.trade_time_ms
+        st.trades_seen += 1
+        for callback in self._listeners:
+            try:
+                callback(trade)
+            except Exception:
+                log.exception("price listener %r failed", callback)
+        return True
+
+    def apply(self, trade: AggTrade) -> bool:
+        """Record ``trade`` unless its id was already seen; notify listeners. True if new."""
+        st = self._states.get(trade.symbol)
+        if st is None:
+            st = self.state(trade.symbol)
+        return self._record(st, trade, st.last_agg_id)
+
+    def _record(self, st: SymbolState, trade: AggTrade, last: int | None) -> bool:
+        if last is not None and trade.agg_id <= last:
+            return False
+        st.last_agg_id = trade.agg_id
+        st.last_price = trade.price
+        st.last_trade_time_ms = trade.trade_time_ms
+        st.trades_seen += 1
+        for callback in self._listeners:
+            try:
+                callback(trade)
+            except Exception:
+                # one broken listener must not stop the feed for the others
+                log.exception("price listener %r failed", callback)
+        return True
+
+    def apply_ticker(self, ticker: MiniTicker) -> None:
+        """Store the latest 24 h statistics of a symbol."""
+        st = self.state(ticker.symbol)
+        st.ticker = ticker
+        st.tickers_seen += 1
+
+    def set_stale(self, symbol: str, stale: bool) -> None:
+        """Mark a symbol stale (no event for longer than the window) or fresh."""
+        self.state(symbol).stale = stale
+
+    def stale_symbols(self) -> list[str]:
+        """Symbols currently marked stale."""
+        return sorted(s for s, st in self._states.items() if st.stale)
+
+    def forget(self, symbol: str) -> None:
+        """Drop a symbol's state (after it stops being monitored)."""
+        self._states.pop(symbol, None)
+
+    def snapshot(self, symbol: str) -> dict[str, Any] | None:
+        """JSON-friendly view of one symbol (prices as strings), or None if unknown."""
+        st = self._states.get(symbol)
+        if st is None:
+            return None
+        out: dict[str, Any] = {
+            "symbol": symbol,
+            "price": _s(st.last_price),
+            "agg_id": st.last_agg_id,
+            "trade_time_ms": st.last_trade_time_ms,
+            "stale": st.stale,
+        }
+        out.update(_ticker_fields(st.ticker))
+        return out
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _ticker_fields(t: MiniTicker | None) -> dict[str, Any]:
+    if t is None:
+        keys = ("open", "high", "low", "close", "change", "change_percent", "volume")
+        return {k: None for k in keys} | {"quote_volume": None}
+    change = t.close - t.open
+    pct = (change / t.open * 100).quantize(Decimal("0.01")) if t.open else None
+    return {
+        "open": str(t.open),
+        "high": str(t.high),
+        "low": str(t.low),
+        "close": str(t.close),
+        "change": str(change),
+        "change_percent": _s(pct),
+        "volume": str(t.base_volume),
+        "quote_volume": str(t.quote_volume),
+    }

@@ -1,0 +1,137 @@
+"""Wire schemas in Binance's own names and the one place they become domain types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypedDict
+
+
+class AggTradeWire(TypedDict):
+    """``<symbol>@aggTrade`` payload exactly as Binance sends it (strings for money)."""
+
+    e: str
+    E: int
+    s: str
+    a: int
+    p: str
+    q: str
+    f: int
+    l: int  # noqa: E741 - Binance's name for the last trade id
+    T: int
+    m: bool
+    M: bool
+
+
+class RestAggTradeWire(TypedDict):
+    """One item of ``GET /api/v3/aggTrades`` (no ``e``/``E``/``s``)."""
+
+    a: int
+    p: str
+    q: str
+    f: int
+    l: int  # noqa: E741
+    T: int
+    m: bool
+    M: bool
+
+
+class MiniTickerWire(TypedDict):
+    """``<symbol>@miniTicker`` payload (``24hrMiniTicker``)."""
+
+    e: str
+    E: int
+    s: str
+    c: str
+    o: str
+    h: str
+    l: str  # noqa: E741
+    v: str
+    q: str
+
+
+@dataclass(frozen=True, slots=True)
+class AggTrade:
+    """One aggregate trade, in domain types; what every price-book listener receives."""
+
+    symbol: str
+    agg_id: int
+    price: Decimal
+    quantity: Decimal
+    trade_time_ms: int
+    buyer_is_maker: bool
+    gap_fill: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MiniTicker:
+    """Rolling 24 h statistics of one symbol."""
+
+    symbol: str
+    event_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    base_volume: Decimal
+    quote_volume: Decimal
+
+
+_SETTERS = tuple(getattr(AggTrade, name).__set__ for name in AggTrade.__slots__)
+_new = object.__new__
+
+
+def agg_trade_from_stream(data: dict[str, Any]) -> AggTrade:
+    """Convert a stream ``aggTrade`` payload (hot path: called once per message)."""
+    # Filling the slots directly is about twice as fast as the frozen dataclass __init__
+    # (which goes through object.__setattr__); the instance is just as immutable afterwards.
+    trade = _new(AggTrade)
+    symbol, agg_id, price, quantity, trade_time, maker, gap_fill = _SETTERS
+    symbol(trade, data["s"])
+    agg_id(trade, data["a"])
+    price(trade, Decimal(data["p"]))
+    quantity(trade, Decimal(data["q"]))
+    trade_time(trade, data["T"])
+    maker(trade, data["m"])
+    gap_fill(trade, False)
+    return trade
+
+
+def agg_trade_from_rest(symbol: str, item: dict[str, Any]) -> AggTrade:
+    """Convert one ``/api/v3/aggTrades`` item; ``gap_fill`` is set."""
+    return AggTrade(
+        symbol,
+        int(item["a"]),
+        Decimal(item["p"]),
+        Decimal(item["q"]),
+        int(item["T"]),
+        bool(item["m"]),
+        True,
+    )
+
+
+def mini_ticker_from_stream(data: dict[str, Any]) -> MiniTicker:
+    """Convert a ``24hrMiniTicker`` payload."""
+    return MiniTicker(
+        symbol=data["s"],
+        event_time_ms=int(data["E"]),
+        open=Decimal(data["o"]),
+        high=Decimal(data["h"]),
+        low=Decimal(data["l"]),
+        close=Decimal(data["c"]),
+        base_volume=Decimal(data["v"]),
+        quote_volume=Decimal(data["q"]),
+    )
+
+
+def stream_names(symbol: str, *, ticker: bool) -> tuple[str, ...]:
+    """Combined-stream names the feed subscribes for one symbol."""
+    low = symbol.lower()
+    if ticker:
+        return (f"{low}@aggTrade", f"{low}@miniTicker")
+    return (f"{low}@aggTrade",)
+
+
+def symbol_of_stream(stream: str) -> str:
+    """``btcusdt@aggTrade`` -> ``BTCUSDT``."""
+    return stream.split("@", 1)[0].upper()
