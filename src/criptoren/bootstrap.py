@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
 from criptoren.engine.follower import EngineFollower
+from criptoren.engine.reconciler import Reconciler
 from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.facade import MarketData
@@ -40,6 +42,8 @@ class Container:
     market: MarketData
     bus: EventBus
     trigger_engine: TriggerEngine
+    reconciler: Reconciler
+    broker: Broker
     symbols: SymbolService
     clients: ClientService
     orders: OrderService
@@ -47,6 +51,7 @@ class Container:
     positions: PositionService
     monitoring: MonitoringService
     started: bool = field(default=False)
+    _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         """Sync symbols, rebuild the index, resume the feed from the cursors, start the engine."""
@@ -60,6 +65,10 @@ class Container:
         if self.settings.sync_symbols_on_start:
             async with self.session_factory() as session, session.begin():
                 await self.symbols.sync_or_keep(session)
+        if self.broker.atomic:
+            rearmed = await self.reconciler.rearm_atomic()
+            if rearmed:
+                log.warning("%d triggered paper orders re-armed as waiting", rearmed)
         cursors = await self.trigger_engine.rebuild()
         for symbol, last_agg_id in cursors.items():
             self.market.set_resume_point(symbol, last_agg_id)
@@ -68,6 +77,8 @@ class Container:
             await self.monitoring.resume(session)
         await self.market.start()
         self.trigger_engine.start()
+        if not self.broker.atomic:
+            self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
 
     async def aclose(self) -> None:
@@ -75,6 +86,9 @@ class Container:
         if self.started:
             await self.market.stop()
             await self.trigger_engine.stop()
+            if self._reconciling is not None:
+                self._reconciling.cancel()
+                await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.rest.aclose()
         await self.engine.dispose()
 
@@ -105,11 +119,15 @@ def build_container(
     watch = MarketDataWatch(market)
     bus = EventBus()
     chosen_broker = broker or PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
+    executor = Executor(sessions, chosen_broker)
+    reconciler = Reconciler(sessions, executor, bus)
+    executor.on_unknown = reconciler.wake.set
     trigger_engine = TriggerEngine(
         sessions,
-        Executor(sessions, chosen_broker),
+        executor,
         bus,
         cursor_flush_seconds=settings.cursor_flush_seconds,
+        before_work=None if chosen_broker.atomic else reconciler.settle_until_known,
     )
     symbols = SymbolService(exchange_info or rest)
     follower = EngineFollower(trigger_engine, watch, bus)
@@ -121,6 +139,8 @@ def build_container(
         market=market,
         bus=bus,
         trigger_engine=trigger_engine,
+        reconciler=reconciler,
+        broker=chosen_broker,
         symbols=symbols,
         clients=ClientService(),
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),

@@ -43,13 +43,24 @@ class OrderRejected(Exception):
     """The venue refused the order; it will never execute."""
 
 
+class OutcomeUnknown(Exception):
+    """The order may or may not exist at the venue: ask ``lookup`` later, never resend blindly."""
+
+
 class Broker(Protocol):
     """Executes fired orders on a venue (paper, or Binance)."""
 
     mode: Mode
+    # True when execute() never leaves an outcome unknown (it can run inside the claim's
+    # transaction); False when the claim must be committed before execute() is called.
+    atomic: bool
 
     async def execute(self, request: ExecutionRequest) -> Fill:
-        """Fill ``request`` or raise ``OrderRejected``."""
+        """Fill ``request`` or raise ``OrderRejected`` (or ``OutcomeUnknown``)."""
+        ...
+
+    async def lookup(self, request: ExecutionRequest) -> Fill | None:
+        """The venue's word on an earlier ``execute``: its fill, ``None`` if it never arrived."""
         ...
 
 
@@ -68,6 +79,7 @@ class PaperBroker:
     """Fills at once and whole at the triggering trade's price (plus slippage); no I/O."""
 
     mode = Mode.PAPER
+    atomic = True
 
     def __init__(self, fee_rate: Decimal, slippage_bps: Decimal) -> None:
         self.fee_rate = fee_rate
@@ -84,3 +96,7 @@ class PaperBroker:
             exchange_order_id=None,
             mode=Mode.PAPER,
         )
+
+    async def lookup(self, request: ExecutionRequest) -> Fill | None:
+        """Paper fills are atomic with their trade row: nothing is ever left pending."""
+        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,6 +58,7 @@ class TriggerEngine:
         *,
         recent_trades: int = 4096,
         cursor_flush_seconds: float = 1.0,
+        before_work: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.executor = executor
@@ -73,6 +74,7 @@ class TriggerEngine:
         self._saved: dict[str, int] = {}
         self._flush_seconds = cursor_flush_seconds
         self._tasks: list[asyncio.Task[None]] = []
+        self._before_work = before_work
 
     # --- start-up ---------------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class TriggerEngine:
     # --- execution worker -------------------------------------------------------------
 
     async def _work(self) -> None:
+        if self._before_work is not None:
+            await self._before_work()  # e.g. settle unknown outcomes before anything new
         while True:
             if not self._queue:
                 self._idle.set()

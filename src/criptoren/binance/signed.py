@@ -1,0 +1,279 @@
+"""Signed Binance REST calls (orders, account): HMAC signing, clock offset, rate-limit gate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from criptoren.binance.errors import (
+    NO_CODE,
+    BinanceError,
+    ExchangeUnreachable,
+    InvalidTimestamp,
+    IpBanned,
+    OutcomeUnknown,
+    RateLimited,
+    TemporaryError,
+    error_from_reply,
+)
+from criptoren.binance.signing import signed_query
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_RECV_WINDOW_MS = 60_000
+USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+Params = list[tuple[str, str]]
+
+
+class RateGate:
+    """A shared "not before" instant (monotonic seconds): nothing is sent before it passes."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.not_before = 0.0
+        self.banned = False
+
+    def remaining(self) -> float:
+        """Seconds until requests may be sent again (0 when open)."""
+        return max(0.0, self.not_before - self.clock())
+
+    def close_for(self, seconds: float, *, banned: bool = False) -> None:
+        """No request before ``seconds`` from now (never shortens an existing wait)."""
+        until = self.clock() + seconds
+        if until > self.not_before:
+            self.not_before, self.banned = until, banned
+
+    def check(self) -> None:
+        """Raise ``RateLimited`` (or ``IpBanned``) while the gate is closed."""
+        remaining = self.remaining()
+        if remaining > 0:
+            raise IpBanned(remaining) if self.banned else RateLimited(remaining)
+
+    async def wait(self) -> None:
+        """Return once the gate is open (loops: a timer may fire a hair early)."""
+        remaining = self.remaining()
+        while remaining > 0:
+            await asyncio.sleep(remaining)
+            remaining = self.remaining()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How idempotent reads are retried on ``TemporaryError``: capped exponential backoff."""
+
+    attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        return float(min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def decimal_param(value: Decimal) -> str:
+    """A decimal as Binance wants it: plain notation, no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+class BinanceSignedRest:
+    """Signed calls against ``{rest_url}/api/v3``; ``POST /order`` is never retried here."""
+
+    def __init__(
+        self,
+        rest_url: str,
+        api_key: SecretStr,
+        api_secret: SecretStr,
+        *,
+        recv_window_ms: int = 5000,
+        timeout: float = 10.0,
+        gate: RateGate | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
+            raise ValueError(f"recvWindow must be in 1..{MAX_RECV_WINDOW_MS} ms")
+        self.rest_url = rest_url.rstrip("/")
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self.recv_window_ms = recv_window_ms
+        self.gate = gate or RateGate()
+        self.retry = retry or RetryPolicy()
+        self.used_weight: int | None = None
+        self.time_offset_ms: int | None = None
+        self._client = httpx.AsyncClient(base_url=self.rest_url, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(rest_url={self.rest_url!r}, api_key={self._api_key!r}, "
+            f"recv_window_ms={self.recv_window_ms})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def not_before(self) -> float:
+        """The monotonic instant before which no request is sent (429/418 ``Retry-After``)."""
+        return self.gate.not_before
+
+    async def wait_until_allowed(self) -> None:
+        """Wait until the rate-limit gate is open again."""
+        await self.gate.wait()
+
+    async def aclose(self) -> None:
+        """Release the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> BinanceSignedRest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- public API ---------------------------------------------------------------------
+
+    async def server_time(self) -> int:
+        """``GET /api/v3/time``: the exchange's clock in ms (retried when temporary)."""
+        body = await self._retrying(lambda: self._send("GET", "/api/v3/time"))
+        return int(body["serverTime"])
+
+    async def sync_time(self) -> int:
+        """Learn the offset between the exchange's clock and ours (ms); returns it."""
+        before = time.time()
+        server = await self.server_time()
+        after = time.time()
+        self.time_offset_ms = server - round((before + after) * 500)
+        return self.time_offset_ms
+
+    def timestamp_ms(self) -> int:
+        """Now on the exchange's clock, as far as we know (local ms + learnt offset)."""
+        return round(time.time() * 1000) + (self.time_offset_ms or 0)
+
+    async def new_order(
+        self,
+        symbol: str,
+        side: str,
+        type: str,
+        quantity: Decimal,
+        new_client_order_id: str,
+        resp_type: str = "FULL",
+        test: bool = False,
+    ) -> dict[str, Any]:
+        """``POST /api/v3/order`` (or ``/order/test``); sent once, never retried."""
+        params: Params = [
+            ("symbol", symbol),
+            ("side", side),
+            ("type", type),
+            ("quantity", decimal_param(quantity)),
+            ("newClientOrderId", new_client_order_id),
+            ("newOrderRespType", resp_type),
+        ]
+        path = "/api/v3/order/test" if test else "/api/v3/order"
+        return _as_dict(await self._signed("POST", path, params), path)
+
+    async def get_order(self, symbol: str, orig_client_order_id: str) -> dict[str, Any]:
+        """``GET /api/v3/order?symbol=&origClientOrderId=``."""
+        params = [("symbol", symbol), ("origClientOrderId", orig_client_order_id)]
+        return _as_dict(await self._read("/api/v3/order", params), "order")
+
+    async def my_trades(self, symbol: str, order_id: int | str) -> list[dict[str, Any]]:
+        """``GET /api/v3/myTrades?symbol=&orderId=``: the trades of one order."""
+        params = [("symbol", symbol), ("orderId", str(order_id))]
+        body = await self._read("/api/v3/myTrades", params)
+        if not isinstance(body, list):
+            raise OutcomeUnknown(NO_CODE, "myTrades answer is not a list")
+        return [dict(item) for item in body]
+
+    async def account(self) -> dict[str, Any]:
+        """``GET /api/v3/account``: balances and permissions."""
+        return _as_dict(await self._read("/api/v3/account", []), "account")
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    async def _read(self, path: str, params: Params) -> Any:
+        return await self._retrying(lambda: self._signed("GET", path, params))
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry ``TemporaryError`` with capped backoff, and one ``-1021`` (offset re-learnt)."""
+        attempt, timestamp_retried = 0, False
+        while True:
+            try:
+                return await call()
+            except InvalidTimestamp:
+                if timestamp_retried:
+                    raise
+                timestamp_retried = True
+            except TemporaryError:
+                if attempt + 1 >= self.retry.attempts:
+                    raise
+                await asyncio.sleep(self.retry.delay(attempt))
+                attempt += 1
+
+    async def _signed(self, method: str, path: str, params: Iterable[tuple[str, str]]) -> Any:
+        if self.time_offset_ms is None:
+            await self.sync_time()
+        stamped = [
+            *params,
+            ("recvWindow", str(self.recv_window_ms)),
+            ("timestamp", str(self.timestamp_ms())),
+        ]
+        query = signed_query(self._api_secret, stamped)
+        try:
+            return await self._send(method, f"{path}?{query}", path)
+        except InvalidTimestamp:
+            self.time_offset_ms = None  # re-learnt before the next signed request
+            raise
+
+    async def _send(self, method: str, url: str, path: str | None = None) -> Any:
+        """One HTTP exchange; transport trouble and error replies become ``BinanceError``."""
+        path = path or url
+        self.gate.check()
+        headers = {"X-MBX-APIKEY": self._api_key.get_secret_value()}
+        try:
+            response = await self._client.request(method, url, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            msg = f"cannot connect to {self.rest_url} ({type(exc).__name__}); nothing was sent"
+            raise ExchangeUnreachable(NO_CODE, msg) from None
+        except httpx.TransportError as exc:
+            msg = f"{method} {path}: {type(exc).__name__}, outcome unknown"
+            raise OutcomeUnknown(NO_CODE, msg) from None
+        self._note_weight(response)
+        if response.is_success:
+            return _json(response)
+        raise self._failure(method, path, response)
+
+    def _failure(self, method: str, path: str, response: httpx.Response) -> BinanceError:
+        error = error_from_reply(
+            response.status_code, _json(response), response.headers.get("Retry-After")
+        )
+        if isinstance(error, RateLimited):
+            self.gate.close_for(error.retry_after, banned=isinstance(error, IpBanned))
+            log.warning("%s %s: %s", method, path, error.msg)
+        return error
+
+    def _note_weight(self, response: httpx.Response) -> None:
+        raw = response.headers.get(USED_WEIGHT_HEADER)
+        if raw is not None and raw.isdigit():
+            self.used_weight = int(raw)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _as_dict(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        # a success status whose body we cannot read: whatever was asked may have happened
+        raise OutcomeUnknown(NO_CODE, f"{what} answer is not a JSON object")
+    return body

@@ -1,0 +1,84 @@
+"""Reconciler: settles orders whose outcome at the venue is unknown (``triggered``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from criptoren.db.repositories import OrderRepository, SymbolRepository
+from criptoren.domain.orders import OrderStatus
+from criptoren.engine.events import EventBus
+from criptoren.engine.executor import Executor, execution_request
+from criptoren.engine.trigger_engine import epoch_ms
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Asks the venue about every ``triggered`` order until it knows, then records it."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        executor: Executor,
+        bus: EventBus,
+        *,
+        initial_delay: float = 0.2,
+        max_delay: float = 30.0,
+    ) -> None:
+        self.sessions = sessions
+        self.executor = executor
+        self.bus = bus
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.wake = asyncio.Event()
+
+    async def rearm_atomic(self) -> int:
+        """Paper fills are atomic, so a ``triggered`` order never reached a fill: re-arm it."""
+        async with self.sessions() as session, session.begin():
+            repository = OrderRepository(session)
+            stuck = await repository.with_status(OrderStatus.TRIGGERED)
+            for order in stuck:
+                await repository.transition(order.id, OrderStatus.TRIGGERED, OrderStatus.WAITING)
+        return len(stuck)
+
+    async def settle_pending(self) -> int:
+        """One pass over every ``triggered`` order; returns how many are still unknown."""
+        async with self.sessions() as session:
+            orders = await OrderRepository(session).with_status(OrderStatus.TRIGGERED)
+            symbols = SymbolRepository(session)
+            requests = []
+            for order in orders:
+                rules = await symbols.get(order.symbol)
+                if rules is not None:
+                    when = epoch_ms(order.triggered_at or order.updated_at)
+                    requests.append(execution_request(order, rules, order.target_price, when))
+        unknown = 0
+        for request in requests:
+            event = await self.executor.settle(request, resend=False)
+            if event is None:
+                unknown += 1
+            else:
+                self.bus.publish(event)
+        return unknown
+
+    async def settle_until_known(self) -> None:
+        """Repeat passes, backing off, until no order's outcome is unknown."""
+        delay = self.initial_delay
+        while True:
+            try:
+                if await self.settle_pending() == 0:
+                    return
+            except Exception:  # database or venue trouble: try again later
+                log.exception("reconciliation pass failed")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+    async def run(self) -> None:
+        """Background loop: settle whenever the executor reports an unknown outcome."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            await self.settle_until_known()
