@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from criptoren.adapters import BookThenTickerPrices, MarketDataWatch
+from criptoren.binance.live_broker import LiveBroker
 from criptoren.binance.rest import BinancePublicRest, TickerPriceSource
-from criptoren.config import Settings
+from criptoren.binance.signed import BinanceSignedRest
+from criptoren.config import Mode, Settings
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
@@ -39,6 +41,7 @@ class Container:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     rest: BinancePublicRest
+    signed: BinanceSignedRest | None
     market: MarketData
     bus: EventBus
     trigger_engine: TriggerEngine
@@ -90,6 +93,8 @@ class Container:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.rest.aclose()
+        if self.signed is not None:
+            await self.signed.aclose()
         await self.engine.dispose()
 
 
@@ -101,6 +106,21 @@ def feed_config(settings: Settings) -> FeedConfig:
         stale_after=settings.feed_stale_after_seconds,
         gap_fill_lookback=settings.gap_fill_lookback_seconds,
         rest_timeout=settings.http_timeout_seconds,
+    )
+
+
+def signed_client(settings: Settings) -> BinanceSignedRest | None:
+    """The signed REST client live mode needs (``None`` in paper mode)."""
+    if settings.mode is not Mode.LIVE:
+        return None
+    key, secret = settings.binance_api_key, settings.binance_api_secret
+    if key is None or secret is None:  # Settings already refuses this; keeps mypy honest
+        raise ValueError("live mode needs BINANCE_API_KEY and BINANCE_API_SECRET")
+    return BinanceSignedRest(
+        settings.binance_rest_url,
+        key,
+        secret,
+        timeout=settings.http_timeout_seconds,
     )
 
 
@@ -118,7 +138,12 @@ def build_container(
     prices = BookThenTickerPrices(market, TickerPriceSource(rest))
     watch = MarketDataWatch(market)
     bus = EventBus()
-    chosen_broker = broker or PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
+    signed = signed_client(settings)
+    chosen_broker = broker or (
+        LiveBroker(signed)
+        if signed is not None
+        else PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
+    )
     executor = Executor(sessions, chosen_broker)
     reconciler = Reconciler(sessions, executor, bus)
     executor.on_unknown = reconciler.wake.set
@@ -136,6 +161,7 @@ def build_container(
         engine=engine,
         session_factory=sessions,
         rest=rest,
+        signed=signed,
         market=market,
         bus=bus,
         trigger_engine=trigger_engine,

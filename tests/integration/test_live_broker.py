@@ -27,6 +27,7 @@ from criptoren.engine.broker import (
     OutcomeUnknown,
     PaperBroker,
 )
+from criptoren.fake_exchange import FakeExchange
 from tests.support.binance_stub import BinanceStub, Fault
 
 API_KEY = "stub-key-4f1c9a7e2b"
@@ -418,28 +419,12 @@ async def test_non_ascii_parameters_are_signed_as_sent(
     assert stub.seen("GET", ORDER)[0].params["origClientOrderId"] == "pedido-ção 1/2&3"
 
 
-# --- the fake exchange, once it trades ----------------------------------------------------
-
-
-def _fake_exchange_trades() -> bool:
-    """Whether the fake exchange offers signed trading (it is being built in parallel)."""
-    try:
-        from criptoren.fake_exchange import FakeExchange
-    except Exception:  # a half-built fake must not break this module
-        return False
-    return all(hasattr(FakeExchange, name) for name in ("add_account", "rate_limit_orders"))
-
-
-fake_trading = pytest.mark.skipif(
-    not _fake_exchange_trades(), reason="the fake exchange has no signed trading yet"
-)
+# --- against the fake exchange ----------------------------------------------------
 
 
 @pytest.fixture
 async def fake_broker(clock: FakeClock) -> AsyncIterator[tuple[Any, LiveBroker]]:
     """The fake exchange, priced at 50000 USDT/BTC, and a broker with a funded account."""
-    from criptoren.fake_exchange import FakeExchange
-
     async with FakeExchange() as fake:
         fake.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "10"})
         fake.emit_prices("BTCUSDT", ["50000"])
@@ -448,7 +433,6 @@ async def fake_broker(clock: FakeClock) -> AsyncIterator[tuple[Any, LiveBroker]]
             yield fake, LiveBroker(rest, clock=clock)
 
 
-@fake_trading
 async def test_fake_exchange_order_and_lookup(fake_broker: tuple[Any, LiveBroker]) -> None:
     fake, broker = fake_broker
     fill = await broker.execute(request(price="50000", coid="crpt-fake"))
@@ -459,7 +443,6 @@ async def test_fake_exchange_order_and_lookup(fake_broker: tuple[Any, LiveBroker
     assert len(fake.order_requests()) == 1
 
 
-@fake_trading
 async def test_fake_exchange_429_then_drop(fake_broker: tuple[Any, LiveBroker]) -> None:
     fake, broker = fake_broker
     fake.rate_limit_orders(1, retry_after=1)
@@ -475,7 +458,6 @@ async def test_fake_exchange_429_then_drop(fake_broker: tuple[Any, LiveBroker]) 
     assert len(fake.order_requests()) == 3
 
 
-@fake_trading
 async def test_fake_exchange_bad_signature(
     fake_broker: tuple[Any, LiveBroker], clock: FakeClock
 ) -> None:

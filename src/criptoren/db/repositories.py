@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +103,35 @@ class SymbolRepository:
         return len((await self.session.scalars(select(Symbol.id))).all())
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedOrder:
+    """The columns of a just-claimed order that its execution needs."""
+
+    id: int
+    client_id: int
+    symbol: str
+    type: str
+    quantity: Decimal
+    client_order_id: str | None
+    target_price: Decimal
+
+
+CLAIMED_COLUMNS = (
+    PositionedOrder.id,
+    PositionedOrder.client_id,
+    PositionedOrder.symbol,
+    PositionedOrder.type,
+    PositionedOrder.quantity,
+    PositionedOrder.client_order_id,
+    PositionedOrder.target_price,
+)
+
+
+def claimed_order(order: PositionedOrder) -> ClaimedOrder:
+    """The execution view of a stored order."""
+    return ClaimedOrder(*(getattr(order, column.key) for column in CLAIMED_COLUMNS))
+
+
 class OrderRepository:
     """Positioned orders and their compare-and-set transitions."""
 
@@ -144,6 +173,22 @@ class OrderRepository:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    async def claim(self, order_id: int, new: OrderStatus) -> ClaimedOrder | None:
+        """``waiting → new`` in one statement, returning what execution needs; ``None`` if lost."""
+        now = utcnow()
+        result = await self.session.execute(
+            update(PositionedOrder)
+            .where(
+                PositionedOrder.id == order_id,
+                PositionedOrder.status == OrderStatus.WAITING.value,
+            )
+            .values(status=new.value, triggered_at=now, updated_at=now)
+            .returning(*CLAIMED_COLUMNS)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        return None if row is None else ClaimedOrder(*row)
+
     async def reserved_quantity(self, client_id: int, symbol: str) -> Decimal:
         """Quantity held back by the client's waiting sells of ``symbol``."""
         query = select(PositionedOrder.quantity).where(
@@ -179,6 +224,11 @@ class TradeRepository:
         self.session.add(trade)
         await self.session.flush()
         return trade
+
+    async def insert(self, **values: object) -> int:
+        """Insert a trade in one statement (no ORM object); returns its id."""
+        result = await self.session.execute(insert(Trade).values(**values).returning(Trade.id))
+        return int(result.scalar_one())
 
     async def list(
         self, client_id: int | None, symbol: str | None = None, *, oldest_first: bool = False

@@ -27,7 +27,9 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _serialise_sqlite_writers(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # no pre-ping: it costs a round trip per checkout on the hot path; a dropped connection
+    # fails one statement, is invalidated by SQLAlchemy, and the caller retries or gets a 503
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
@@ -38,6 +40,9 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a crash of the process loses nothing committed; only a power cut can
+        # drop the last commits (never corrupt the file). Halves the cost of each commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

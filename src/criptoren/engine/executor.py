@@ -10,14 +10,19 @@ outcome is recorded in a second transaction; an unknown outcome leaves the order
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from criptoren.db.models import PositionedOrder, Trade
-from criptoren.db.repositories import FeedCursorRepository, OrderRepository, SymbolRepository
+from criptoren.db.repositories import (
+    ClaimedOrder,
+    OrderRepository,
+    SymbolRepository,
+    TradeRepository,
+)
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side, TradeSource
@@ -39,12 +44,32 @@ class TriggerTick:
     trade_time_ms: int
 
 
+class RulesCache:
+    """Symbol rules for the hot path, re-read from the database at most every ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._rules: dict[str, tuple[float, SymbolRules]] = {}
+
+    async def get(self, session: AsyncSession, symbol: str) -> SymbolRules | None:
+        """The rules of ``symbol`` (``None`` if unknown)."""
+        cached = self._rules.get(symbol)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        rules = await SymbolRepository(session).get(symbol)
+        if rules is not None:
+            self._rules[symbol] = (now, rules)
+        return rules
+
+
 class Executor:
     """Turns a fired order into a trade exactly once."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], broker: Broker) -> None:
         self.sessions = sessions
         self.broker = broker
+        self.rules = RulesCache()
         self.on_unknown: Callable[[], None] = _nothing
 
     async def execute(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
@@ -56,73 +81,85 @@ class Executor:
     async def _execute_atomically(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
         async with self.sessions() as session, session.begin():
             claimed = await self._claim(session, order_id, tick)
-            if not isinstance(claimed, ExecutionRequest):
+            if not isinstance(claimed, Claim):
                 return claimed
             try:
-                fill = await self.broker.execute(claimed)
+                fill = await self.broker.execute(claimed.request)
             except OrderRejected as exc:
-                return await _fail(session, order_id, str(exc))
-            return await record_fill(session, order_id, fill)
+                return await _fail(session, claimed.order, str(exc))
+            trade_id = await _insert_trade(session, claimed.order, fill)
+            # claimed in this very transaction: the compare-and-set cannot be lost here
+            await OrderRepository(session).transition(
+                order_id, OrderStatus.TRIGGERED, OrderStatus.EXECUTED, executed_trade_id=trade_id
+            )
+            return _executed(claimed.order, trade_id, fill)
 
     async def _execute_in_steps(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
         async with self.sessions() as session, session.begin():
             claimed = await self._claim(session, order_id, tick)
-        if not isinstance(claimed, ExecutionRequest):
+        if not isinstance(claimed, Claim):
             return claimed
         return await self.settle(claimed, resend=True)
 
-    async def settle(self, request: ExecutionRequest, *, resend: bool) -> OrderEvent | None:
+    async def settle(self, claim: Claim, *, resend: bool) -> OrderEvent | None:
         """Send (or look up) a claimed order and record the outcome; ``None`` while unknown."""
         try:
             if resend:
-                fill = await self.broker.execute(request)
+                fill = await self.broker.execute(claim.request)
             else:
-                found = await self.broker.lookup(request)
+                found = await self.broker.lookup(claim.request)
                 if found is None:  # it never reached the venue: send it, same client id
-                    return await self.settle(request, resend=True)
+                    return await self.settle(claim, resend=True)
                 fill = found
         except OrderRejected as exc:
             async with self.sessions() as session, session.begin():
-                return await _fail(session, request.order_id, str(exc))
+                return await _fail(session, claim.order, str(exc))
         except OutcomeUnknown as exc:
-            log.warning("order %s: outcome unknown (%s); reconciling", request.order_id, exc)
+            log.warning("order %s: outcome unknown (%s); reconciling", claim.order.id, exc)
             self.on_unknown()
             return None
         async with self.sessions() as session, session.begin():
-            return await record_fill(session, request.order_id, fill)
+            return await record_fill(session, claim.order, fill)
 
     async def _claim(
         self, session: AsyncSession, order_id: int, tick: TriggerTick
-    ) -> ExecutionRequest | OrderEvent | None:
+    ) -> Claim | OrderEvent | None:
         """waiting → triggered, and every check that needs no venue; an event if it failed."""
-        orders = OrderRepository(session)
-        order = await orders.get(order_id)
-        if order is None or order.status != OrderStatus.WAITING.value:
-            return None
-        if not await orders.transition(
-            order_id, OrderStatus.WAITING, OrderStatus.TRIGGERED, triggered_at=utcnow()
-        ):
+        order = await OrderRepository(session).claim(order_id, OrderStatus.TRIGGERED)
+        if order is None:
             return None  # another engine, or a cancel, won the compare-and-set
-        await FeedCursorRepository(session).save(tick.symbol, tick.agg_id, tick.trade_time_ms)
-        rules = await SymbolRepository(session).get(order.symbol)
+        rules = await self.rules.get(session, order.symbol)
         if rules is None:
-            return await _fail(session, order_id, f"symbol {order.symbol} is no longer known")
+            return await _fail(session, order, f"symbol {order.symbol} is no longer known")
         if order.type == Side.SELL.value:
             shortfall = await _holdings_shortfall(session, order, rules)
             if shortfall is not None:
-                return await _fail(session, order_id, shortfall)
-        return execution_request(order, rules, tick.price, tick.trade_time_ms)
+                return await _fail(session, order, shortfall)
+        return Claim(order, execution_request(order, rules, tick.price, tick.trade_time_ms))
 
 
-async def record_fill(session: AsyncSession, order_id: int, fill: Fill) -> OrderEvent | None:
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An order this engine holds in ``triggered``, and what its broker call needs."""
+
+    order: ClaimedOrder
+    request: ExecutionRequest
+
+
+async def record_fill(session: AsyncSession, order: ClaimedOrder, fill: Fill) -> OrderEvent | None:
     """``triggered → executed`` and the trade row, in the caller's transaction (once)."""
     orders = OrderRepository(session)
-    order = await orders.get(order_id)
-    if order is None or not await orders.transition(
-        order_id, OrderStatus.TRIGGERED, OrderStatus.EXECUTED
-    ):
+    if not await orders.transition(order.id, OrderStatus.TRIGGERED, OrderStatus.EXECUTED):
         return None  # already recorded (or no longer claimed): never a second trade
-    trade = Trade(
+    trade_id = await _insert_trade(session, order, fill)
+    await orders.transition(
+        order.id, OrderStatus.EXECUTED, OrderStatus.EXECUTED, executed_trade_id=trade_id
+    )
+    return _executed(order, trade_id, fill)
+
+
+async def _insert_trade(session: AsyncSession, order: ClaimedOrder, fill: Fill) -> int:
+    return await TradeRepository(session).insert(
         client_id=order.client_id,
         symbol=order.symbol,
         type=order.type,
@@ -134,24 +171,24 @@ async def record_fill(session: AsyncSession, order_id: int, fill: Fill) -> Order
         positioned_order_id=order.id,
         source=TradeSource.ENGINE.value,
         mode=fill.mode.value,
+        executed_at=utcnow(),
     )
-    session.add(trade)
-    await session.flush()
-    order.executed_trade_id = trade.id
-    await session.flush()
+
+
+def _executed(order: ClaimedOrder, trade_id: int, fill: Fill) -> OrderEvent:
     return OrderEvent(
         EventKind.EXECUTED,
         order.id,
         order.client_id,
         order.symbol,
         order.type,
-        trade_id=trade.id,
+        trade_id=trade_id,
         price=fill.price,
     )
 
 
 async def _holdings_shortfall(
-    session: AsyncSession, order: PositionedOrder, rules: SymbolRules
+    session: AsyncSession, order: ClaimedOrder, rules: SymbolRules
 ) -> str | None:
     try:
         await ensure_can_sell(
@@ -162,13 +199,12 @@ async def _holdings_shortfall(
     return None
 
 
-async def _fail(session: AsyncSession, order_id: int, reason: str) -> OrderEvent | None:
-    order = await OrderRepository(session).get(order_id)
-    if order is None or not await OrderRepository(session).transition(
-        order_id, OrderStatus.TRIGGERED, OrderStatus.FAILED, failure_reason=reason[:500]
+async def _fail(session: AsyncSession, order: ClaimedOrder, reason: str) -> OrderEvent | None:
+    if not await OrderRepository(session).transition(
+        order.id, OrderStatus.TRIGGERED, OrderStatus.FAILED, failure_reason=reason[:500]
     ):
         return None
-    log.warning("order %s failed: %s", order_id, reason)
+    log.warning("order %s failed: %s", order.id, reason)
     return OrderEvent(
         EventKind.FAILED, order.id, order.client_id, order.symbol, order.type, reason=reason
     )
@@ -179,7 +215,7 @@ def _nothing() -> None:
 
 
 def execution_request(
-    order: PositionedOrder, rules: SymbolRules, price: Decimal, time_ms: int
+    order: ClaimedOrder, rules: SymbolRules, price: Decimal, time_ms: int
 ) -> ExecutionRequest:
     """What the broker needs to fill ``order``."""
     return ExecutionRequest(

@@ -7,10 +7,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from criptoren.db.repositories import OrderRepository, SymbolRepository
+from criptoren.db.repositories import OrderRepository, SymbolRepository, claimed_order
 from criptoren.domain.orders import OrderStatus
 from criptoren.engine.events import EventBus
-from criptoren.engine.executor import Executor, execution_request
+from criptoren.engine.executor import Claim, Executor, execution_request
 from criptoren.engine.trigger_engine import epoch_ms
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,17 @@ class Reconciler:
         async with self.sessions() as session:
             orders = await OrderRepository(session).with_status(OrderStatus.TRIGGERED)
             symbols = SymbolRepository(session)
-            requests = []
+            claims = []
             for order in orders:
                 rules = await symbols.get(order.symbol)
                 if rules is not None:
+                    claimed = claimed_order(order)
                     when = epoch_ms(order.triggered_at or order.updated_at)
-                    requests.append(execution_request(order, rules, order.target_price, when))
+                    request = execution_request(claimed, rules, order.target_price, when)
+                    claims.append(Claim(claimed, request))
         unknown = 0
-        for request in requests:
-            event = await self.executor.settle(request, resend=False)
+        for claim in claims:
+            event = await self.executor.settle(claim, resend=False)
             if event is None:
                 unknown += 1
             else:

@@ -6,6 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from criptoren.fake_exchange.trading_controls import run_trading_control
+
 if TYPE_CHECKING:
     from criptoren.fake_exchange.server import FakeExchange
 
@@ -34,7 +36,7 @@ async def run_control(fake: FakeExchange, action: str, params: dict[str, Any]) -
     elif action == "wait_subscribed":
         await fake.wait_subscribed(params["stream"], int(params.get("count", 1)))
     else:
-        raise KeyError(action)
+        return await run_trading_control(fake, action, params)
     return {"ok": True}
 
 

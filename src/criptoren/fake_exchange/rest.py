@@ -11,25 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from criptoren.fake_exchange.errors import BinanceError, json_response
 from criptoren.fake_exchange.tape import INTERVAL_MS
+from criptoren.fake_exchange.trading_rest import trading_routes
 
 if TYPE_CHECKING:
     from criptoren.fake_exchange.server import FakeExchange
-
-
-class BinanceError(Exception):
-    """A Binance error reply: ``{"code": .., "msg": ..}`` with an HTTP status."""
-
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.status = status
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    """A JSON response encoded with orjson."""
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def _int(request: Request, name: str, default: int | None = None) -> int | None:
@@ -146,6 +133,7 @@ def build_app(fake: FakeExchange) -> Starlette:
         Route("/api/v3/ticker/price", _endpoint(api.ticker_price)),
         Route("/api/v3/aggTrades", _endpoint(api.agg_trades)),
         Route("/api/v3/klines", _endpoint(api.klines)),
+        *trading_routes(fake),
         Route("/_control/{action}", _endpoint(api.control), methods=["GET", "POST"]),
     ]
     return Starlette(routes=routes)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,10 +14,13 @@ import orjson
 import uvicorn
 
 from criptoren.fake_exchange import data, sources
+from criptoren.fake_exchange.gateway import Gateway
 from criptoren.fake_exchange.market import Market
 from criptoren.fake_exchange.records import read_session
 from criptoren.fake_exchange.rest import build_app
 from criptoren.fake_exchange.streams import StreamServer
+from criptoren.fake_exchange.trading import CommissionAsset, Trading
+from criptoren.fake_exchange.trading_controls import TradingControls
 
 T = TypeVar("T")
 
@@ -35,9 +38,12 @@ class FakeExchangeConfig:
     ticker_interval: float = 1.0
     keep_times: bool = False
     exchange_info: Path | None = None
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # API key -> secret
+    commission_rate: Decimal = Decimal("0.001")
+    commission_asset: CommissionAsset = "quote"
 
 
-class FakeExchange:
+class FakeExchange(TradingControls):
     """A Binance look-alike on loopback; start it in a test's event loop or a process."""
 
     def __init__(self, config: FakeExchangeConfig | None = None) -> None:
@@ -58,6 +64,12 @@ class FakeExchange:
         self._rest_port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._symbols: dict[str, dict[str, Any] | None] = {}
+        self.trading = Trading(
+            self.market, self.symbol_info, self.config.commission_rate, self.config.commission_asset
+        )
+        for api_key, secret in self.config.api_keys.items():
+            self.trading.add_account(api_key, secret)
 
     @property
     def ws_url(self) -> str:
@@ -78,7 +90,11 @@ class FakeExchange:
         sock.bind((self.config.host, self.config.rest_port))
         self._rest_port = sock.getsockname()[1]
         uv_config = uvicorn.Config(
-            build_app(self), lifespan="off", log_config=None, log_level="warning", access_log=False
+            Gateway(build_app(self)),
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
         )
         self._rest = uvicorn.Server(uv_config)
         self._rest_task = asyncio.create_task(self._rest.serve(sockets=[sock]))
@@ -95,6 +111,7 @@ class FakeExchange:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.streams.stop()
+        self.trading.faults.release_all()
         if self._rest is not None and self._rest_task is not None:
             self._rest.should_exit = True
             await self._rest_task

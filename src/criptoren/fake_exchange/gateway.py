@@ -1,0 +1,78 @@
+"""The ASGI layer in front of the fake's REST app: used-weight header, lost replies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TRANSPORT_KEY = "criptoren.transport"
+WEIGHT_HEADER = b"x-mbx-used-weight-1m"
+WEIGHTS = {
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/myTrades"): 20,
+    ("GET", "/api/v3/order"): 4,
+    ("GET", "/api/v3/aggTrades"): 4,
+    ("GET", "/api/v3/klines"): 2,
+    ("GET", "/api/v3/ticker/price"): 2,
+}
+
+
+class UsedWeight:
+    """Request weight used in the current minute (Binance's ``X-MBX-USED-WEIGHT-1M``)."""
+
+    def __init__(self) -> None:
+        self.minute = 0
+        self.used = 0
+
+    def add(self, method: str, path: str) -> int:
+        """Count one request and return the minute's total."""
+        minute = int(time.time() // 60)
+        if minute != self.minute:
+            self.minute, self.used = minute, 0
+        self.used += WEIGHTS.get((method, path), 1)
+        return self.used
+
+
+class Gateway:
+    """Wraps the REST app: weight header on ``/api/`` replies, the connection kept in scope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.weight = UsedWeight()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request."""
+        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        # uvicorn's ``send`` is a method of the request cycle, which holds the transport
+        scope[TRANSPORT_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
+        used = str(self.weight.add(scope["method"], scope["path"])).encode()
+
+        async def send_weighted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (WEIGHT_HEADER, used)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_weighted)
+
+
+class DroppedReply(Response):
+    """No reply at all: the connection is cut, as when a reply is lost on the way."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Abort the connection instead of answering."""
+        transport = scope.get(TRANSPORT_KEY)
+        if transport is None:
+            raise RuntimeError("cannot drop the reply: the server's transport is unknown")
+        transport.abort()
+        for _ in range(3):  # let the server see the connection lost before it would reply
+            await asyncio.sleep(0)
