@@ -72,9 +72,11 @@ class Container:
             rearmed = await self.reconciler.rearm_atomic()
             if rearmed:
                 log.warning("%d triggered paper orders re-armed as waiting", rearmed)
-        cursors = await self.trigger_engine.rebuild()
-        for symbol, last_agg_id in cursors.items():
+        resume = await self.trigger_engine.rebuild()
+        for symbol, last_agg_id in resume.after_ids.items():
             self.market.set_resume_point(symbol, last_agg_id)
+        for symbol, start_ms in resume.since_ms.items():
+            self.market.set_resume_time(symbol, start_ms)
         self.market.add_listener(self.trigger_engine.on_trade)
         async with self.session_factory() as session, session.begin():
             await self.monitoring.resume(session)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,12 +60,17 @@ def settings_for(database_url: str, exchange: FakeExchange, **extra: Any) -> Set
 
 @asynccontextmanager
 async def running_service(
-    database_url: str, exchange_info: Path | None = None, **extra: Any
+    database_url: str,
+    exchange_info: Path | None = None,
+    prepare: Callable[[FakeExchange], None] | None = None,
+    **extra: Any,
 ) -> AsyncIterator[Harness]:
     """Fake exchange + service (lifespan run) + HTTP client over ASGI."""
     async with FakeExchange(FakeExchangeConfig(exchange_info=exchange_info)) as exchange:
         exchange.emit_prices("BTCUSDT", [BTC_START])
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
+        if prepare is not None:
+            prepare(exchange)
         container = build_container(settings_for(database_url, exchange, **extra))
         app = create_app(container=container)
         async with app.router.lifespan_context(app):

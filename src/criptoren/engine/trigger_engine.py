@@ -41,6 +41,14 @@ def epoch_ms(moment: datetime) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumePoints:
+    """Where the feed resumes per symbol: after a processed trade id, or from a time."""
+
+    after_ids: dict[str, int]
+    since_ms: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class _Recent:
     agg_id: int
     price_units: int
@@ -78,22 +86,27 @@ class TriggerEngine:
 
     # --- start-up ---------------------------------------------------------------------
 
-    async def rebuild(self) -> dict[str, int]:
-        """Load waiting orders into the index; returns the persisted cursors."""
+    async def rebuild(self) -> ResumePoints:
+        """Load waiting orders into the index; returns where the feed must resume."""
+        earliest: dict[str, int] = {}
         async with self.sessions() as session, session.begin():
             orders = await OrderRepository(session).with_status(OrderStatus.WAITING)
             for order in orders:
+                created_ms = epoch_ms(order.created_at)
                 self.index.add(
                     order.id,
                     order.symbol,
                     Condition(order.condition),
                     to_units(order.target_price),
-                    epoch_ms(order.created_at),
+                    created_ms,
                 )
+                earliest[order.symbol] = min(created_ms, earliest.get(order.symbol, created_ms))
             cursors = await FeedCursorRepository(session).all()
         self._saved = dict(cursors)
         log.info("trigger index rebuilt: %d waiting orders", len(self.index))
-        return cursors
+        # a symbol never fully processed has no cursor: replay from its oldest waiting order
+        since = {s: ms for s, ms in earliest.items() if s not in cursors}
+        return ResumePoints(after_ids=cursors, since_ms=since)
 
     def start(self) -> None:
         """Start the execution worker and the cursor flusher."""

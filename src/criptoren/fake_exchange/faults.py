@@ -21,7 +21,9 @@ class Fault:
     kind: FaultKind
     retry_after: int = 1  # seconds, for 429 and 418
     status: int = 503  # for 5xx
-    hold: float = MAX_HOLD  # seconds a "timeout" keeps the request open (at most 30)
+    # seconds a "timeout" keeps the request open (default 30, the most), or a "drop" keeps
+    # the already executed order's reply before cutting the connection (default 0)
+    hold: float | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class FaultQueue:
 
     async def hold(self, seconds: float) -> None:
         """Keep a request open for ``seconds`` (at most 30), or until :meth:`release_all`."""
+        if seconds <= 0:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._release.wait(), min(seconds, MAX_HOLD))
 

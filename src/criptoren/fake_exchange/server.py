@@ -63,6 +63,7 @@ class FakeExchange(TradingControls):
         self._rest_task: asyncio.Task[None] | None = None
         self._rest_port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.time_endpoint_skew_ms = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._symbols: dict[str, dict[str, Any] | None] = {}
         self.trading = Trading(
@@ -85,7 +86,9 @@ class FakeExchange(TradingControls):
         """Start both servers; returns once they accept connections."""
         self._loop = asyncio.get_running_loop()
         await self.streams.start(self.config.host, self.config.ws_port)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets, and without
+        # it Nagle + delayed ACKs add ~40 ms to every REST reply
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.config.host, self.config.rest_port))
         self._rest_port = sock.getsockname()[1]
@@ -191,6 +194,10 @@ class FakeExchange(TradingControls):
         )
 
     # --- test controls ----------------------------------------------------------------
+
+    def skew_time_endpoint(self, skew_ms: int) -> None:
+        """Make ``/api/v3/time`` lie by ``skew_ms`` (a client trusting it signs bad timestamps)."""
+        self.time_endpoint_skew_ms = skew_ms
 
     def pause(self, symbol: str) -> None:
         """Stop streaming ``symbol`` while its trades go on (served by REST only)."""

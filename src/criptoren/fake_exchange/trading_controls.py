@@ -87,9 +87,9 @@ class TradingControls:
         """Answer a 5XX to the next orders; nothing executes."""
         self.fail_orders("5xx", count, status=status)
 
-    def drop_order_replies(self, count: int = 1) -> None:
-        """Execute the next orders, then cut the connection instead of replying."""
-        self.fail_orders("drop", count)
+    def drop_order_replies(self, count: int = 1, hold: float = 0.0) -> None:
+        """Execute the next orders, then (after ``hold`` s) cut the connection, never replying."""
+        self.fail_orders("drop", count, hold=hold)
 
     def clear_order_faults(self) -> None:
         """Forget the faults not applied yet."""

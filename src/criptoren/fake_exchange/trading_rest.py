@@ -18,7 +18,7 @@ from criptoren.fake_exchange.errors import (
     json_response,
     mandatory,
 )
-from criptoren.fake_exchange.faults import Fault, OrderRequest
+from criptoren.fake_exchange.faults import MAX_HOLD, Fault, OrderRequest
 from criptoren.fake_exchange.gateway import DroppedReply
 from criptoren.fake_exchange.orders import Account
 from criptoren.fake_exchange.signing import signed_payload, verify
@@ -117,14 +117,17 @@ class TradingApi:
         fault = self.trading.faults.take()
         if fault is None or fault.kind == "drop":
             response, entry = await self._signed(request, self.trading.place, executes=True)
-            return response if fault is None else self._dropped(entry)
+            if fault is None:
+                return response
+            await self.trading.faults.hold(fault.hold or 0.0)  # executed; the reply is late
+            return self._dropped(entry)
         entry = self._record(request, await read_params(request))
         if fault.kind != "timeout":
             response = fault_response(fault)
             entry.outcome, entry.status = f"fault {response.status_code}", response.status_code
             return response
         entry.outcome = "timeout"
-        await self.trading.faults.hold(fault.hold)
+        await self.trading.faults.hold(MAX_HOLD if fault.hold is None else fault.hold)
         return DroppedReply()
 
     async def order_test(self, request: Request) -> Response:

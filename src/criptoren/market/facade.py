@@ -43,6 +43,10 @@ class MarketData:
         """Make the feed deliver every trade after ``last_agg_id`` before live ones."""
         self.feed.set_resume_point(symbol, last_agg_id)
 
+    def set_resume_time(self, symbol: str, start_ms: int) -> None:
+        """Without a resume point: deliver every trade since ``start_ms`` before live ones."""
+        self.feed.set_resume_time(symbol, start_ms)
+
     def add_listener(self, callback: TradeListener) -> None:
         """Receive every trade exactly once, in id order per symbol (fast sync callback)."""
         self.book.add_listener(callback)

@@ -114,6 +114,10 @@ class BinanceFeed:
         """Trades after ``last_agg_id`` will be fetched and delivered before live ones."""
         self.book.set_last_id(symbol.upper(), last_agg_id)
 
+    def set_resume_time(self, symbol: str, start_ms: int) -> None:
+        """Nothing seen yet: trades from ``start_ms`` on will be delivered before live ones."""
+        self.book.set_resume_time(symbol.upper(), start_ms)
+
     def _slot_with_room(self, needed: int) -> Slot:
         for slot in self._slots:
             if slot.room() >= needed:

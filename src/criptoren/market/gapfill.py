@@ -54,7 +54,8 @@ class Sequencer:
 
     def start_fill(self, symbol: str) -> None:
         """Fetch everything after the last seen id; live trades wait in a buffer meanwhile."""
-        if symbol in self._buffers or self.book.state(symbol).last_agg_id is None:
+        state = self.book.state(symbol)
+        if symbol in self._buffers or (state.last_agg_id is None and state.resume_from_ms is None):
             return
         self._buffers[symbol] = deque()
         task = asyncio.create_task(self._fill(symbol), name=f"gap-fill-{symbol}")
@@ -80,6 +81,7 @@ class Sequencer:
             self.fills_failed += 1
             log.warning("gap-fill of %s gave up: %r", symbol, exc)
         finally:
+            self.book.state(symbol).resume_from_ms = None
             self._flush(symbol)
 
     def _flush(self, symbol: str) -> None:
@@ -90,10 +92,13 @@ class Sequencer:
     async def _page_all(self, symbol: str) -> None:
         """Page ``aggTrades`` from the last seen id until the first live (buffered) id."""
         page = self.config.gap_fill_page
-        last = self.book.state(symbol).last_agg_id
-        assert last is not None
-        items = await self._page(symbol, fromId=last + 1, limit=page)
+        state = self.book.state(symbol)
         horizon = int((time.time() - self.config.gap_fill_lookback) * 1000)
+        if state.last_agg_id is None:  # a resume time: nothing seen yet, fill from then
+            start = max(state.resume_from_ms or horizon, horizon)
+            items = await self._page(symbol, startTime=start, limit=page)
+        else:
+            items = await self._page(symbol, fromId=state.last_agg_id + 1, limit=page)
         if items and int(items[0]["T"]) < horizon:
             # the resume point is older than the look-back: start from the look-back instead
             items = await self._page(symbol, startTime=horizon, limit=page)

@@ -29,6 +29,10 @@ class MarketDataPort(Protocol):
     def set_resume_point(self, symbol: str, last_agg_id: int) -> None:
         """Make the feed deliver every trade after ``last_agg_id`` before live ones."""
 
+    def set_resume_time(self, symbol: str, start_ms: int) -> None:
+        """Without a resume point: deliver every trade since ``start_ms`` before live ones."""
+        ...
+
     def add_listener(self, callback: TradeListener) -> None:
         """Receive every trade exactly once, in id order per symbol (fast sync callback)."""
 

@@ -28,6 +28,7 @@ class SymbolState:
     stale: bool = False
     trades_seen: int = 0
     tickers_seen: int = 0
+    resume_from_ms: int | None = None
 
     @property
     def activity(self) -> int:
@@ -70,6 +71,12 @@ class PriceBook:
         """Declare ``agg_id`` already seen (resume point): older ids will be dropped."""
         self.state(symbol).last_agg_id = agg_id
 
+    def set_resume_time(self, symbol: str, start_ms: int) -> None:
+        """Nothing seen yet, but every trade from ``start_ms`` on must be delivered first."""
+        st = self.state(symbol)
+        if st.last_agg_id is None:
+            st.resume_from_ms = start_ms
+
     def offer(self, trade: AggTrade) -> bool:
         """Apply a live trade unless it would skip ids (a gap): then return False, apply nothing."""
         st = self._states.get(trade.symbol)
@@ -81,6 +88,8 @@ class PriceBook:
                 return False
             if trade.agg_id <= last:
                 return True
+        elif st.resume_from_ms is not None:
+            return False  # trades since the resume time come first
         # inlined from _record: this is the per-message hot path
         st.last_agg_id = trade.agg_id
         st.last_price = trade.price

@@ -1,0 +1,187 @@
+"""Live mode end to end against the fake exchange: signed orders that are never sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from criptoren.config import Mode
+from criptoren.engine.events import EventKind
+from criptoren.fake_exchange import FakeExchange
+from tests.support.events import EventRecorder
+from tests.support.harness import Harness, running_service
+
+API_KEY = "live-test-key-0123456789abcdef"
+API_SECRET = "live-test-secret-0123456789abcdef"
+
+
+def _fund(exchange: FakeExchange) -> None:
+    exchange.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "1"})
+
+
+@pytest.fixture
+async def live(database_url: str) -> AsyncIterator[Harness]:
+    """The service in live mode, its keys known to the fake exchange, 100k USDT funded."""
+    async with running_service(
+        database_url,
+        prepare=_fund,
+        mode=Mode.LIVE,
+        binance_api_key=SecretStr(API_KEY),
+        binance_api_secret=SecretStr(API_SECRET),
+        http_timeout_seconds=3.0,
+    ) as harness:
+        yield harness
+
+
+async def _buy_below(live: Harness, auth: dict[str, str], client_id: int, **extra: Any) -> Any:
+    body = {
+        "cliente_id": client_id,
+        "symbol": "BTCUSDT",
+        "preco_alvo": "61000",
+        "quantidade": "0.01",
+        **extra,
+    }
+    response = await live.http.post("/posicionar-compra", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    await live.exchange.wait_subscribed("btcusdt@aggTrade")
+    return response.json()
+
+
+async def _trades(live: Harness, auth: dict[str, str]) -> list[Any]:
+    return list((await live.http.get("/api/v1/trades", headers=auth)).json())
+
+
+async def test_fired_order_sends_exactly_one_signed_market_order(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]})
+    [sent] = live.exchange.order_requests()
+    assert sent.params["type"] == "MARKET"
+    assert sent.params["side"] == "BUY"
+    assert sent.params["newClientOrderId"] == order["client_order_id"]
+    assert sent.params["newOrderRespType"] == "FULL"
+    [at_exchange] = live.exchange.orders(API_KEY)
+    [trade] = await _trades(live, auth)
+    assert trade["order_id"] == str(at_exchange["orderId"])
+    assert trade["mode"] == "live"
+    assert trade["price"] == "60950.00000000"
+    assert trade["quantity"] == "0.01000000"
+    assert trade["fee"] == "0.60950000"
+    assert trade["fee_asset"] == "USDT"
+
+
+async def test_dropped_reply_is_reconciled_into_one_trade(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    live.exchange.drop_order_replies(1)
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]}, timeout=20)
+    assert len(live.exchange.order_requests()) == 1  # looked up, never resent
+    assert len(live.exchange.orders(API_KEY)) == 1
+    [trade] = await _trades(live, auth)
+    assert trade["positioned_order_id"] == order["id"]
+    stored = (await live.http.get(f"/api/v1/orders/{order['id']}", headers=auth)).json()
+    assert stored["status"] == "executed"
+
+
+async def test_429_is_honoured_then_the_order_executes(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    live.exchange.rate_limit_orders(1, retry_after=1)
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]}, timeout=20)
+    refused, accepted = live.exchange.order_requests()
+    assert refused.status == 429
+    assert accepted.monotonic - refused.monotonic >= 1.0  # nothing before Retry-After
+    assert accepted.params["newClientOrderId"] == refused.params["newClientOrderId"]
+    assert len(await _trades(live, auth)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (lambda fx: fx.set_balance(API_KEY, "USDT", "1"), "insufficient balance"),
+        (lambda fx: fx.add_account(API_KEY, "another-secret", {"USDT": "100000"}), "ignature"),
+    ],
+    ids=["insufficient-balance", "bad-signature"],
+)
+async def test_rejections_fail_the_order_with_the_reason(
+    live: Harness, setup: Any, reason: str
+) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    setup(live.exchange)
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]})
+    stored = (await live.http.get(f"/api/v1/orders/{order['id']}", headers=auth)).json()
+    assert stored["status"] == "failed"
+    assert reason in stored["failure_reason"]
+    assert await _trades(live, auth) == []
+    assert [e.kind for e in events.events if e.order_id == order["id"]][-1] is EventKind.FAILED
+
+
+async def test_filter_failure_is_refused_before_sending(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    # 0.0001 BTC is worth 5.0001 USDT at the 50001 target (NOTIONAL min 5) but 4.9 at the
+    # price that fires it: the broker checks again before sending, and sends nothing
+    order = await _buy_below(
+        live, auth, client_id, quantidade="0.0001", preco_alvo="50001", condicao="lte"
+    )
+    live.exchange.emit_prices("BTCUSDT", ["49000.00"])
+    await events.wait_finished({order["id"]})
+    stored = (await live.http.get(f"/api/v1/orders/{order['id']}", headers=auth)).json()
+    assert stored["status"] == "failed"
+    assert "notional" in stored["failure_reason"].lower()
+    assert live.exchange.order_requests() == []
+
+
+async def test_skewed_clock_fails_with_a_clear_reason(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    live.exchange.skew_time_endpoint(-120_000)  # the time the client learns is 2 min behind
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]})
+    stored = (await live.http.get(f"/api/v1/orders/{order['id']}", headers=auth)).json()
+    assert stored["status"] == "failed"
+    assert "recvWindow" in stored["failure_reason"]
+    assert await _trades(live, auth) == []
+    assert live.exchange.orders(API_KEY) == []
+
+
+async def test_commission_in_base_asset_still_lets_the_whole_position_be_sold(
+    live: Harness,
+) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    live.exchange.set_commission_asset("base")
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]})
+    [position] = (await live.http.get("/api/v1/positions", headers=auth)).json()
+    held = Decimal(position["quantity"])
+    assert held == Decimal("0.00999")  # 0.01 less the 0.1 % commission taken in BTC
+    sell = {
+        "cliente_id": client_id,
+        "symbol": "BTCUSDT",
+        "preco_alvo": "62000",
+        "quantidade": str(held),
+    }
+    placed = await live.http.post("/posicionar-venda", json=sell, headers=auth)
+    assert placed.status_code == 201, placed.text
+    live.exchange.emit_prices("BTCUSDT", ["62000.00"])
+    await events.wait_finished({placed.json()["id"]})
+    sold = (await live.http.get(f"/api/v1/orders/{placed.json()['id']}", headers=auth)).json()
+    assert sold["status"] == "executed", sold["failure_reason"]
+    [position] = (await live.http.get("/api/v1/positions", headers=auth)).json()
+    assert Decimal(position["quantity"]) == 0
