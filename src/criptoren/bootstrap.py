@@ -13,7 +13,7 @@ from criptoren.binance.live_broker import LiveBroker
 from criptoren.binance.rest import BinancePublicRest, TickerPriceSource
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.config import Mode, Settings
-from criptoren.db.session import create_engine, create_session_factory
+from criptoren.db.session import TransactionRunner, create_engine, create_session_factory
 from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
@@ -97,6 +97,7 @@ class Container:
         await self.rest.aclose()
         if self.signed is not None:
             await self.signed.aclose()
+        await self.trigger_engine.executor.runner.aclose()
         await self.engine.dispose()
 
 
@@ -146,7 +147,8 @@ def build_container(
         if signed is not None
         else PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
     )
-    executor = Executor(sessions, chosen_broker)
+    runner = TransactionRunner(settings.database_url, engine)
+    executor = Executor(sessions, chosen_broker, runner)
     reconciler = Reconciler(sessions, executor, bus)
     executor.on_unknown = reconciler.wake.set
     trigger_engine = TriggerEngine(

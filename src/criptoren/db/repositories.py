@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.db import statements
 from criptoren.db.models import (
     Client,
     FeedCursor,
@@ -19,6 +20,7 @@ from criptoren.db.models import (
     Symbol,
     Trade,
 )
+from criptoren.db.statements import CLAIMED_COLUMNS, ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side
@@ -56,9 +58,7 @@ class ClientRepository:
     async def lock(self, client_id: int) -> None:
         """Serialise holdings-changing work of one client (row lock on PostgreSQL)."""
         # SQLite already runs one writer at a time (BEGIN IMMEDIATE), FOR UPDATE is ignored there
-        await self.session.execute(
-            select(Client.id).where(Client.id == client_id).with_for_update()
-        )
+        await self.session.execute(statements.lock_client(client_id))
 
 
 class SymbolRepository:
@@ -103,30 +103,6 @@ class SymbolRepository:
         return len((await self.session.scalars(select(Symbol.id))).all())
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedOrder:
-    """The columns of a just-claimed order that its execution needs."""
-
-    id: int
-    client_id: int
-    symbol: str
-    type: str
-    quantity: Decimal
-    client_order_id: str | None
-    target_price: Decimal
-
-
-CLAIMED_COLUMNS = (
-    PositionedOrder.id,
-    PositionedOrder.client_id,
-    PositionedOrder.symbol,
-    PositionedOrder.type,
-    PositionedOrder.quantity,
-    PositionedOrder.client_order_id,
-    PositionedOrder.target_price,
-)
-
-
 def claimed_order(order: PositionedOrder) -> ClaimedOrder:
     """The execution view of a stored order."""
     return ClaimedOrder(*(getattr(order, column.key) for column in CLAIMED_COLUMNS))
@@ -165,27 +141,14 @@ class OrderRepository:
         self, order_id: int, expected: OrderStatus, new: OrderStatus, **changes: object
     ) -> bool:
         """Compare-and-set the status; ``False`` when the order was not in ``expected``."""
-        result = await self.session.execute(
-            update(PositionedOrder)
-            .where(PositionedOrder.id == order_id, PositionedOrder.status == expected.value)
-            .values(status=new.value, updated_at=utcnow(), **changes)
-            .execution_options(synchronize_session=False)
-        )
+        statement = statements.transition(order_id, expected, new, utcnow(), **changes)
+        result = await self.session.execute(statement.execution_options(synchronize_session=False))
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def claim(self, order_id: int, new: OrderStatus) -> ClaimedOrder | None:
         """``waiting → new`` in one statement, returning what execution needs; ``None`` if lost."""
-        now = utcnow()
-        result = await self.session.execute(
-            update(PositionedOrder)
-            .where(
-                PositionedOrder.id == order_id,
-                PositionedOrder.status == OrderStatus.WAITING.value,
-            )
-            .values(status=new.value, triggered_at=now, updated_at=now)
-            .returning(*CLAIMED_COLUMNS)
-            .execution_options(synchronize_session=False)
-        )
+        statement = statements.claim_order(order_id, new, utcnow())
+        result = await self.session.execute(statement.execution_options(synchronize_session=False))
         row = result.first()
         return None if row is None else ClaimedOrder(*row)
 
@@ -227,7 +190,7 @@ class TradeRepository:
 
     async def insert(self, **values: object) -> int:
         """Insert a trade in one statement (no ORM object); returns its id."""
-        result = await self.session.execute(insert(Trade).values(**values).returning(Trade.id))
+        result = await self.session.execute(statements.insert_trade(**values))
         return int(result.scalar_one())
 
     async def list(
@@ -244,9 +207,8 @@ class TradeRepository:
 
     async def facts(self, client_id: int, symbol: str, base_asset: str) -> Sequence[TradeFact]:
         """The client's trades in ``symbol``, oldest first, as position inputs."""
-        return [
-            to_fact(t, base_asset) for t in await self.list(client_id, symbol, oldest_first=True)
-        ]
+        rows = await self.session.execute(statements.trade_facts(client_id, symbol))
+        return [statements.to_trade_fact(row, base_asset) for row in rows]
 
 
 def to_fact(trade: Trade, base_asset: str) -> TradeFact:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,10 +38,12 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
-def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN; SQLAlchemy's documented recipe takes it
     # over so each transaction starts with BEGIN IMMEDIATE: one writer at a time, no lost update.
-    @event.listens_for(engine.sync_engine, "connect")
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -47,9 +55,52 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class TransactionRunner:
+    """Runs a synchronous transaction function with the fewest round trips the driver allows.
+
+    PostgreSQL: on a pooled asyncpg connection through ``run_sync`` (each statement one
+    network round trip). SQLite: aiosqlite would hop to its thread several times per
+    statement, so the whole function runs once on a dedicated writer thread with a plain
+    pysqlite connection (same file, same pragmas, BEGIN IMMEDIATE).
+    """
+
+    def __init__(self, url: str, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sqlite: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if is_sqlite(url):
+            self._sqlite = create_sync_engine(
+                url.replace("+aiosqlite", ""),
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                poolclass=StaticPool,
+            )
+            _serialise_sqlite_writers(self._sqlite)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(connection)``; it begins and commits its own transaction."""
+        if self._sqlite is None or self._thread is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+        sqlite = self._sqlite
+
+        def on_writer_thread() -> T:
+            with sqlite.connect() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, on_writer_thread)
+
+    async def aclose(self) -> None:
+        """Stop the writer thread and close its connection."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sqlite is not None:
+            self._sqlite.dispose()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from criptoren.config import Mode
+from criptoren.db.statements import ClaimedOrder
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import Side
@@ -64,6 +65,15 @@ class Broker(Protocol):
         ...
 
 
+@runtime_checkable
+class AtomicBroker(Protocol):
+    """A broker that fills without I/O, so the fill can happen inside the claiming transaction."""
+
+    def fill(self, request: ExecutionRequest) -> Fill:
+        """Fill ``request`` now, or raise ``OrderRejected``."""
+        ...
+
+
 def paper_fill_price(side: Side, trigger_price: Decimal, slippage_bps: Decimal) -> Decimal:
     """The trigger price moved against the client by the slippage."""
     factor = (BPS + slippage_bps) / BPS if side is Side.BUY else (BPS - slippage_bps) / BPS
@@ -87,6 +97,10 @@ class PaperBroker:
 
     async def execute(self, request: ExecutionRequest) -> Fill:
         """A simulated fill."""
+        return self.fill(request)
+
+    def fill(self, request: ExecutionRequest) -> Fill:
+        """The same fill, synchronously (it needs no I/O)."""
         price = paper_fill_price(request.side, request.trigger_price, self.slippage_bps)
         return Fill(
             price=price,
@@ -100,3 +114,18 @@ class PaperBroker:
     async def lookup(self, request: ExecutionRequest) -> Fill | None:
         """Paper fills are atomic with their trade row: nothing is ever left pending."""
         return None
+
+
+def execution_request(
+    order: ClaimedOrder, rules: SymbolRules, price: Decimal, time_ms: int
+) -> ExecutionRequest:
+    """What the broker needs to fill a claimed order."""
+    return ExecutionRequest(
+        order_id=order.id,
+        client_order_id=order.client_order_id or str(order.id),
+        rules=rules,
+        side=Side(order.type),
+        quantity=order.quantity,
+        trigger_price=price,
+        trigger_time_ms=time_ms,
+    )

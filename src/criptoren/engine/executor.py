@@ -10,24 +10,38 @@ outcome is recorded in a second transaction; an unknown outcome leaves the order
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.repositories import (
-    ClaimedOrder,
     OrderRepository,
-    SymbolRepository,
     TradeRepository,
 )
-from criptoren.db.types import utcnow
+from criptoren.db.session import TransactionRunner
+from criptoren.db.statements import ClaimedOrder
 from criptoren.domain.filters import SymbolRules
-from criptoren.domain.orders import OrderStatus, Side, TradeSource
-from criptoren.engine.broker import Broker, ExecutionRequest, Fill, OrderRejected, OutcomeUnknown
-from criptoren.engine.events import EventKind, OrderEvent
+from criptoren.domain.orders import OrderStatus, Side
+from criptoren.engine.atomic import (
+    execute_atomically,
+    executed_event,
+    failed_event,
+    trade_values,
+)
+from criptoren.engine.broker import (
+    AtomicBroker,
+    Broker,
+    ExecutionRequest,
+    Fill,
+    OrderRejected,
+    OutcomeUnknown,
+    execution_request,
+)
+from criptoren.engine.events import OrderEvent
+from criptoren.engine.rules_cache import RulesCache
 from criptoren.errors import InvalidInput
 from criptoren.services.ledger import ensure_can_sell
 
@@ -44,55 +58,39 @@ class TriggerTick:
     trade_time_ms: int
 
 
-class RulesCache:
-    """Symbol rules for the hot path, re-read from the database at most every ``ttl`` seconds."""
-
-    def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._rules: dict[str, tuple[float, SymbolRules]] = {}
-
-    async def get(self, session: AsyncSession, symbol: str) -> SymbolRules | None:
-        """The rules of ``symbol`` (``None`` if unknown)."""
-        cached = self._rules.get(symbol)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        rules = await SymbolRepository(session).get(symbol)
-        if rules is not None:
-            self._rules[symbol] = (now, rules)
-        return rules
-
-
 class Executor:
     """Turns a fired order into a trade exactly once."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], broker: Broker) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: Broker,
+        runner: TransactionRunner,
+    ) -> None:
         self.sessions = sessions
         self.broker = broker
+        self.runner = runner
         self.rules = RulesCache()
         self.on_unknown: Callable[[], None] = _nothing
+        self._atomic: AtomicBroker | None = None
+        if broker.atomic and isinstance(broker, AtomicBroker):
+            self._atomic = broker
 
     async def execute(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
         """Claim and fill ``order_id``; ``None`` if someone else got it first (or it is gone)."""
-        if self.broker.atomic:
-            return await self._execute_atomically(order_id, tick)
-        return await self._execute_in_steps(order_id, tick)
-
-    async def _execute_atomically(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
-        async with self.sessions() as session, session.begin():
-            claimed = await self._claim(session, order_id, tick)
-            if not isinstance(claimed, Claim):
-                return claimed
-            try:
-                fill = await self.broker.execute(claimed.request)
-            except OrderRejected as exc:
-                return await _fail(session, claimed.order, str(exc))
-            trade_id = await _insert_trade(session, claimed.order, fill)
-            # claimed in this very transaction: the compare-and-set cannot be lost here
-            await OrderRepository(session).transition(
-                order_id, OrderStatus.TRIGGERED, OrderStatus.EXECUTED, executed_trade_id=trade_id
+        atomic = self._atomic
+        if atomic is None:
+            return await self._execute_in_steps(order_id, tick)
+        trigger = (tick.price, tick.trade_time_ms)
+        return await self.runner.run(
+            partial(
+                execute_atomically,
+                order_id=order_id,
+                trigger=trigger,
+                broker=atomic,
+                rules=self.rules,
             )
-            return _executed(claimed.order, trade_id, fill)
+        )
 
     async def _execute_in_steps(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
         async with self.sessions() as session, session.begin():
@@ -155,36 +153,11 @@ async def record_fill(session: AsyncSession, order: ClaimedOrder, fill: Fill) ->
     await orders.transition(
         order.id, OrderStatus.EXECUTED, OrderStatus.EXECUTED, executed_trade_id=trade_id
     )
-    return _executed(order, trade_id, fill)
+    return executed_event(order, trade_id, fill)
 
 
 async def _insert_trade(session: AsyncSession, order: ClaimedOrder, fill: Fill) -> int:
-    return await TradeRepository(session).insert(
-        client_id=order.client_id,
-        symbol=order.symbol,
-        type=order.type,
-        price=fill.price,
-        quantity=fill.quantity,
-        fee=fill.fee,
-        fee_asset=fill.fee_asset,
-        order_id=fill.exchange_order_id,
-        positioned_order_id=order.id,
-        source=TradeSource.ENGINE.value,
-        mode=fill.mode.value,
-        executed_at=utcnow(),
-    )
-
-
-def _executed(order: ClaimedOrder, trade_id: int, fill: Fill) -> OrderEvent:
-    return OrderEvent(
-        EventKind.EXECUTED,
-        order.id,
-        order.client_id,
-        order.symbol,
-        order.type,
-        trade_id=trade_id,
-        price=fill.price,
-    )
+    return await TradeRepository(session).insert(**trade_values(order, fill))
 
 
 async def _holdings_shortfall(
@@ -205,25 +178,8 @@ async def _fail(session: AsyncSession, order: ClaimedOrder, reason: str) -> Orde
     ):
         return None
     log.warning("order %s failed: %s", order.id, reason)
-    return OrderEvent(
-        EventKind.FAILED, order.id, order.client_id, order.symbol, order.type, reason=reason
-    )
+    return failed_event(order, reason)
 
 
 def _nothing() -> None:
     return None
-
-
-def execution_request(
-    order: ClaimedOrder, rules: SymbolRules, price: Decimal, time_ms: int
-) -> ExecutionRequest:
-    """What the broker needs to fill ``order``."""
-    return ExecutionRequest(
-        order_id=order.id,
-        client_order_id=order.client_order_id or str(order.id),
-        rules=rules,
-        side=Side(order.type),
-        quantity=order.quantity,
-        trigger_price=price,
-        trigger_time_ms=time_ms,
-    )

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.repositories import OrderRepository, SymbolRepository, claimed_order
 from criptoren.domain.orders import OrderStatus
+from criptoren.engine.broker import execution_request
 from criptoren.engine.events import EventBus
-from criptoren.engine.executor import Claim, Executor, execution_request
+from criptoren.engine.executor import Claim, Executor
 from criptoren.engine.trigger_engine import epoch_ms
 
 log = logging.getLogger(__name__)

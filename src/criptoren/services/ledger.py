@@ -32,11 +32,19 @@ async def ensure_can_sell(
     reserved = Decimal(0)
     if respect_reservations:
         reserved = await OrderRepository(session).reserved_quantity(client_id, rules.symbol)
-    available = held - reserved
-    if quantity > available:
-        what = "unreserved holdings" if respect_reservations else "holdings"
-        raise InvalidInput(
-            f"cannot sell {quantity.normalize()} {rules.base_asset}: {what} are "
-            f"{max(available, Decimal(0)).normalize()} {rules.base_asset}",
-            code="insufficient_holdings",
-        )
+    what = "unreserved holdings" if respect_reservations else "holdings"
+    message = sale_shortfall(quantity, held - reserved, rules.base_asset, what)
+    if message is not None:
+        raise InvalidInput(message, code="insufficient_holdings")
+
+
+def sale_shortfall(
+    quantity: Decimal, available: Decimal, asset: str, what: str = "holdings"
+) -> str | None:
+    """Why selling ``quantity`` is impossible, or ``None`` when ``available`` covers it."""
+    if quantity <= available:
+        return None
+    return (
+        f"cannot sell {quantity.normalize()} {asset}: {what} are "
+        f"{max(available, Decimal(0)).normalize()} {asset}"
+    )

@@ -1,0 +1,47 @@
+"""Symbol rules for the execution hot path, re-read at most every ``ttl`` seconds."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db import statements
+from criptoren.domain.filters import SymbolRules
+
+
+class RulesCache:
+    """Rules by symbol; usable from the event loop and from the SQLite writer thread."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._rules: dict[str, tuple[float, SymbolRules]] = {}
+
+    def _fresh(self, symbol: str) -> SymbolRules | None:
+        cached = self._rules.get(symbol)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        return None
+
+    def _keep(self, symbol: str, row: object) -> SymbolRules | None:
+        if row is None:
+            return None
+        rules = statements.to_rules(row)
+        self._rules[symbol] = (time.monotonic(), rules)
+        return rules
+
+    async def get(self, session: AsyncSession, symbol: str) -> SymbolRules | None:
+        """The rules of ``symbol`` (``None`` if unknown), through an async session."""
+        cached = self._fresh(symbol)
+        if cached is not None:
+            return cached
+        row = (await session.execute(statements.symbol_rules(symbol))).first()
+        return self._keep(symbol, row)
+
+    def get_sync(self, connection: Connection, symbol: str) -> SymbolRules | None:
+        """The same, on a synchronous connection."""
+        cached = self._fresh(symbol)
+        if cached is not None:
+            return cached
+        return self._keep(symbol, connection.execute(statements.symbol_rules(symbol)).first())
