@@ -1,0 +1,90 @@
+"""Live mode: the service is SIGKILLed while an order's outcome at the exchange is unknown.
+
+The fake exchange executes the order and holds its reply; the service is killed while it
+waits. After a restart the reconciler asks the exchange (``origClientOrderId``) before
+anything new executes: exactly one exchange order, exactly one trade, never a resend.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env
+from tests.support.processes import DbProbe, ExchangeDriver, ServiceProcess, poll_until
+
+API_KEY = "live-crash-key-0123456789abcdef"
+API_SECRET = "live-crash-secret-0123456789abcdef"
+START = Decimal("60000.00")
+
+
+def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    with fake_exchange_in_thread() as (loop, fake):
+        exchange = ExchangeDriver(loop, fake)
+        exchange._call(lambda: fake.add_account(API_KEY, API_SECRET, {"USDT": "100000"}))
+        exchange.emit("BTCUSDT", [START])
+        env = service_env(
+            tmp_path,
+            fake,
+            CRIPTOREN_MODE="live",
+            BINANCE_API_KEY=API_KEY,
+            BINANCE_API_SECRET=API_SECRET,
+            CRIPTOREN_HTTP_TIMEOUT_SECONDS="5",
+        )
+        env["CRIPTOREN_DATABASE_URL"] = database_url
+        run_cli(env, "migrate")
+        created = json.loads(run_cli(env, "clients", "create", "live", "--json"))
+        auth = {"Authorization": f"Bearer {created['token']}"}
+        probe = DbProbe(database_url)
+        first = ServiceProcess(env, free_port(), "live-1").wait_ready()
+        try:
+            order = httpx.post(
+                f"{first.base_url}/api/v1/orders",
+                json={
+                    "symbol": "BTCUSDT",
+                    "side": "buy",
+                    "target_price": "59900",
+                    "quantity": "0.01",
+                },
+                headers=auth,
+                timeout=10,
+            ).json()
+            exchange.wait_subscribed("btcusdt@aggTrade")
+            # the next order executes at the exchange, whose reply then never comes
+            exchange._call(lambda: fake.drop_order_replies(1, hold=25))
+            exchange.emit("BTCUSDT", [Decimal("59850.00")])
+            poll_until(
+                lambda: exchange._call(lambda: fake.orders(API_KEY)),
+                within=15,
+                what="the order executed at the exchange",
+            )
+            first.kill()
+        finally:
+            first.stop()
+        assert probe.count_status("triggered") == 1, "the kill must find the outcome unknown"
+        assert probe.engine_trades_count() == 0
+
+        second = ServiceProcess(env, free_port(), "live-2").wait_ready()
+        try:
+            poll_until(
+                lambda: probe.count_status("executed") == 1,
+                within=20,
+                what="the reconciler to record the fill",
+                describe=second.log,
+            )
+        finally:
+            second.stop()
+        [at_exchange] = exchange._call(lambda: fake.orders(API_KEY))
+        posts = [r for r in exchange._call(fake.order_requests) if r.method == "POST"]
+        assert len(posts) == 1, "the order was resent"
+        assert at_exchange["clientOrderId"] == order["client_order_id"]
+        [trade] = probe.engine_trades()
+        assert trade.order_id == order["id"]
+        assert (trade.price, trade.quantity) == (Decimal("59850.00"), Decimal("0.01"))
+        assert trade.fee == Decimal("0.598500")  # the exchange's 0.1 % commission, from myTrades
+        assert probe.count_status("triggered") == 0
+        probe.close()
