@@ -27,6 +27,7 @@ from criptoren.domain.orders import OrderStatus, Side
 from criptoren.domain.positions import TradeFact
 
 RULE_FIELDS = tuple(SymbolRules.__dataclass_fields__)
+NO_SYNC = {"synchronize_session": False}  # bulk UPDATEs: loaded objects are not refreshed
 
 
 class ClientRepository:
@@ -58,7 +59,7 @@ class ClientRepository:
     async def lock(self, client_id: int) -> None:
         """Serialise holdings-changing work of one client (row lock on PostgreSQL)."""
         # SQLite already runs one writer at a time (BEGIN IMMEDIATE), FOR UPDATE is ignored there
-        await self.session.execute(statements.lock_client(client_id))
+        await self.session.execute(*statements.lock_client(client_id))
 
 
 class SymbolRepository:
@@ -141,14 +142,14 @@ class OrderRepository:
         self, order_id: int, expected: OrderStatus, new: OrderStatus, **changes: object
     ) -> bool:
         """Compare-and-set the status; ``False`` when the order was not in ``expected``."""
-        statement = statements.transition(order_id, expected, new, utcnow(), **changes)
-        result = await self.session.execute(statement.execution_options(synchronize_session=False))
+        bound = statements.transition(order_id, expected, new, utcnow(), **changes)
+        result = await self.session.execute(*bound, execution_options=NO_SYNC)
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def claim(self, order_id: int, new: OrderStatus) -> ClaimedOrder | None:
         """``waiting → new`` in one statement, returning what execution needs; ``None`` if lost."""
-        statement = statements.claim_order(order_id, new, utcnow())
-        result = await self.session.execute(statement.execution_options(synchronize_session=False))
+        bound = statements.claim_order(order_id, new, utcnow())
+        result = await self.session.execute(*bound, execution_options=NO_SYNC)
         row = result.first()
         return None if row is None else ClaimedOrder(*row)
 
@@ -190,7 +191,7 @@ class TradeRepository:
 
     async def insert(self, **values: object) -> int:
         """Insert a trade in one statement (no ORM object); returns its id."""
-        result = await self.session.execute(statements.insert_trade(**values))
+        result = await self.session.execute(*statements.insert_trade(**values))
         return int(result.scalar_one())
 
     async def list(
@@ -207,7 +208,7 @@ class TradeRepository:
 
     async def facts(self, client_id: int, symbol: str, base_asset: str) -> Sequence[TradeFact]:
         """The client's trades in ``symbol``, oldest first, as position inputs."""
-        rows = await self.session.execute(statements.trade_facts(client_id, symbol))
+        rows = await self.session.execute(*statements.trade_facts(client_id, symbol))
         return [statements.to_trade_fact(row, base_asset) for row in rows]
 
 

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -63,14 +65,17 @@ def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
 class TransactionRunner:
     """Runs a synchronous transaction function with the fewest round trips the driver allows.
 
-    PostgreSQL: on a pooled asyncpg connection through ``run_sync`` (each statement one
-    network round trip). SQLite: aiosqlite would hop to its thread several times per
-    statement, so the whole function runs once on a dedicated writer thread with a plain
-    pysqlite connection (same file, same pragmas, BEGIN IMMEDIATE).
+    PostgreSQL: on one kept asyncpg connection through ``run_sync`` (each statement one
+    network round trip, no pool checkout per transaction). SQLite: aiosqlite would hop to
+    its thread several times per statement, so the whole function runs once on a dedicated
+    writer thread with a plain pysqlite connection (same file, same pragmas, BEGIN
+    IMMEDIATE).
     """
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
         self._sqlite: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if is_sqlite(url):
@@ -85,8 +90,15 @@ class TransactionRunner:
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)``; it begins and commits its own transaction."""
         if self._sqlite is None or self._thread is None:
-            async with self.engine.connect() as connection:
-                return await connection.run_sync(work)
+            async with self._lock:  # one transaction at a time on the kept connection
+                connection = self._connection or await self.engine.connect()
+                self._connection = connection
+                try:
+                    return await connection.run_sync(work)
+                except DBAPIError:
+                    self._connection = None  # maybe dead: the next call takes a fresh one
+                    await connection.close()
+                    raise
         sqlite = self._sqlite
 
         def on_writer_thread() -> T:
@@ -96,7 +108,10 @@ class TransactionRunner:
         return await asyncio.get_running_loop().run_in_executor(self._thread, on_writer_thread)
 
     async def aclose(self) -> None:
-        """Stop the writer thread and close its connection."""
+        """Stop the writer thread and close the connections kept."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
         if self._thread is not None:
             self._thread.shutdown(wait=True)
         if self._sqlite is not None:

@@ -36,7 +36,7 @@ def execute_atomically(
     """
     with connection.begin():
         row = connection.execute(
-            statements.claim_order(order_id, OrderStatus.TRIGGERED, utcnow())
+            *statements.claim_order(order_id, OrderStatus.TRIGGERED, utcnow())
         ).first()
         if row is None:
             return None
@@ -52,7 +52,7 @@ def execute_atomically(
             else:
                 return _record(connection, order, fill)
         connection.execute(
-            statements.transition(
+            *statements.transition(
                 order.id,
                 OrderStatus.TRIGGERED,
                 OrderStatus.FAILED,
@@ -68,16 +68,18 @@ def _refusal(connection: Connection, order: ClaimedOrder, rules: SymbolRules | N
         return f"symbol {order.symbol} is no longer known"
     if order.type != Side.SELL.value:
         return None
-    connection.execute(statements.lock_client(order.client_id))
-    rows = connection.execute(statements.trade_facts(order.client_id, order.symbol))
+    connection.execute(*statements.lock_client(order.client_id))
+    rows = connection.execute(*statements.trade_facts(order.client_id, order.symbol))
     held = held_quantity(statements.to_trade_fact(row, rules.base_asset) for row in rows)
     return sale_shortfall(order.quantity, held, rules.base_asset)
 
 
 def _record(connection: Connection, order: ClaimedOrder, fill: Fill) -> OrderEvent:
-    trade_id = connection.execute(statements.insert_trade(**trade_values(order, fill))).scalar_one()
+    trade_id = connection.execute(
+        *statements.insert_trade(**trade_values(order, fill))
+    ).scalar_one()
     connection.execute(
-        statements.transition(
+        *statements.transition(
             order.id,
             OrderStatus.TRIGGERED,
             OrderStatus.EXECUTED,

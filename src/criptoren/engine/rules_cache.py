@@ -36,7 +36,7 @@ class RulesCache:
         cached = self._fresh(symbol)
         if cached is not None:
             return cached
-        row = (await session.execute(statements.symbol_rules(symbol))).first()
+        row = (await session.execute(*statements.symbol_rules(symbol))).first()
         return self._keep(symbol, row)
 
     def get_sync(self, connection: Connection, symbol: str) -> SymbolRules | None:
@@ -44,4 +44,4 @@ class RulesCache:
         cached = self._fresh(symbol)
         if cached is not None:
             return cached
-        return self._keep(symbol, connection.execute(statements.symbol_rules(symbol)).first())
+        return self._keep(symbol, connection.execute(*statements.symbol_rules(symbol)).first())
