@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 
 class AggTradeWire(TypedDict):
@@ -50,9 +50,12 @@ class MiniTickerWire(TypedDict):
     q: str
 
 
-@dataclass(frozen=True, slots=True)
-class AggTrade:
-    """One aggregate trade, in domain types; what every price-book listener receives."""
+class AggTrade(NamedTuple):
+    """One aggregate trade, in domain types; what every price-book listener receives.
+
+    A named tuple rather than a frozen dataclass: it is built once per streamed message, and
+    a tuple is built in about half the time (immutable all the same).
+    """
 
     symbol: str
     agg_id: int
@@ -77,24 +80,15 @@ class MiniTicker:
     quote_volume: Decimal
 
 
-_SETTERS = tuple(getattr(AggTrade, name).__set__ for name in AggTrade.__slots__)
-_new = object.__new__
+_new_trade = tuple.__new__
 
 
 def agg_trade_from_stream(data: dict[str, Any]) -> AggTrade:
     """Convert a stream ``aggTrade`` payload (hot path: called once per message)."""
-    # Filling the slots directly is about twice as fast as the frozen dataclass __init__
-    # (which goes through object.__setattr__); the instance is just as immutable afterwards.
-    trade = _new(AggTrade)
-    symbol, agg_id, price, quantity, trade_time, maker, gap_fill = _SETTERS
-    symbol(trade, data["s"])
-    agg_id(trade, data["a"])
-    price(trade, Decimal(data["p"]))
-    quantity(trade, Decimal(data["q"]))
-    trade_time(trade, data["T"])
-    maker(trade, data["m"])
-    gap_fill(trade, False)
-    return trade
+    return _new_trade(
+        AggTrade,
+        (data["s"], data["a"], Decimal(data["p"]), Decimal(data["q"]), data["T"], data["m"], False),
+    )
 
 
 def agg_trade_from_rest(symbol: str, item: dict[str, Any]) -> AggTrade:
