@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+import exchange_process
 from criptoren.market.config import FeedConfig
 from criptoren.market.facade import MarketData
 from criptoren.market.schemas import AggTrade
@@ -30,17 +30,9 @@ BAR_RATIO = 0.60
 
 def start_exchange() -> tuple[subprocess.Popen[str], str, str]:
     """Start the fake exchange in its own process; return it and its URLs."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "criptoren.fake_exchange", "--ws-port", "0", "--rest-port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    return exchange_process.start_exchange(
+        [sys.executable, "-m", "criptoren.fake_exchange", "--ws-port", "0", "--rest-port", "0"]
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    fields = dict(part.split("=", 1) for part in line.split())
-    return proc, fields["ws_url"], fields["rest_url"]
 
 
 async def control(rest: str, action: str, **params: Any) -> None:

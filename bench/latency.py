@@ -51,6 +51,7 @@ import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import exchange_process
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings
 from criptoren.db.migrate import upgrade
@@ -116,20 +117,7 @@ async def serve_exchange() -> None:
 
 def start_exchange() -> tuple[subprocess.Popen[str], str, str]:
     """Start the fake exchange in its own process; return it and its URLs."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--exchange"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(10)
-        raise RuntimeError(f"the fake exchange did not start (exit {proc.returncode})")
-    fields = dict(part.split("=", 1) for part in line.split())
-    return proc, fields["ws_url"], fields["rest_url"]
+    return exchange_process.start_exchange([sys.executable, __file__, "--exchange"])
 
 
 class Control:
