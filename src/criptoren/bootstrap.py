@@ -127,6 +127,27 @@ def signed_client(settings: Settings) -> BinanceSignedRest | None:
     )
 
 
+def build_engine(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    bus: EventBus,
+) -> tuple[TriggerEngine, Reconciler]:
+    """The trigger engine, its executor and the reconciler of unknown outcomes."""
+    executor = Executor(sessions, broker, TransactionRunner(settings.database_url, engine))
+    reconciler = Reconciler(sessions, executor, bus)
+    executor.on_unknown = reconciler.wake.set
+    trigger_engine = TriggerEngine(
+        sessions,
+        executor,
+        bus,
+        cursor_flush_seconds=settings.cursor_flush_seconds,
+        before_work=None if broker.atomic else reconciler.settle_until_known,
+    )
+    return trigger_engine, reconciler
+
+
 def build_container(
     settings: Settings,
     *,
@@ -147,17 +168,7 @@ def build_container(
         if signed is not None
         else PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
     )
-    runner = TransactionRunner(settings.database_url, engine)
-    executor = Executor(sessions, chosen_broker, runner)
-    reconciler = Reconciler(sessions, executor, bus)
-    executor.on_unknown = reconciler.wake.set
-    trigger_engine = TriggerEngine(
-        sessions,
-        executor,
-        bus,
-        cursor_flush_seconds=settings.cursor_flush_seconds,
-        before_work=None if chosen_broker.atomic else reconciler.settle_until_known,
-    )
+    trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
     follower = EngineFollower(trigger_engine, watch, bus)
     return Container(

@@ -38,6 +38,13 @@ def _now() -> sa.sql.elements.TextClause:
 
 
 def upgrade() -> None:
+    _clients_and_symbols()
+    _orders()
+    _trades()
+    _engine_state()
+
+
+def _clients_and_symbols() -> None:
     op.create_table(
         "clients",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -63,6 +70,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_symbols"),
         sa.UniqueConstraint("symbol", name="uq_symbols_symbol"),
     )
+
+
+def _orders() -> None:
     op.create_table(
         "positioned_orders",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -93,6 +103,9 @@ def upgrade() -> None:
         "ix_positioned_orders_client_status", "positioned_orders", ["client_id", "status"]
     )
     op.create_index("ix_positioned_orders_symbol_status", "positioned_orders", ["symbol", "status"])
+
+
+def _trades() -> None:
     op.create_table(
         "trades",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -121,6 +134,9 @@ def upgrade() -> None:
         sa.CheckConstraint("mode IN ('paper','live')", name="mode"),
     )
     op.create_index("ix_trades_client_symbol", "trades", ["client_id", "symbol", "id"])
+
+
+def _engine_state() -> None:
     op.create_table(
         "monitored_symbols",
         sa.Column("symbol", sa.String(20), nullable=False),
