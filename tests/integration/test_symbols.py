@@ -69,3 +69,21 @@ async def test_unreachable_exchange_keeps_the_table(
         await rest.aclose()
         await engine.dispose()
     assert container.started
+
+
+async def test_no_symbols_at_all_is_a_503_not_a_422(database_url: str) -> None:
+    async with running_service(database_url, sync_symbols_on_start=False) as service:
+        client_id, auth = await service.new_client()
+        body = {
+            "cliente_id": client_id,
+            "symbol": "BTCUSDT",
+            "preco_alvo": "62000",
+            "quantidade": "0.005",
+        }
+        response = await service.http.post("/posicionar-compra", json=body, headers=auth)
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "symbols_unavailable"
+        synced = await service.http.post("/api/v1/symbols/sync", headers=service.admin)
+        assert synced.json()["symbols"] == 25
+        response = await service.http.post("/posicionar-compra", json=body, headers=auth)
+        assert response.status_code == 201

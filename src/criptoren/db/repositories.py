@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,7 +101,7 @@ class SymbolRepository:
 
     async def count(self) -> int:
         """How many symbols are stored."""
-        return len((await self.session.scalars(select(Symbol.id))).all())
+        return int(await self.session.scalar(select(func.count(Symbol.id))) or 0)
 
 
 def claimed_order(order: PositionedOrder) -> ClaimedOrder:

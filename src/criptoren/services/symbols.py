@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.repositories import SymbolRepository
 from criptoren.domain.filters import SymbolRules, parse_exchange_info
-from criptoren.errors import ExchangeUnavailable, InvalidInput
+from criptoren.errors import ExchangeUnavailable, InvalidInput, Unavailable
 from criptoren.ports import ExchangeInfoSource
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,15 @@ class SymbolService:
     async def rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
         """The rules of a known symbol (422 when unknown)."""
         clean = normalise_symbol(symbol)
-        rules = await SymbolRepository(session).get(clean)
+        repository = SymbolRepository(session)
+        rules = await repository.get(clean)
         if rules is None:
+            if await repository.count() == 0:
+                raise Unavailable(
+                    "no symbols are known yet: the exchange could not be reached; "
+                    "try again later or run `criptoren symbols sync`",
+                    code="symbols_unavailable",
+                )
             raise InvalidInput(f"unknown symbol {clean}", code="unknown_symbol")
         return rules
 
