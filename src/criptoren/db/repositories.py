@@ -212,14 +212,21 @@ class TradeRepository:
         return [statements.to_trade_fact(row, base_asset) for row in rows]
 
 
-def to_fact(trade: Trade, base_asset: str) -> TradeFact:
-    """What a position needs of a stored trade."""
+def to_fact(trade: Trade, rules: SymbolRules | None) -> TradeFact:
+    """What a position needs of a stored trade.
+
+    A fee paid in a third asset (BNB) has no price in this symbol's quote asset: it is left
+    out of the cost basis and the P&L rather than counted as if it were quote currency.
+    """
+    base = rules.base_asset if rules else None
+    quote = rules.quote_asset if rules else None
+    valued = trade.fee_asset in (None, base, quote)
     return TradeFact(
         side=Side(trade.type),
         price=trade.price,
         quantity=trade.quantity,
-        fee=trade.fee,
-        fee_in_base=trade.fee_asset == base_asset,
+        fee=trade.fee if valued else Decimal(0),
+        fee_in_base=base is not None and trade.fee_asset == base,
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.repositories import SymbolRepository, TradeRepository, to_fact
+from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.positions import Position, TradeFact, position_from_trades
 from criptoren.ports import PriceSource
@@ -42,12 +43,11 @@ class PositionService:
         trades = await TradeRepository(session).list(principal.scope(client_id), oldest_first=True)
         symbols = SymbolRepository(session)
         grouped: dict[tuple[int, str], list[TradeFact]] = defaultdict(list)
-        bases: dict[str, str] = {}
+        rules: dict[str, SymbolRules | None] = {}
         for trade in trades:
-            if trade.symbol not in bases:
-                rules = await symbols.get(trade.symbol)
-                bases[trade.symbol] = rules.base_asset if rules else ""
-            grouped[(trade.client_id, trade.symbol)].append(to_fact(trade, bases[trade.symbol]))
+            if trade.symbol not in rules:
+                rules[trade.symbol] = await symbols.get(trade.symbol)
+            grouped[(trade.client_id, trade.symbol)].append(to_fact(trade, rules[trade.symbol]))
         return [self._view(cid, sym, position_from_trades(f)) for (cid, sym), f in grouped.items()]
 
     def _view(self, client_id: int, symbol: str, position: Position) -> PositionView:
