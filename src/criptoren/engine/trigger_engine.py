@@ -48,11 +48,8 @@ class ResumePoints:
     since_ms: dict[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class _Recent:
-    agg_id: int
-    price_units: int
-    trade_time_ms: int
+Recent = tuple[int, int, int]
+"""A recent trade: aggregate id, price units, trade time (ms) — a plain tuple, per trade."""
 
 
 class TriggerEngine:
@@ -72,7 +69,7 @@ class TriggerEngine:
         self.executor = executor
         self.bus = bus
         self.index = TriggerIndex()
-        self._recent: dict[str, deque[_Recent]] = {}
+        self._recent: dict[str, deque[Recent]] = {}
         self._recent_size = recent_trades
         self._queue: deque[tuple[TriggerTick, list[int]]] = deque()
         self._wake = asyncio.Event()
@@ -134,15 +131,10 @@ class TriggerEngine:
             order.target_units,
             order.created_ms,
         )
-        for recent in self._recent.get(order.symbol, ()):
-            if recent.trade_time_ms > order.created_ms and _crosses(order, recent.price_units):
+        for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
+            if trade_time_ms > order.created_ms and _crosses(order, price_units):
                 self.index.remove(order.id)
-                tick = TriggerTick(
-                    order.symbol,
-                    recent.agg_id,
-                    from_units(recent.price_units),
-                    recent.trade_time_ms,
-                )
+                tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
                 self._enqueue(tick, [order.id])
                 return
 
@@ -158,11 +150,11 @@ class TriggerEngine:
         recent = self._recent.get(trade.symbol)
         if recent is None:
             recent = self._recent[trade.symbol] = deque(maxlen=self._recent_size)
-        recent.append(_Recent(trade.agg_id, units, trade.trade_time_ms))
+        recent.append((trade.agg_id, units, trade.trade_time_ms))
         fired = self.index.on_trade(trade.symbol, units, trade.trade_time_ms)
-        tick = TriggerTick(trade.symbol, trade.agg_id, trade.price, trade.trade_time_ms)
-        if fired or self._queue:
-            self._enqueue(tick, fired)  # keeps the cursor behind work still queued
+        if fired or self._queue:  # queued even when empty: keeps the cursor behind queued work
+            tick = TriggerTick(trade.symbol, trade.agg_id, trade.price, trade.trade_time_ms)
+            self._enqueue(tick, fired)
         else:
             self._done[trade.symbol] = (trade.agg_id, trade.trade_time_ms)
 
