@@ -128,16 +128,15 @@ class BinanceStub:
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP so asyncio sets TCP_NODELAY; listening before uvicorn starts means a
+        # client can connect at once (the backlog holds it), so nothing needs awaiting here
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self, lifespan="off", log_config=None, log_level="critical")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.005)
 
     async def stop(self) -> None:
         """Release hung requests and stop."""
