@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from criptoren.adapters import BookThenTickerPrices, MarketDataWatch
 from criptoren.binance.live_broker import LiveBroker
+from criptoren.binance.rate_gate import RateGate
 from criptoren.binance.rest import BinancePublicRest, TickerPriceSource
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.config import Mode, Settings
@@ -112,7 +113,7 @@ def feed_config(settings: Settings) -> FeedConfig:
     )
 
 
-def signed_client(settings: Settings) -> BinanceSignedRest | None:
+def signed_client(settings: Settings, gate: RateGate) -> BinanceSignedRest | None:
     """The signed REST client live mode needs (``None`` in paper mode)."""
     if settings.mode is not Mode.LIVE:
         return None
@@ -124,6 +125,7 @@ def signed_client(settings: Settings) -> BinanceSignedRest | None:
         key,
         secret,
         timeout=settings.http_timeout_seconds,
+        gate=gate,
     )
 
 
@@ -157,12 +159,15 @@ def build_container(
     """Wire the service from settings; tests may hand in their own adapters."""
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
-    rest = BinancePublicRest(settings.binance_rest_url, timeout=settings.http_timeout_seconds)
-    market = MarketData(feed_config(settings))
+    gate = RateGate()  # Binance limits are per IP: every client of the host shares one
+    rest = BinancePublicRest(
+        settings.binance_rest_url, timeout=settings.http_timeout_seconds, gate=gate
+    )
+    market = MarketData(feed_config(settings), gate)
     prices = BookThenTickerPrices(market, TickerPriceSource(rest))
     watch = MarketDataWatch(market)
     bus = EventBus()
-    signed = signed_client(settings)
+    signed = signed_client(settings, gate)
     chosen_broker = broker or (
         LiveBroker(signed)
         if signed is not None

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
+from criptoren.binance.rate_gate import RateGate
 from criptoren.errors import ExchangeUnavailable
 
 log = logging.getLogger(__name__)
@@ -18,19 +19,25 @@ log = logging.getLogger(__name__)
 class BinancePublicRest:
     """Unsigned market-data calls against ``{rest_url}/api/v3``."""
 
-    def __init__(self, rest_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, rest_url: str, *, timeout: float = 10.0, gate: RateGate | None = None
+    ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.rest_url, timeout=timeout)
+        self.gate = gate or RateGate()
 
     async def aclose(self) -> None:
         """Release the connection pool."""
         await self._client.aclose()
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        if (wait := self.gate.remaining()) > 0:  # a request now would risk an IP ban
+            raise ExchangeUnavailable(f"exchange rate limit: nothing is sent for {wait:.1f} s")
         try:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise ExchangeUnavailable(f"exchange unreachable at {self.rest_url}: {exc!r}") from exc
+        self.gate.close_after_reply(response)
         if response.status_code >= 500 or response.status_code in (418, 429):
             raise ExchangeUnavailable(f"exchange answered {response.status_code} on {path}")
         if response.status_code >= 400:

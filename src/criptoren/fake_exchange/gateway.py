@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,11 +39,13 @@ class UsedWeight:
 
 
 class Gateway:
-    """Wraps the REST app: weight header on ``/api/`` replies, the connection kept in scope."""
+    """Wraps the REST app: weight header, scripted 429s, a log of market-data requests."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.weight = UsedWeight()
+        self.rate_limits: deque[int] = deque()  # Retry-After of the next limited GETs
+        self.market_requests: list[tuple[str, float, int]] = []  # path, monotonic, status
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
@@ -52,14 +55,45 @@ class Gateway:
         # uvicorn's ``send`` is a method of the request cycle, which holds the transport
         scope[TRANSPORT_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
         used = str(self.weight.add(scope["method"], scope["path"])).encode()
+        market = scope["method"] == "GET" and scope["path"] in MARKET_DATA_PATHS
+        if market and self.rate_limits:
+            self.market_requests.append((scope["path"], time.monotonic(), 429))
+            await rate_limited(self.rate_limits.popleft())(scope, receive, send)
+            return
 
         async def send_weighted(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if market:
+                    self.market_requests.append(
+                        (scope["path"], time.monotonic(), message["status"])
+                    )
                 headers = [*message.get("headers", []), (WEIGHT_HEADER, used)]
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_weighted)
+
+
+MARKET_DATA_PATHS = frozenset(
+    {
+        "/api/v3/exchangeInfo",
+        "/api/v3/aggTrades",
+        "/api/v3/klines",
+        "/api/v3/ticker/price",
+        "/api/v3/time",
+    }
+)
+
+
+def rate_limited(retry_after: int) -> Response:
+    """Binance's 429 reply."""
+    body = b'{"code":-1003,"msg":"Too many requests; please use the websocket for live updates."}'
+    return Response(
+        body,
+        status_code=429,
+        headers={"Retry-After": str(retry_after)},
+        media_type="application/json",
+    )
 
 
 class DroppedReply(Response):

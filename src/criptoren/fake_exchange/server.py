@@ -71,6 +71,7 @@ class FakeExchange(TradingControls):
         )
         for api_key, secret in self.config.api_keys.items():
             self.trading.add_account(api_key, secret)
+        self.gateway = Gateway(build_app(self))
 
     @property
     def ws_url(self) -> str:
@@ -93,7 +94,7 @@ class FakeExchange(TradingControls):
         sock.bind((self.config.host, self.config.rest_port))
         self._rest_port = sock.getsockname()[1]
         uv_config = uvicorn.Config(
-            Gateway(build_app(self)),
+            self.gateway,
             lifespan="off",
             log_config=None,
             log_level="warning",
@@ -194,6 +195,14 @@ class FakeExchange(TradingControls):
         )
 
     # --- test controls ----------------------------------------------------------------
+
+    def rate_limit_market_data(self, count: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``count`` market-data GETs with 429 and ``Retry-After``."""
+        self.gateway.rate_limits.extend([retry_after] * count)
+
+    def market_data_requests(self) -> list[tuple[str, float, int]]:
+        """Every market-data GET received: (path, monotonic time, status answered)."""
+        return list(self.gateway.market_requests)
 
     def skew_time_endpoint(self, skew_ms: int) -> None:
         """Make ``/api/v3/time`` lie by ``skew_ms`` (a client trusting it signs bad timestamps)."""

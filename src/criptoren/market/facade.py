@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from criptoren.binance.rate_gate import RateGate
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.pricebook import PriceBook, TradeListener
@@ -14,10 +15,10 @@ from criptoren.market.pricebook import PriceBook, TradeListener
 class MarketData:
     """Binance feed + price book behind the :class:`MarketDataPort` interface."""
 
-    def __init__(self, config: FeedConfig | None = None) -> None:
+    def __init__(self, config: FeedConfig | None = None, gate: RateGate | None = None) -> None:
         self.config = config or FeedConfig()
         self.book = PriceBook()
-        self.feed = BinanceFeed(self.config, self.book)
+        self.feed = BinanceFeed(self.config, self.book, gate)
 
     async def start(self) -> None:
         """Start connections and background tasks."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from criptoren.binance.rate_gate import RateGate
 from criptoren.market.config import FeedConfig
 from criptoren.market.gapfill import Sequencer
 from criptoren.market.link import Link
@@ -37,10 +38,12 @@ log = logging.getLogger(__name__)
 class BinanceFeed:
     """Keeps the price book fed for a changing set of symbols, forever."""
 
-    def __init__(self, config: FeedConfig, book: PriceBook | None = None) -> None:
+    def __init__(
+        self, config: FeedConfig, book: PriceBook | None = None, gate: RateGate | None = None
+    ) -> None:
         self.config = config
         self.book = book if book is not None else PriceBook()
-        self.rest = MarketRest(config)
+        self.rest = MarketRest(config, gate)
         self.sequencer = Sequencer(self.book, self.rest, config)
         self.reconnects = 0
         self.last_reconnect: float | None = None
