@@ -137,7 +137,7 @@ def build_engine(
     bus: EventBus,
 ) -> tuple[TriggerEngine, Reconciler]:
     """The trigger engine, its executor and the reconciler of unknown outcomes."""
-    executor = Executor(sessions, broker, TransactionRunner(settings.database_url, engine))
+    executor = Executor(broker, TransactionRunner(settings.database_url, engine))
     reconciler = Reconciler(sessions, executor, bus)
     executor.on_unknown = reconciler.wake.set
     trigger_engine = TriggerEngine(

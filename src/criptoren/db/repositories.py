@@ -146,13 +146,6 @@ class OrderRepository:
         result = await self.session.execute(*bound, execution_options=NO_SYNC)
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def claim(self, order_id: int, new: OrderStatus) -> ClaimedOrder | None:
-        """``waiting → new`` in one statement, returning what execution needs; ``None`` if lost."""
-        bound = statements.claim_order(order_id, new, utcnow())
-        result = await self.session.execute(*bound, execution_options=NO_SYNC)
-        row = result.first()
-        return None if row is None else ClaimedOrder(*row)
-
     async def reserved_quantity(self, client_id: int, symbol: str) -> Decimal:
         """Quantity held back by the client's waiting sells of ``symbol``."""
         query = select(PositionedOrder.quantity).where(
@@ -188,11 +181,6 @@ class TradeRepository:
         self.session.add(trade)
         await self.session.flush()
         return trade
-
-    async def insert(self, **values: object) -> int:
-        """Insert a trade in one statement (no ORM object); returns its id."""
-        result = await self.session.execute(*statements.insert_trade(**values))
-        return int(result.scalar_one())
 
     async def list(
         self, client_id: int | None, symbol: str | None = None, *, oldest_first: bool = False

@@ -11,7 +11,8 @@ from criptoren.db.repositories import OrderRepository, SymbolRepository, claimed
 from criptoren.domain.orders import OrderStatus
 from criptoren.engine.broker import execution_request
 from criptoren.engine.events import EventBus
-from criptoren.engine.executor import Claim, Executor
+from criptoren.engine.executor import Executor
+from criptoren.engine.transactions import Claim
 from criptoren.engine.trigger_engine import epoch_ms
 
 log = logging.getLogger(__name__)

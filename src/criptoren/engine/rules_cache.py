@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db import statements
 from criptoren.domain.filters import SymbolRules
 
 
 class RulesCache:
-    """Rules by symbol; usable from the event loop and from the SQLite writer thread."""
+    """Rules by symbol, read by the execution transactions (on the SQLite writer thread too)."""
 
     def __init__(self, ttl: float = 30.0) -> None:
         self.ttl = ttl
@@ -31,16 +30,8 @@ class RulesCache:
         self._rules[symbol] = (time.monotonic(), rules)
         return rules
 
-    async def get(self, session: AsyncSession, symbol: str) -> SymbolRules | None:
-        """The rules of ``symbol`` (``None`` if unknown), through an async session."""
-        cached = self._fresh(symbol)
-        if cached is not None:
-            return cached
-        row = (await session.execute(*statements.symbol_rules(symbol))).first()
-        return self._keep(symbol, row)
-
     def get_sync(self, connection: Connection, symbol: str) -> SymbolRules | None:
-        """The same, on a synchronous connection."""
+        """The rules of ``symbol`` (``None`` if unknown)."""
         cached = self._fresh(symbol)
         if cached is not None:
             return cached
