@@ -63,10 +63,16 @@ class OrderService:
         await require_active_client(session, client_id)
         rules = await self.symbols.trading_rules(session, request.symbol)
         check_order(rules, request.target_price, request.quantity)
-        reference = await self._reference_price(rules.symbol, request.condition)
-        condition = request.condition or infer_condition(
-            request.side, request.target_price, _known(reference)
-        )
+        reference = await self.prices.current_price(rules.symbol)
+        condition = request.condition
+        if condition is None:
+            if reference is None:
+                raise Unavailable(
+                    f"no reference price for {rules.symbol} (exchange unreachable): "
+                    "give the condition explicitly (lte or gte)",
+                    code="reference_price_unavailable",
+                )
+            condition = infer_condition(request.side, request.target_price, reference)
         if request.side is Side.SELL:
             await ensure_can_sell(
                 session, client_id, rules, request.quantity, respect_reservations=True
@@ -89,18 +95,6 @@ class OrderService:
         for follower in self.followers:
             after_commit(session, partial(follower.order_placed, placed))
         return order
-
-    async def _reference_price(self, symbol: str, explicit: Condition | None) -> Decimal | None:
-        price = self.prices.cached_price(symbol)
-        if price is None:
-            price = await self.prices.current_price(symbol)
-        if price is None and explicit is None:
-            raise Unavailable(
-                f"no reference price for {symbol} (exchange unreachable): "
-                "give the condition explicitly (lte or gte)",
-                code="reference_price_unavailable",
-            )
-        return price
 
     async def list(
         self,
@@ -156,8 +150,3 @@ def placed_order(order: PositionedOrder) -> PlacedOrder:
         quantity=order.quantity,
         created_at=order.created_at,
     )
-
-
-def _known(reference: Decimal | None) -> Decimal:
-    assert reference is not None  # _reference_price raised when both are missing
-    return reference
