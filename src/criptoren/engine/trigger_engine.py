@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -232,10 +232,6 @@ class TriggerEngine:
     def pending(self) -> int:
         """Fired orders waiting for execution."""
         return sum(len(ids) for _, ids in self._queue)
-
-    def symbols(self) -> Iterable[str]:
-        """Symbols with waiting orders in the index."""
-        return self.index.symbols()
 
 
 def _crosses(order: WaitingOrder, price_units: int) -> bool:
