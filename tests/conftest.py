@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from criptoren.db.migrate import upgrade
-from tests.support.databases import postgres_url_or_reason, skip_or_fail, truncate
+from tests.support.databases import run_database_name, skip_or_fail, truncate
+from tests.support.processes import scratch_postgres
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,9 +31,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> tuple[str | None, str]:
-    """The migrated PostgreSQL test database (or ``None``) and why it is missing."""
-    return postgres_url_or_reason()
+def postgres_url() -> Iterator[tuple[str | None, str]]:
+    """This run's own migrated PostgreSQL database (or ``None``) and why it is missing.
+
+    Created under a name no other run uses, dropped when the run ends.
+    """
+    with scratch_postgres(run_database_name()) as url:
+        if url is None:
+            yield None, "PostgreSQL is not reachable on the test server"
+            return
+        asyncio.run(upgrade(url))
+        yield url, ""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
