@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from criptoren.domain.orders import Side
 from criptoren.engine.events import EventKind
 from tests.support.events import EventRecorder
 from tests.support.harness import Harness
@@ -86,13 +87,10 @@ async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(service: Harn
         preco_alvo="62000",
         quantidade="0.01",
     )
-    sale = {
-        "cliente_id": client_id,
-        "symbol": "BTCUSDT",
-        "preco_executado": "61000",
-        "quantidade": "0.01",
-    }
-    assert (await service.http.post("/registrar-venda", json=sale, headers=auth)).status_code == 201
+    # the API refuses a sale of reserved coins; the user's own SQL does not ask it
+    await service.insert_trade(
+        client_id, type=Side.SELL, price=Decimal(61000), quantity=Decimal("0.01")
+    )
     await service.exchange.wait_subscribed("btcusdt@aggTrade")
     service.exchange.emit_prices("BTCUSDT", ["62000.01"])
     await events.wait_finished({order["id"]})
