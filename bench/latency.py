@@ -49,14 +49,16 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import exchange_process
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings
+from criptoren.db import ledger
 from criptoren.db.migrate import upgrade
-from criptoren.db.models import PositionedOrder, Trade
-from criptoren.db.repositories import OrderRepository
+from criptoren.db.models import PositionedOrder
+from criptoren.db.repositories import OrderRepository, SymbolRepository
 from criptoren.db.types import utcnow
 from criptoren.domain.orders import Condition, OrderStatus, Side, TradeSource
 from criptoren.engine.events import EventKind, OrderEvent
@@ -323,11 +325,14 @@ async def waiting_orders(
     """Waiting orders stored directly (the engine's index never sees them)."""
     async with sessions() as session, session.begin():
         repository = OrderRepository(session)
+        rules = await SymbolRepository(session).get(SYMBOL)
+        assert rules is not None
         ids = []
         for _ in range(count):
             order = await repository.add(
                 PositionedOrder(
                     client_id=client_id,
+                    symbol_id=rules.symbol_id,
                     symbol=SYMBOL,
                     type=Side.BUY.value,
                     target_price=TARGET,
@@ -348,29 +353,37 @@ async def bare_transaction(
     start = time.perf_counter_ns()
     async with sessions() as session:
         async with session.begin():
-            repository = OrderRepository(session)
-            claimed = await repository.transition(
-                order_id, OrderStatus.WAITING, OrderStatus.TRIGGERED, triggered_at=utcnow()
-            )
-            assert claimed
-            trade = Trade(
-                client_id=client_id,
-                symbol=SYMBOL,
-                type=Side.BUY.value,
-                price=PRICE,
-                quantity=QUANTITY,
-                fee=Decimal("0.06"),
-                fee_asset="USDT",
-                order_id=None,
-                positioned_order_id=order_id,
-                source=TradeSource.ENGINE.value,
-                mode="paper",
-            )
-            session.add(trade)
-            await session.flush()
-            await repository.transition(
-                order_id, OrderStatus.TRIGGERED, OrderStatus.EXECUTED, executed_trade_id=trade.id
-            )
+            rules = await SymbolRepository(session).get(SYMBOL)
+            assert rules is not None
+
+            def work(connection: Connection) -> None:
+                assert ledger.claim(connection, order_id) is not None
+                trade_id = ledger.insert_trade(
+                    connection,
+                    {
+                        "client_id": client_id,
+                        "symbol_id": rules.symbol_id,
+                        "symbol": SYMBOL,
+                        "type": Side.BUY,
+                        "price": PRICE,
+                        "quantity": QUANTITY,
+                        "fee": Decimal("0.06"),
+                        "fee_asset": "USDT",
+                        "positioned_order_id": order_id,
+                        "source": TradeSource.ENGINE,
+                        "mode": "paper",
+                        "executed_at": utcnow(),
+                    },
+                )
+                ledger.transition(
+                    connection,
+                    order_id,
+                    OrderStatus.TRIGGERED,
+                    OrderStatus.EXECUTED,
+                    executed_trade_id=trade_id,
+                )
+
+            await ledger.run_in(session, work)
             before_commit = time.perf_counter_ns()
         end = time.perf_counter_ns()
     return start, before_commit, end

@@ -137,13 +137,12 @@ def build_engine(
     bus: EventBus,
 ) -> tuple[TriggerEngine, Reconciler]:
     """The trigger engine, its executor and the reconciler of unknown outcomes."""
-    executor = Executor(broker, TransactionRunner(settings.database_url, engine))
-    reconciler = Reconciler(sessions, executor, bus)
+    executor = Executor(broker, TransactionRunner(settings.database_url, engine), bus)
+    reconciler = Reconciler(sessions, executor)
     executor.on_unknown = reconciler.wake.set
     trigger_engine = TriggerEngine(
         sessions,
         executor,
-        bus,
         cursor_flush_seconds=settings.cursor_flush_seconds,
         before_work=None if broker.atomic else reconciler.settle_until_known,
     )

@@ -134,6 +134,36 @@ async def test_positioned_sell_cannot_exceed_unreserved_holdings(service: Harnes
     assert again.status_code == 201
 
 
+async def test_recorded_sale_cannot_eat_quantity_reserved_by_waiting_sells(
+    service: Harness,
+) -> None:
+    client_id, auth = await service.new_client()
+    await service.buy(auth, client_id, preco_executado="60000", quantidade="0.01")
+    sell = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_alvo": "65000"}
+    placed = await service.http.post(
+        "/posicionar-venda", json={**sell, "quantidade": "0.008"}, headers=auth
+    )
+    assert placed.status_code == 201, placed.text
+    sale = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_executado": "62000"}
+    refused = await service.http.post(
+        "/registrar-venda", json={**sale, "quantidade": "0.003"}, headers=auth
+    )
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "insufficient_holdings"
+    assert "0.008 BTC reserved by waiting sells" in error["message"]
+    v1 = {"symbol": "BTCUSDT", "side": "sell", "price": "62000", "quantity": "0.003"}
+    refused_v1 = await service.http.post("/api/v1/trades", json=v1, headers=auth)
+    assert refused_v1.status_code == 422
+    assert refused_v1.json()["error"]["code"] == "insufficient_holdings"
+    allowed = await service.http.post(
+        "/registrar-venda", json={**sale, "quantidade": "0.002"}, headers=auth
+    )
+    assert allowed.status_code == 201, allowed.text
+    trades = (await service.http.get("/negociacoes", headers=auth)).json()
+    assert [t["tipo"] for t in trades] == ["sell", "buy"]
+
+
 async def test_cancel_is_409_once_the_order_is_not_waiting(service: Harness) -> None:
     client_id, auth = await service.new_client()
     body = {

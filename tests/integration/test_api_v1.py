@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from criptoren.db.models import Trade
 from tests.support.harness import Harness
 
 
@@ -77,20 +76,16 @@ async def test_monitoring_can_be_stopped_unless_an_order_needs_it(service: Harne
 
 async def test_fee_in_a_third_asset_stays_out_of_the_pnl(service: Harness) -> None:
     client_id, auth = await service.new_client()
-    async with service.container.session_factory() as session, session.begin():
-        session.add(
-            Trade(
-                client_id=client_id,
-                symbol="BTCUSDT",
-                type="buy",
-                price=Decimal(60000),
-                quantity=Decimal("0.01"),
-                fee=Decimal("0.0009"),
-                fee_asset="BNB",
-                source="engine",
-                mode="live",
-            )
-        )
+    await service.insert_trade(
+        client_id,
+        type="buy",
+        price=Decimal(60000),
+        quantity=Decimal("0.01"),
+        fee=Decimal("0.0009"),
+        fee_asset="BNB",
+        source="engine",
+        mode="live",
+    )
     [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
     assert position["quantity"] == "0.01000000"
     assert position["cost_basis"] == "600.00000000"  # not 600.0009: BNB is not USDT

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from criptoren.domain.orders import Side
 from criptoren.engine.events import EventKind
 from tests.support.events import EventRecorder
 from tests.support.harness import Harness
@@ -21,7 +25,18 @@ async def _order(service: Harness, auth: dict[str, str], order_id: int) -> Any:
     return (await service.http.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
 
 
-async def test_buy_fires_once_on_the_first_crossing_trade(service: Harness) -> None:
+def _engine_lines(caplog: pytest.LogCaptureFixture, order_id: int) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("criptoren.engine") and f"order {order_id} " in record.message
+    ]
+
+
+async def test_buy_fires_once_on_the_first_crossing_trade(
+    service: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="criptoren.engine")
     events = EventRecorder(service.container.bus)
     client_id, auth = await service.new_client()
     order = await _place(
@@ -50,6 +65,10 @@ async def test_buy_fires_once_on_the_first_crossing_trade(service: Harness) -> N
     assert (trade["source"], trade["mode"], trade["fee_asset"]) == ("engine", "paper", "USDT")
     [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
     assert position["quantity"] == "0.01000000"
+    assert _engine_lines(caplog, order["id"]) == [
+        f"order {order['id']} executed: client {client_id} buy BTCUSDT at 60900.50000000 "
+        f"(trade {trade['id']})"
+    ]
 
 
 async def test_only_trades_after_creation_count(service: Harness) -> None:
@@ -74,7 +93,10 @@ async def test_only_trades_after_creation_count(service: Harness) -> None:
     assert trade["price"] == "61840.00000000"
 
 
-async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(service: Harness) -> None:
+async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(
+    service: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="criptoren.engine")
     events = EventRecorder(service.container.bus)
     client_id, auth = await service.new_client()
     await service.buy(auth, client_id, preco_executado="60000", quantidade="0.01")
@@ -86,13 +108,10 @@ async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(service: Harn
         preco_alvo="62000",
         quantidade="0.01",
     )
-    sale = {
-        "cliente_id": client_id,
-        "symbol": "BTCUSDT",
-        "preco_executado": "61000",
-        "quantidade": "0.01",
-    }
-    assert (await service.http.post("/registrar-venda", json=sale, headers=auth)).status_code == 201
+    # the API refuses a sale of reserved coins; the user's own SQL does not ask it
+    await service.insert_trade(
+        client_id, type=Side.SELL, price=Decimal(61000), quantity=Decimal("0.01")
+    )
     await service.exchange.wait_subscribed("btcusdt@aggTrade")
     service.exchange.emit_prices("BTCUSDT", ["62000.01"])
     await events.wait_finished({order["id"]})
@@ -101,6 +120,9 @@ async def test_sell_fails_with_a_reason_when_the_holdings_are_gone(service: Harn
     assert "cannot sell" in stored["failure_reason"]
     trades = (await service.http.get("/api/v1/trades", headers=auth)).json()
     assert [t["source"] for t in trades] == ["manual", "manual"]
+    assert _engine_lines(caplog, order["id"]) == [
+        f"order {order['id']} failed: client {client_id} sell BTCUSDT: " + stored["failure_reason"]
+    ]
 
 
 async def test_cancel_racing_a_fire_has_exactly_one_outcome(service: Harness) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from criptoren.config import Mode
+from criptoren.db.repositories import OrderRepository, claimed_order
+from criptoren.engine.broker import Fill
 from criptoren.engine.events import EventKind
+from criptoren.engine.transactions import record_fill
 from criptoren.fake_exchange import FakeExchange
 from tests.support.events import EventRecorder
 from tests.support.harness import Harness, running_service
@@ -83,6 +87,12 @@ async def test_dropped_reply_is_reconciled_into_one_trade(live: Harness) -> None
     order = await _buy_below(live, auth, client_id)
     live.exchange.emit_prices("BTCUSDT", ["60950.00"])
     await events.wait_finished({order["id"]}, timeout=20)
+    # triggered is published when the claim commits, though the outcome was then unknown
+    assert [e.kind for e in events.events if e.order_id == order["id"]] == [
+        EventKind.PLACED,
+        EventKind.TRIGGERED,
+        EventKind.EXECUTED,
+    ]
     assert len(live.exchange.order_requests()) == 1  # looked up, never resent
     assert len(live.exchange.orders(API_KEY)) == 1
     [trade] = await _trades(live, auth)
@@ -185,3 +195,19 @@ async def test_commission_in_base_asset_still_lets_the_whole_position_be_sold(
     assert sold["status"] == "executed", sold["failure_reason"]
     [position] = (await live.http.get("/api/v1/positions", headers=auth)).json()
     assert Decimal(position["quantity"]) == 0
+
+
+async def test_a_fill_recorded_twice_leaves_one_trade(live: Harness) -> None:
+    events = EventRecorder(live.container.bus)
+    client_id, auth = await live.new_client()
+    order = await _buy_below(live, auth, client_id)
+    live.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished({order["id"]})
+    async with live.container.session_factory() as session:
+        stored = await OrderRepository(session).get(order["id"])
+        assert stored is not None
+        claimed = claimed_order(stored)
+    fill = Fill(Decimal(60950), Decimal("0.01"), Decimal(0), "USDT", "1", Mode.LIVE)
+    runner = live.container.trigger_engine.executor.runner
+    assert await runner.run(partial(record_fill, order=claimed, fill=fill)) is None
+    assert len(await _trades(live, auth)) == 1

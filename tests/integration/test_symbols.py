@@ -6,8 +6,10 @@ import logging
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from criptoren.binance.rest import BinancePublicRest
+from criptoren.db.models import Symbol
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.services.symbols import SymbolService
 from tests.support.harness import running_service
@@ -87,3 +89,41 @@ async def test_no_symbols_at_all_is_a_503_not_a_422(database_url: str) -> None:
         assert synced.json()["symbols"] == 25
         response = await service.http.post("/posicionar-compra", json=body, headers=auth)
         assert response.status_code == 201
+
+
+class _ExchangeSays:
+    """An ``ExchangeInfoSource`` answering with the statuses it is given."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, str] = {}
+
+    async def exchange_info(self) -> dict[str, object]:
+        return {
+            "symbols": [
+                {"symbol": name, "status": status, "baseAsset": name[:3], "quoteAsset": name[3:]}
+                for name, status in self.statuses.items()
+            ]
+        }
+
+
+async def test_is_active_follows_the_exchange_status_on_every_sync(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    exchange = _ExchangeSays()
+    service = SymbolService(exchange)
+
+    async def sync_and_read() -> dict[str, bool]:
+        async with sessions() as session, session.begin():
+            await service.sync(session)
+            rows = await session.execute(select(Symbol.symbol, Symbol.is_active))
+            return {symbol: active for symbol, active in rows}
+
+    try:
+        exchange.statuses = {"BTCUSDT": "TRADING", "ETHBTC": "TRADING"}
+        assert await sync_and_read() == {"BTCUSDT": True, "ETHBTC": True}
+        exchange.statuses = {"BTCUSDT": "BREAK"}  # ETHBTC delisted
+        assert await sync_and_read() == {"BTCUSDT": False, "ETHBTC": False}
+        exchange.statuses = {"BTCUSDT": "TRADING", "ETHBTC": "TRADING"}
+        assert await sync_and_read() == {"BTCUSDT": True, "ETHBTC": True}
+    finally:
+        await engine.dispose()

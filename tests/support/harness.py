@@ -15,6 +15,8 @@ from pydantic import SecretStr
 from criptoren.api.app import create_app
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings
+from criptoren.db.models import Trade
+from criptoren.db.repositories import SymbolRepository
 from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -40,6 +42,14 @@ class Harness:
     def admin(self) -> dict[str, str]:
         """The operator's auth header."""
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    async def insert_trade(self, client_id: int, symbol: str = "BTCUSDT", **fields: Any) -> None:
+        """A trade row written behind the service's back (as the user's own SQL could)."""
+        async with self.container.session_factory() as session, session.begin():
+            rules = await SymbolRepository(session).get(symbol)
+            assert rules is not None
+            row = Trade(client_id=client_id, symbol_id=rules.symbol_id, symbol=symbol, **fields)
+            session.add(row)
 
     async def buy(self, headers: dict[str, str], client_id: int, **body: Any) -> httpx.Response:
         """``registrar-compra`` with defaults."""

@@ -9,6 +9,8 @@ from criptoren.domain.positions import (
     apply_trade,
     held_quantity,
     position_from_trades,
+    sale_shortfall,
+    trade_fact,
 )
 
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=2)
@@ -98,3 +100,26 @@ def test_condition_follows_the_crossing_rule() -> None:
     assert infer_condition(Side.SELL, Decimal(90), reference) is Condition.LTE
     assert infer_condition(Side.BUY, reference, reference) is Condition.LTE
     assert infer_condition(Side.SELL, reference, reference) is Condition.GTE
+
+
+def test_a_fee_in_a_third_asset_stays_out_of_cost_and_holdings() -> None:
+    def fact(side: Side, fee_asset: str) -> TradeFact:
+        return trade_fact(side, Decimal(100), Decimal(2), Decimal("0.01"), fee_asset, "ETH", "USDT")
+
+    buy_bnb, sell_bnb = fact(Side.BUY, "BNB"), fact(Side.SELL, "BNB")
+    assert (buy_bnb.fee, buy_bnb.fee_in_base) == (0, False)
+    assert position_from_trades([buy_bnb]).cost_basis == 200
+    assert held_quantity([buy_bnb, fact(Side.BUY, "ETH")]) == Decimal("3.99")
+    assert position_from_trades([buy_bnb, sell_bnb]).realized_pnl == 0
+    assert position_from_trades([fact(Side.BUY, "USDT")]).cost_basis == Decimal("200.01")
+
+
+def test_a_sale_may_not_eat_reserved_quantity() -> None:
+    assert sale_shortfall(Decimal("0.002"), Decimal("0.01"), Decimal("0.008"), "BTC") is None
+    refusal = sale_shortfall(Decimal("0.003"), Decimal("0.01"), Decimal("0.008"), "BTC")
+    assert refusal == (
+        "cannot sell 0.003 BTC: holdings are 0.01 BTC with 0.008 BTC reserved by waiting "
+        "sells (0.002 BTC unreserved); cancel a waiting sell first"
+    )
+    plain = sale_shortfall(Decimal("0.02"), Decimal("0.01"), Decimal(0), "BTC")
+    assert plain == "cannot sell 0.02 BTC: holdings are 0.01 BTC"

@@ -31,7 +31,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
     engine = create_engine(url)
     try:
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:  # the migration environment begins
             await connection.run_sync(_upgrade)
     finally:
         await engine.dispose()

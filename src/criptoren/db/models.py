@@ -1,4 +1,9 @@
-"""Tables: the original four (names and columns unchanged) plus what the design needs."""
+"""Tables: the seed's four (every seed column and reference kept) plus what the design needs.
+
+The seed's ``CREATE TABLE`` statements (as reconstructed) are in ``docs/seed-schema.sql``;
+``positioned_orders.symbol`` and ``trades.symbol`` are copies of ``symbols.symbol`` kept
+beside the seed's ``symbol_id`` for the engine's hot path, written from the same row.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from criptoren.db.types import FilterValue, Money, UTCDateTime, utcnow
+from criptoren.config import Mode
+from criptoren.db.types import EnumText, FilterValue, Money, UTCDateTime, utcnow
+from criptoren.domain.orders import Condition, OrderStatus, Side, TradeSource
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -66,6 +74,9 @@ class Symbol(Base):
     base_asset: Mapped[str] = mapped_column(String(20), nullable=False)
     quote_asset: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
     min_price: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
     max_price: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
     tick_size: Mapped[Decimal] = mapped_column(FilterValue(), nullable=False, default=0)
@@ -99,21 +110,28 @@ class PositionedOrder(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol_id: Mapped[int] = mapped_column(ForeignKey("symbols.id"), nullable=False)
     symbol: Mapped[str] = mapped_column(String(20), nullable=False)
-    type: Mapped[str] = mapped_column(String(4), nullable=False)
+    type: Mapped[Side] = mapped_column(EnumText(Side, 4), nullable=False)
     target_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     quantity: Mapped[Decimal] = mapped_column(Money(), nullable=False)
-    status: Mapped[str] = mapped_column(
-        String(20), nullable=False, default="waiting", server_default="waiting"
+    status: Mapped[OrderStatus] = mapped_column(
+        EnumText(OrderStatus, 20),
+        nullable=False,
+        default=OrderStatus.WAITING,
+        server_default=OrderStatus.WAITING.value,
     )
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
     )
-    condition: Mapped[str] = mapped_column(String(3), nullable=False)
+    condition: Mapped[Condition] = mapped_column(EnumText(Condition, 3), nullable=False)
     reference_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     client_order_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
     triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    executed_trade_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # orders and trades reference each other: this key is added after both tables exist
+    executed_trade_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trades.id", use_alter=True), nullable=True
+    )
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
@@ -128,13 +146,14 @@ class Trade(Base):
         CheckConstraint("type IN ('buy','sell')", name="type"),
         CheckConstraint("source IN ('engine','manual','strategy')", name="source"),
         CheckConstraint("mode IN ('paper','live')", name="mode"),
-        Index("ix_trades_client_symbol", "client_id", "symbol", "id"),
+        Index("ix_trades_client_symbol_id", "client_id", "symbol_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol_id: Mapped[int] = mapped_column(ForeignKey("symbols.id"), nullable=False)
     symbol: Mapped[str] = mapped_column(String(20), nullable=False)
-    type: Mapped[str] = mapped_column(String(4), nullable=False)
+    type: Mapped[Side] = mapped_column(EnumText(Side, 4), nullable=False)
     price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     quantity: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     fee: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=0, server_default="0")
@@ -146,8 +165,10 @@ class Trade(Base):
         ForeignKey("positioned_orders.id"), nullable=True, unique=True
     )
     fee_asset: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    source: Mapped[str] = mapped_column(String(10), nullable=False, default="manual")
-    mode: Mapped[str] = mapped_column(String(5), nullable=False, default="paper")
+    source: Mapped[TradeSource] = mapped_column(
+        EnumText(TradeSource, 10), nullable=False, default=TradeSource.MANUAL
+    )
+    mode: Mapped[Mode] = mapped_column(EnumText(Mode, 5), nullable=False, default=Mode.PAPER)
 
 
 class MonitoredSymbol(Base):

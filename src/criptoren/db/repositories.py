@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db import statements
+from criptoren.db.ledger import CLAIMED_COLUMNS, ClaimedOrder, stored_rules
 from criptoren.db.models import (
     Client,
     FeedCursor,
@@ -20,14 +19,8 @@ from criptoren.db.models import (
     Symbol,
     Trade,
 )
-from criptoren.db.statements import CLAIMED_COLUMNS, ClaimedOrder
-from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
-from criptoren.domain.orders import OrderStatus, Side
-from criptoren.domain.positions import TradeFact
-
-RULE_FIELDS = tuple(SymbolRules.__dataclass_fields__)
-NO_SYNC = {"synchronize_session": False}  # bulk UPDATEs: loaded objects are not refreshed
+from criptoren.domain.orders import OrderStatus
 
 
 class ClientRepository:
@@ -56,11 +49,6 @@ class ClientRepository:
         """Every client, oldest first."""
         return (await self.session.scalars(select(Client).order_by(Client.id))).all()
 
-    async def lock(self, client_id: int) -> None:
-        """Serialise holdings-changing work of one client (row lock on PostgreSQL)."""
-        # SQLite already runs one writer at a time (BEGIN IMMEDIATE), FOR UPDATE is ignored there
-        await self.session.execute(*statements.lock_client(client_id))
-
 
 class SymbolRepository:
     """Symbols and their exchange rules."""
@@ -69,35 +57,40 @@ class SymbolRepository:
         self.session = session
 
     async def upsert_many(self, rules: Iterable[SymbolRules]) -> int:
-        """Insert new symbols and refresh existing ones; returns how many were written."""
+        """Insert new symbols and refresh existing ones; returns how many were written.
+
+        ``is_active`` follows the exchange: ``TRADING`` symbols are active, every other
+        status, and every stored symbol the exchange no longer lists, inactive.
+        """
         existing = {s.symbol: s for s in (await self.session.scalars(select(Symbol))).all()}
         count = 0
         for rule in rules:
-            values = asdict(rule)
-            row = existing.get(rule.symbol)
+            values = asdict(rule) | {"is_active": rule.is_trading}
+            del values["symbol_id"]
+            row = existing.pop(rule.symbol, None)
             if row is None:
                 self.session.add(Symbol(**values))
             else:
                 for key, value in values.items():
                     setattr(row, key, value)
             count += 1
+        for unlisted in existing.values():
+            unlisted.is_active = False
         await self.session.flush()
         return count
 
     async def get(self, symbol: str) -> SymbolRules | None:
         """The rules of ``symbol``, if known."""
         row = (await self.session.scalars(select(Symbol).where(Symbol.symbol == symbol))).first()
-        if row is None:
-            return None
-        return SymbolRules(**{name: getattr(row, name) for name in RULE_FIELDS})
+        return None if row is None else stored_rules(row)
 
     async def list(self, *, trading_only: bool = False) -> list[SymbolRules]:
         """All known symbols, alphabetically."""
         query = select(Symbol).order_by(Symbol.symbol)
         if trading_only:
-            query = query.where(Symbol.status == "TRADING")
+            query = query.where(Symbol.is_active.is_(True))
         rows = (await self.session.scalars(query)).all()
-        return [SymbolRules(**{n: getattr(r, n) for n in RULE_FIELDS}) for r in rows]
+        return [stored_rules(row) for row in rows]
 
     async def count(self) -> int:
         """How many symbols are stored."""
@@ -126,7 +119,10 @@ class OrderRepository:
         return await self.session.get(PositionedOrder, order_id)
 
     async def list(
-        self, client_id: int | None, status: str | None = None, symbol: str | None = None
+        self,
+        client_id: int | None,
+        status: OrderStatus | None = None,
+        symbol: str | None = None,
     ) -> Sequence[PositionedOrder]:
         """Orders of a client (all clients when ``None``), newest first."""
         query = select(PositionedOrder).order_by(PositionedOrder.id.desc())
@@ -138,35 +134,14 @@ class OrderRepository:
             query = query.where(PositionedOrder.symbol == symbol)
         return (await self.session.scalars(query)).all()
 
-    async def transition(
-        self, order_id: int, expected: OrderStatus, new: OrderStatus, **changes: object
-    ) -> bool:
-        """Compare-and-set the status; ``False`` when the order was not in ``expected``."""
-        bound = statements.transition(order_id, expected, new, utcnow(), **changes)
-        result = await self.session.execute(*bound, execution_options=NO_SYNC)
-        return bool(getattr(result, "rowcount", 0) == 1)
-
-    async def reserved_quantity(self, client_id: int, symbol: str) -> Decimal:
-        """Quantity held back by the client's waiting sells of ``symbol``."""
-        query = select(PositionedOrder.quantity).where(
-            PositionedOrder.client_id == client_id,
-            PositionedOrder.symbol == symbol,
-            PositionedOrder.type == Side.SELL.value,
-            PositionedOrder.status.in_([OrderStatus.WAITING.value, OrderStatus.TRIGGERED.value]),
-        )
-        # summed here, not in SQL: SQLite keeps money as text and would sum it as floats
-        return sum((await self.session.scalars(query)).all(), Decimal(0))
-
     async def with_status(self, status: OrderStatus) -> Sequence[PositionedOrder]:
         """Every order in ``status``, oldest first."""
-        query = select(PositionedOrder).where(PositionedOrder.status == status.value)
+        query = select(PositionedOrder).where(PositionedOrder.status == status)
         return (await self.session.scalars(query.order_by(PositionedOrder.id))).all()
 
     async def waiting_symbols(self) -> set[str]:
         """Symbols with at least one waiting order."""
-        query = select(PositionedOrder.symbol).where(
-            PositionedOrder.status == OrderStatus.WAITING.value
-        )
+        query = select(PositionedOrder.symbol).where(PositionedOrder.status == OrderStatus.WAITING)
         return set((await self.session.scalars(query.distinct())).all())
 
 
@@ -175,12 +150,6 @@ class TradeRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def add(self, trade: Trade) -> Trade:
-        """Insert a trade (flushes, so its id is known)."""
-        self.session.add(trade)
-        await self.session.flush()
-        return trade
 
     async def list(
         self, client_id: int | None, symbol: str | None = None, *, oldest_first: bool = False
@@ -193,29 +162,6 @@ class TradeRepository:
         if symbol is not None:
             query = query.where(Trade.symbol == symbol)
         return (await self.session.scalars(query)).all()
-
-    async def facts(self, client_id: int, symbol: str, base_asset: str) -> Sequence[TradeFact]:
-        """The client's trades in ``symbol``, oldest first, as position inputs."""
-        rows = await self.session.execute(*statements.trade_facts(client_id, symbol))
-        return [statements.to_trade_fact(row, base_asset) for row in rows]
-
-
-def to_fact(trade: Trade, rules: SymbolRules | None) -> TradeFact:
-    """What a position needs of a stored trade.
-
-    A fee paid in a third asset (BNB) has no price in this symbol's quote asset: it is left
-    out of the cost basis and the P&L rather than counted as if it were quote currency.
-    """
-    base = rules.base_asset if rules else None
-    quote = rules.quote_asset if rules else None
-    valued = trade.fee_asset in (None, base, quote)
-    return TradeFact(
-        side=Side(trade.type),
-        price=trade.price,
-        quantity=trade.quantity,
-        fee=trade.fee if valued else Decimal(0),
-        fee_in_base=base is not None and trade.fee_asset == base,
-    )
 
 
 class MonitoredSymbolRepository:

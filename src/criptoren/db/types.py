@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from criptoren.domain.money import QUANTUM
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -59,6 +62,25 @@ class FilterValue(Money):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         """A ``Decimal`` without trailing zeros."""
         return None if value is None else Decimal(str(value)).normalize()
+
+
+class EnumText(TypeDecorator[E]):
+    """A ``VARCHAR`` holding a ``StrEnum``'s value (the table's CHECK lists the values)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """The value's text; a string that is no member is refused before the database."""
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """The enum member."""
+        return None if value is None else self.enum(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -31,6 +31,7 @@ class SymbolRules:
     market_step_size: Decimal = ZERO
     min_notional: Decimal = ZERO
     max_notional: Decimal = ZERO
+    symbol_id: int | None = None  # the ``symbols`` row, once stored
 
     @property
     def is_trading(self) -> bool:

@@ -97,3 +97,51 @@ def held_quantity(trades: Iterable[TradeFact]) -> Decimal:
         base_fee = trade.fee if trade.fee_in_base else ZERO
         total += trade.quantity - base_fee if trade.side is Side.BUY else -trade.quantity - base_fee
     return total
+
+
+def trade_fact(
+    side: Side,
+    price: Decimal,
+    quantity: Decimal,
+    fee: Decimal,
+    fee_asset: str | None,
+    base_asset: str | None,
+    quote_asset: str | None,
+) -> TradeFact:
+    """What a position needs of a stored trade in a symbol of ``base_asset``/``quote_asset``.
+
+    A fee paid in a third asset (BNB) has no price in this symbol's quote asset: it is left
+    out of the cost basis and the P&L rather than counted as if it were quote currency.
+    """
+    valued = fee_asset in (None, base_asset, quote_asset)
+    return TradeFact(
+        side,
+        price,
+        quantity,
+        fee if valued else ZERO,
+        fee_in_base=base_asset is not None and fee_asset == base_asset,
+    )
+
+
+def sale_shortfall(quantity: Decimal, held: Decimal, reserved: Decimal, asset: str) -> str | None:
+    """Why selling ``quantity`` is refused, or ``None`` when the unreserved holdings cover it.
+
+    ``reserved`` is what waiting (or triggered) sells hold back: a sale may not eat it, so
+    waiting sells never exceed the holdings.
+    """
+    available = held - reserved
+    if quantity <= available:
+        return None
+    wanted = f"cannot sell {_plain(quantity)} {asset}"
+    if reserved <= 0:
+        return f"{wanted}: holdings are {_plain(max(held, ZERO))} {asset}"
+    return (
+        f"{wanted}: holdings are {_plain(max(held, ZERO))} {asset} with {_plain(reserved)} "
+        f"{asset} reserved by waiting sells ({_plain(max(available, ZERO))} {asset} "
+        "unreserved); cancel a waiting sell first"
+    )
+
+
+def _plain(value: Decimal) -> str:
+    """``0.008`` rather than ``0.00800000`` or ``8E-3``."""
+    return f"{value.normalize():f}"

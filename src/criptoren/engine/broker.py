@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
 
 from criptoren.config import Mode
-from criptoren.db.statements import ClaimedOrder
+from criptoren.db.ledger import ClaimedOrder
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import Side
@@ -124,7 +124,7 @@ def execution_request(
         order_id=order.id,
         client_order_id=order.client_order_id or str(order.id),
         rules=rules,
-        side=Side(order.type),
+        side=order.type,
         quantity=order.quantity,
         trigger_price=price,
         trigger_time_ms=time_ms,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from criptoren.domain.money import to_units
 from criptoren.domain.orders import PlacedOrder
+from criptoren.domain.trigger_index import WaitingOrder
 from criptoren.engine.events import EventBus, EventKind, OrderEvent
-from criptoren.engine.trigger_engine import TriggerEngine, WaitingOrder, epoch_ms
+from criptoren.engine.trigger_engine import TriggerEngine, epoch_ms
 from criptoren.ports import MarketWatch
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db import ledger
 from criptoren.db.repositories import OrderRepository, SymbolRepository, claimed_order
 from criptoren.domain.orders import OrderStatus
 from criptoren.engine.broker import execution_request
-from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
 from criptoren.engine.transactions import Claim
 from criptoren.engine.trigger_engine import epoch_ms
@@ -25,14 +26,12 @@ class Reconciler:
         self,
         sessions: async_sessionmaker[AsyncSession],
         executor: Executor,
-        bus: EventBus,
         *,
         initial_delay: float = 0.2,
         max_delay: float = 30.0,
     ) -> None:
         self.sessions = sessions
         self.executor = executor
-        self.bus = bus
         self.initial_delay = initial_delay
         self.max_delay = max_delay
         self.wake = asyncio.Event()
@@ -40,10 +39,15 @@ class Reconciler:
     async def rearm_atomic(self) -> int:
         """Paper fills are atomic, so a ``triggered`` order never reached a fill: re-arm it."""
         async with self.sessions() as session, session.begin():
-            repository = OrderRepository(session)
-            stuck = await repository.with_status(OrderStatus.TRIGGERED)
+            stuck = await OrderRepository(session).with_status(OrderStatus.TRIGGERED)
             for order in stuck:
-                await repository.transition(order.id, OrderStatus.TRIGGERED, OrderStatus.WAITING)
+                rearm = partial(
+                    ledger.transition,
+                    order_id=order.id,
+                    expected=OrderStatus.TRIGGERED,
+                    new=OrderStatus.WAITING,
+                )
+                await ledger.run_in(session, rearm)
         return len(stuck)
 
     async def settle_pending(self) -> int:
@@ -61,11 +65,8 @@ class Reconciler:
                     claims.append(Claim(claimed, request))
         unknown = 0
         for claim in claims:
-            event = await self.executor.settle(claim, resend=False)
-            if event is None:
-                unknown += 1
-            else:
-                self.bus.publish(event)
+            if await self.executor.settle(claim, resend=False) is None:
+                unknown += 1  # the executor published whatever became known
         return unknown
 
     async def settle_until_known(self) -> None:

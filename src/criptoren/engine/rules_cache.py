@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy.engine import Connection
 
-from criptoren.db import statements
+from criptoren.db import ledger
 from criptoren.domain.filters import SymbolRules
 
 
@@ -23,11 +23,9 @@ class RulesCache:
             return cached[1]
         return None
 
-    def _keep(self, symbol: str, row: object) -> SymbolRules | None:
-        if row is None:
-            return None
-        rules = statements.to_rules(row)
-        self._rules[symbol] = (time.monotonic(), rules)
+    def _keep(self, symbol: str, rules: SymbolRules | None) -> SymbolRules | None:
+        if rules is not None:
+            self._rules[symbol] = (time.monotonic(), rules)
         return rules
 
     def get_sync(self, connection: Connection, symbol: str) -> SymbolRules | None:
@@ -35,4 +33,4 @@ class RulesCache:
         cached = self._fresh(symbol)
         if cached is not None:
             return cached
-        return self._keep(symbol, connection.execute(*statements.symbol_rules(symbol)).first())
+        return self._keep(symbol, ledger.symbol_rules(connection, symbol))

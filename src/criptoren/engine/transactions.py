@@ -3,23 +3,22 @@
 The runner hands each to the database in one go (one thread hop on SQLite; back-to-back
 round trips on PostgreSQL). A paper fill needs no I/O, so claim, fill, trade row and
 ``executed`` share one transaction; a live order is claimed in one transaction, sent
-outside any, and its outcome recorded in another.
+outside any, and its outcome recorded in another. The statements are the ledger's.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from criptoren.db import statements
-from criptoren.db.statements import ClaimedOrder
+from criptoren.db import ledger
+from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side, TradeSource
-from criptoren.domain.positions import held_quantity
 from criptoren.engine.broker import (
     AtomicBroker,
     ExecutionRequest,
@@ -29,9 +28,6 @@ from criptoren.engine.broker import (
 )
 from criptoren.engine.events import EventKind, OrderEvent
 from criptoren.engine.rules_cache import RulesCache
-from criptoren.services.ledger import sale_shortfall
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +57,7 @@ def execute_atomically(
             fill = broker.fill(claimed.request)
         except OrderRejected as exc:
             return _fail(connection, claimed.order, str(exc))
-        inserted = connection.execute(*statements.insert_trade(**trade_values(claimed.order, fill)))
-        trade_id = inserted.scalar_one()
+        trade_id = ledger.insert_trade(connection, trade_values(claimed.order, fill))
         # claimed in this very transaction: the compare-and-set cannot be lost here
         _transition(connection, claimed.order, OrderStatus.EXECUTED, executed_trade_id=trade_id)
         return executed_event(claimed.order, trade_id, fill)
@@ -77,22 +72,17 @@ def claim_for_venue(
 
 
 def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> OrderEvent | None:
-    """``triggered → executed`` and the trade row, once; ``None`` if already recorded."""
-    with connection.begin():
-        if not _transition(connection, order, OrderStatus.EXECUTED):
-            return None  # recorded by someone else (reconciler): never a second trade
-        inserted = connection.execute(*statements.insert_trade(**trade_values(order, fill)))
-        trade_id = inserted.scalar_one()
-        connection.execute(
-            *statements.transition(
-                order.id,
-                OrderStatus.EXECUTED,
-                OrderStatus.EXECUTED,
-                utcnow(),
-                executed_trade_id=trade_id,
-            )
-        )
-        return executed_event(order, trade_id, fill)
+    """The trade row and ``triggered → executed``, once; ``None`` if already recorded."""
+    try:
+        with connection.begin() as transaction:
+            trade_id = ledger.insert_trade(connection, trade_values(order, fill))
+            if not _transition(connection, order, OrderStatus.EXECUTED, executed_trade_id=trade_id):
+                transaction.rollback()  # settled by someone else: never a second trade
+                return None
+            return executed_event(order, trade_id, fill)
+    except IntegrityError:
+        # trades.positioned_order_id is unique: the reconciler (or the executor) wrote it first
+        return None
 
 
 def record_rejection(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
@@ -104,12 +94,9 @@ def record_rejection(connection: Connection, order: ClaimedOrder, reason: str) -
 def _claim(
     connection: Connection, order_id: int, trigger: tuple[Decimal, int], rules: RulesCache
 ) -> Claim | OrderEvent | None:
-    row = connection.execute(
-        *statements.claim_order(order_id, OrderStatus.TRIGGERED, utcnow())
-    ).first()
-    if row is None:
+    order = ledger.claim(connection, order_id)
+    if order is None:
         return None  # another engine, or a cancel, won the compare-and-set
-    order = ClaimedOrder(*row)
     symbol_rules = rules.get_sync(connection, order.symbol)
     reason = _refusal(connection, order, symbol_rules)
     if reason is not None:
@@ -121,32 +108,31 @@ def _claim(
 def _transition(
     connection: Connection, order: ClaimedOrder, new: OrderStatus, **changes: object
 ) -> bool:
-    bound = statements.transition(order.id, OrderStatus.TRIGGERED, new, utcnow(), **changes)
-    return bool(connection.execute(*bound).rowcount == 1)
+    return ledger.transition(connection, order.id, OrderStatus.TRIGGERED, new, **changes)
 
 
 def _fail(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
     if not _transition(connection, order, OrderStatus.FAILED, failure_reason=reason[:500]):
         return None
-    log.warning("order %s failed: %s", order.id, reason)
     return failed_event(order, reason)
 
 
 def _refusal(connection: Connection, order: ClaimedOrder, rules: SymbolRules | None) -> str | None:
     if rules is None:
         return f"symbol {order.symbol} is no longer known"
-    if order.type != Side.SELL.value:
+    if order.type is not Side.SELL:
         return None
-    connection.execute(*statements.lock_client(order.client_id))
-    rows = connection.execute(*statements.trade_facts(order.client_id, order.symbol))
-    held = held_quantity(statements.to_trade_fact(row, rules.base_asset) for row in rows)
-    return sale_shortfall(order.quantity, held, rules.base_asset)
+    # the order's own reservation covers it: only the holdings themselves can fall short
+    return ledger.sale_refusal(
+        connection, order.client_id, rules, order.quantity, count_reserved=False
+    )
 
 
 def trade_values(order: ClaimedOrder, fill: Fill) -> dict[str, object]:
     """The trade row of a filled order."""
     return {
         "client_id": order.client_id,
+        "symbol_id": order.symbol_id,
         "symbol": order.symbol,
         "type": order.type,
         "price": fill.price,
@@ -155,8 +141,8 @@ def trade_values(order: ClaimedOrder, fill: Fill) -> dict[str, object]:
         "fee_asset": fill.fee_asset,
         "order_id": fill.exchange_order_id,
         "positioned_order_id": order.id,
-        "source": TradeSource.ENGINE.value,
-        "mode": fill.mode.value,
+        "source": TradeSource.ENGINE,
+        "mode": fill.mode,
         "executed_at": utcnow(),
     }
 

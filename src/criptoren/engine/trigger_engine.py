@@ -14,25 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from criptoren.db.repositories import FeedCursorRepository, OrderRepository
 from criptoren.domain.money import from_units, to_units
 from criptoren.domain.orders import Condition, OrderStatus
-from criptoren.domain.trigger_index import TriggerIndex
-from criptoren.engine.events import EventBus, EventKind, OrderEvent
+from criptoren.domain.trigger_index import TriggerIndex, WaitingOrder
 from criptoren.engine.executor import Executor, TriggerTick
 from criptoren.market.schemas import AggTrade
 
 log = logging.getLogger(__name__)
 RETRY_INITIAL_SECONDS = 0.05
 RETRY_MAX_SECONDS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingOrder:
-    """What the engine needs to know of a waiting order."""
-
-    id: int
-    symbol: str
-    condition: Condition
-    target_units: int
-    created_ms: int
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -59,7 +47,6 @@ class TriggerEngine:
         self,
         sessions: async_sessionmaker[AsyncSession],
         executor: Executor,
-        bus: EventBus,
         *,
         recent_trades: int = 4096,
         cursor_flush_seconds: float = 1.0,
@@ -67,7 +54,6 @@ class TriggerEngine:
     ) -> None:
         self.sessions = sessions
         self.executor = executor
-        self.bus = bus
         self.index = TriggerIndex()
         self._recent: dict[str, deque[Recent]] = {}
         self._recent_size = recent_trades
@@ -124,18 +110,12 @@ class TriggerEngine:
 
     def add_order(self, order: WaitingOrder) -> None:
         """Index a newly committed order; fire it at once if a recent trade already crossed."""
-        self.index.add(
-            order.id,
-            order.symbol,
-            order.condition,
-            order.target_units,
-            order.created_ms,
-        )
+        self.index.add(*order)
         for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
             if trade_time_ms > order.created_ms and _crosses(order, price_units):
-                self.index.remove(order.id)
+                self.index.remove(order.order_id)
                 tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
-                self._enqueue(tick, [order.id])
+                self._enqueue(tick, [order.order_id])
                 return
 
     def remove_order(self, order_id: int) -> None:
@@ -188,24 +168,12 @@ class TriggerEngine:
         delay = RETRY_INITIAL_SECONDS
         while True:
             try:
-                event = await self.executor.execute(order_id, tick)
+                await self.executor.execute(order_id, tick)  # it publishes what happened
             except Exception:  # the database is down: keep the order, retry, never skip
                 log.exception("executing order %s failed; retrying in %.2fs", order_id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
-            if event is not None:
-                self.bus.publish(
-                    OrderEvent(
-                        EventKind.TRIGGERED,
-                        event.order_id,
-                        event.client_id,
-                        event.symbol,
-                        event.side,
-                        price=tick.price,
-                    )
-                )
-                self.bus.publish(event)
             return
 
     # --- cursors ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from criptoren.db.repositories import MonitoredSymbolRepository, OrderRepository
 from criptoren.errors import Conflict
 from criptoren.ports import MarketWatch, PriceSource
 from criptoren.services.symbols import SymbolService
+from criptoren.services.unit_of_work import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +37,12 @@ class MonitoringService:
         self.prices = prices
 
     async def monitor(self, session: AsyncSession, symbol: str) -> MonitorState:
-        """Validate ``symbol``, persist it as monitored and start streaming it."""
+        """Validate ``symbol``, persist it as monitored and stream it once that is committed."""
         rules = await self.symbols.rules(session, symbol)
         await MonitoredSymbolRepository(session).add(rules.symbol)
-        await self.market.watch([rules.symbol])
+        after_commit(session, partial(self.market.watch, [rules.symbol]))
         state = self.state(rules.symbol, rules.status, monitored=True)
-        if state.last_price is None:  # just subscribed: nothing streamed yet
+        if state.last_price is None:  # not streamed yet
             state = replace(state, last_price=await self.prices.current_price(rules.symbol))
         return state
 
@@ -50,7 +52,7 @@ class MonitoringService:
         if rules.symbol in await OrderRepository(session).waiting_symbols():
             raise Conflict(f"{rules.symbol} has waiting orders and stays monitored")
         await MonitoredSymbolRepository(session).remove(rules.symbol)
-        await self.market.unwatch([rules.symbol])
+        after_commit(session, partial(self.market.unwatch, [rules.symbol]))
         return self.state(rules.symbol, rules.status, monitored=False)
 
     async def list(self, session: AsyncSession) -> list[MonitorState]:

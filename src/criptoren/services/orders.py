@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.db import ledger
 from criptoren.db.models import PositionedOrder
 from criptoren.db.repositories import OrderRepository
 from criptoren.domain.filters import check_order
@@ -23,8 +24,8 @@ from criptoren.domain.orders import (
 from criptoren.errors import Conflict, NotFound, Unavailable
 from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
-from criptoren.services.ledger import ensure_can_sell
 from criptoren.services.symbols import SymbolService, normalise_symbol
+from criptoren.services.trades import ensure_can_sell
 from criptoren.services.unit_of_work import after_commit
 
 
@@ -74,18 +75,17 @@ class OrderService:
                 )
             condition = infer_condition(request.side, request.target_price, reference)
         if request.side is Side.SELL:
-            await ensure_can_sell(
-                session, client_id, rules, request.quantity, respect_reservations=True
-            )
+            await ensure_can_sell(session, client_id, rules, request.quantity)
         order = await OrderRepository(session).add(
             PositionedOrder(
                 client_id=client_id,
+                symbol_id=rules.symbol_id,
                 symbol=rules.symbol,
-                type=request.side.value,
+                type=request.side,
                 target_price=request.target_price,
                 quantity=request.quantity,
-                status=OrderStatus.WAITING.value,
-                condition=condition.value,
+                status=OrderStatus.WAITING,
+                condition=condition,
                 reference_price=reference,
             )
         )
@@ -106,9 +106,7 @@ class OrderService:
     ) -> Sequence[PositionedOrder]:
         """The caller's orders, optionally filtered."""
         clean = normalise_symbol(symbol) if symbol else None
-        return await OrderRepository(session).list(
-            principal.scope(client_id), status.value if status else None, clean
-        )
+        return await OrderRepository(session).list(principal.scope(client_id), status, clean)
 
     async def get(
         self, session: AsyncSession, principal: Principal, order_id: int
@@ -124,8 +122,13 @@ class OrderService:
     ) -> PositionedOrder:
         """Cancel a waiting order; 409 when it is no longer waiting."""
         order = await self.get(session, principal, order_id)
-        repository = OrderRepository(session)
-        if not await repository.transition(order_id, OrderStatus.WAITING, OrderStatus.CANCELLED):
+        cancel = partial(
+            ledger.transition,
+            order_id=order_id,
+            expected=OrderStatus.WAITING,
+            new=OrderStatus.CANCELLED,
+        )
+        if not await ledger.run_in(session, cancel):
             await session.refresh(order)
             raise Conflict(
                 f"order {order_id} is {order.status}, only a waiting order can be cancelled",
@@ -144,8 +147,8 @@ def placed_order(order: PositionedOrder) -> PlacedOrder:
         id=order.id,
         client_id=order.client_id,
         symbol=order.symbol,
-        side=Side(order.type),
-        condition=Condition(order.condition),
+        side=order.type,
+        condition=order.condition,
         target_price=order.target_price,
         quantity=order.quantity,
         created_at=order.created_at,

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db.repositories import SymbolRepository, TradeRepository, to_fact
+from criptoren.db.ledger import to_fact
+from criptoren.db.repositories import SymbolRepository, TradeRepository
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.positions import Position, TradeFact, position_from_trades
@@ -47,7 +48,8 @@ class PositionService:
         for trade in trades:
             if trade.symbol not in rules:
                 rules[trade.symbol] = await symbols.get(trade.symbol)
-            grouped[(trade.client_id, trade.symbol)].append(to_fact(trade, rules[trade.symbol]))
+            row = (trade.type, trade.price, trade.quantity, trade.fee, trade.fee_asset)
+            grouped[(trade.client_id, trade.symbol)].append(to_fact(row, rules[trade.symbol]))
         return [self._view(cid, sym, position_from_trades(f)) for (cid, sym), f in grouped.items()]
 
     def _view(self, client_id: int, symbol: str, position: Position) -> PositionView:

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.config import Mode
+from criptoren.db import ledger
 from criptoren.db.models import Trade
 from criptoren.db.repositories import TradeRepository
-from criptoren.domain.filters import check_order
+from criptoren.db.types import utcnow
+from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
 from criptoren.errors import InvalidInput
 from criptoren.services.auth import Principal, require_active_client
-from criptoren.services.ledger import ensure_can_sell
 from criptoren.services.symbols import SymbolService, normalise_symbol
 
 
@@ -43,7 +45,7 @@ class TradeService:
     async def record(
         self, session: AsyncSession, principal: Principal, request: TradeRequest
     ) -> Trade:
-        """Validate and store a manual trade; a sale beyond holdings is refused."""
+        """Validate and store a manual trade; a sale beyond the unreserved holdings is refused."""
         client_id = principal.acting_for(request.client_id)
         await require_active_client(session, client_id)
         rules = await self.symbols.trading_rules(session, request.symbol)
@@ -54,23 +56,23 @@ class TradeService:
                 f"fee asset must be {rules.base_asset} or {rules.quote_asset} for {rules.symbol}"
             )
         if request.side is Side.SELL:
-            await ensure_can_sell(
-                session, client_id, rules, request.quantity, respect_reservations=False
-            )
-        return await TradeRepository(session).add(
-            Trade(
-                client_id=client_id,
-                symbol=rules.symbol,
-                type=request.side.value,
-                price=request.price,
-                quantity=request.quantity,
-                fee=request.fee,
-                fee_asset=fee_asset,
-                order_id=request.order_id,
-                source=TradeSource.MANUAL.value,
-                mode=self.mode.value,
-            )
-        )
+            await ensure_can_sell(session, client_id, rules, request.quantity)
+        values = {
+            "client_id": client_id,
+            "symbol_id": rules.symbol_id,
+            "symbol": rules.symbol,
+            "type": request.side,
+            "price": request.price,
+            "quantity": request.quantity,
+            "fee": request.fee,
+            "fee_asset": fee_asset,
+            "order_id": request.order_id,
+            "source": TradeSource.MANUAL,
+            "mode": self.mode,
+            "executed_at": utcnow(),
+        }
+        trade_id = await ledger.run_in(session, partial(ledger.insert_trade, values=values))
+        return Trade(id=trade_id, positioned_order_id=None, **values)
 
     async def list(
         self,
@@ -82,3 +84,21 @@ class TradeService:
         """The caller's trades, newest first."""
         clean = normalise_symbol(symbol) if symbol else None
         return await TradeRepository(session).list(principal.scope(client_id), clean)
+
+
+async def ensure_can_sell(
+    session: AsyncSession, client_id: int, rules: SymbolRules, quantity: Decimal
+) -> None:
+    """Refuse (422) a new sale, recorded or positioned, that would eat reserved holdings."""
+    refusal = await ledger.run_in(
+        session,
+        partial(
+            ledger.sale_refusal,
+            client_id=client_id,
+            rules=rules,
+            quantity=quantity,
+            count_reserved=True,
+        ),
+    )
+    if refusal is not None:
+        raise InvalidInput(refusal, code="insufficient_holdings")

@@ -1,0 +1,182 @@
+"""The ledger: holdings, reservations, trade rows and order status changes, in one place.
+
+Every function is synchronous over a ``Connection``. The engine runs them on its
+transaction runner; the API runs them on the request's own transaction through
+:func:`run_in`. So each statement is built once (SQLAlchemy caches it whole) and the
+sale rule is applied once (``domain.positions.sale_shortfall``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from criptoren.db.models import Client, PositionedOrder, Symbol, Trade
+from criptoren.db.types import utcnow
+from criptoren.domain.filters import SymbolRules
+from criptoren.domain.orders import OrderStatus, Side
+from criptoren.domain.positions import TradeFact, held_quantity, sale_shortfall, trade_fact
+
+T = TypeVar("T")
+RESERVING = (OrderStatus.WAITING, OrderStatus.TRIGGERED)
+"""Statuses in which a sell holds its quantity back from other sales."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedOrder:
+    """The columns of a just-claimed order that its execution needs."""
+
+    id: int
+    client_id: int
+    symbol_id: int
+    symbol: str
+    type: Side
+    quantity: Decimal
+    client_order_id: str | None
+    target_price: Decimal
+
+
+CLAIMED_COLUMNS = (
+    PositionedOrder.id,
+    PositionedOrder.client_id,
+    PositionedOrder.symbol_id,
+    PositionedOrder.symbol,
+    PositionedOrder.type,
+    PositionedOrder.quantity,
+    PositionedOrder.client_order_id,
+    PositionedOrder.target_price,
+)
+TRADE_FACT_COLUMNS = (Trade.type, Trade.price, Trade.quantity, Trade.fee, Trade.fee_asset)
+RULE_FIELDS = tuple(SymbolRules.__dataclass_fields__)
+RULE_COLUMNS = tuple(
+    Symbol.id if name == "symbol_id" else getattr(Symbol, name) for name in RULE_FIELDS
+)
+
+_CLAIM = (
+    update(PositionedOrder)
+    .where(
+        PositionedOrder.id == bindparam("order_id"),
+        PositionedOrder.status == OrderStatus.WAITING,
+    )
+    .values(
+        status=OrderStatus.TRIGGERED, triggered_at=bindparam("now"), updated_at=bindparam("now")
+    )
+    .returning(*CLAIMED_COLUMNS)
+)
+_INSERT_TRADE = insert(Trade).returning(Trade.id)
+_LOCK_CLIENT = select(Client.id).where(Client.id == bindparam("client_id")).with_for_update()
+_TRADE_FACTS = (
+    select(*TRADE_FACT_COLUMNS)
+    .where(Trade.client_id == bindparam("client_id"), Trade.symbol_id == bindparam("symbol_id"))
+    .order_by(Trade.id)
+)
+_RESERVED = select(PositionedOrder.quantity).where(
+    PositionedOrder.client_id == bindparam("client_id"),
+    PositionedOrder.symbol_id == bindparam("symbol_id"),
+    PositionedOrder.type == Side.SELL,
+    PositionedOrder.status.in_(RESERVING),
+)
+_SYMBOL_RULES = select(*RULE_COLUMNS).where(Symbol.symbol == bindparam("symbol"))
+
+
+async def run_in(session: AsyncSession, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` on the connection of ``session``'s transaction (the API's way in)."""
+    return await session.run_sync(lambda sync_session: work(sync_session.connection()))
+
+
+def claim(connection: Connection, order_id: int) -> ClaimedOrder | None:
+    """``waiting → triggered`` for one order; ``None`` when someone else won the race."""
+    row = connection.execute(_CLAIM, {"order_id": order_id, "now": utcnow()}).first()
+    return None if row is None else ClaimedOrder(*row)
+
+
+@lru_cache(maxsize=16)
+def _transition(changed: tuple[str, ...]) -> Update:
+    values: dict[str, Any] = {"status": bindparam("new"), "updated_at": bindparam("now")}
+    values |= {name: bindparam(f"set_{name}") for name in changed}
+    return (
+        update(PositionedOrder)
+        .where(
+            PositionedOrder.id == bindparam("order_id"),
+            PositionedOrder.status == bindparam("expected"),
+        )
+        .values(**values)
+    )
+
+
+def transition(
+    connection: Connection,
+    order_id: int,
+    expected: OrderStatus,
+    new: OrderStatus,
+    **changes: object,
+) -> bool:
+    """Compare-and-set of an order's status; ``False`` when it was not in ``expected``."""
+    params: dict[str, Any] = {"order_id": order_id, "expected": expected, "new": new}
+    params |= {"now": utcnow()} | {f"set_{name}": value for name, value in changes.items()}
+    result = connection.execute(_transition(tuple(sorted(changes))), params)
+    return bool(result.rowcount == 1)
+
+
+def insert_trade(connection: Connection, values: Mapping[str, object]) -> int:
+    """One trade row (``symbol_id`` and its ``symbol`` copy included); returns its id."""
+    return int(connection.execute(_INSERT_TRADE, dict(values)).scalar_one())
+
+
+def holdings(connection: Connection, client_id: int, rules: SymbolRules) -> Decimal:
+    """What the client holds of the symbol's base asset, per its recorded trades."""
+    params = {"client_id": client_id, "symbol_id": rules.symbol_id}
+    rows = connection.execute(_TRADE_FACTS, params)
+    return held_quantity(to_fact(row, rules) for row in rows)
+
+
+def reserved(connection: Connection, client_id: int, symbol_id: int | None) -> Decimal:
+    """Quantity held back by the client's waiting (or triggered) sells of the symbol."""
+    params = {"client_id": client_id, "symbol_id": symbol_id}
+    # summed here, not in SQL: SQLite keeps money as text and would sum it as floats
+    return sum(connection.execute(_RESERVED, params).scalars(), Decimal(0))
+
+
+def sale_refusal(
+    connection: Connection,
+    client_id: int,
+    rules: SymbolRules,
+    quantity: Decimal,
+    *,
+    count_reserved: bool,
+) -> str | None:
+    """Lock the client's holdings; why selling ``quantity`` is refused (``None``: allowed).
+
+    A new sale (recorded, or a positioned sell) may not eat what waiting sells reserve
+    (``count_reserved``); a fired sell already holds its own reservation.
+    """
+    # PostgreSQL: row lock; SQLite already runs one writer at a time (BEGIN IMMEDIATE)
+    connection.execute(_LOCK_CLIENT, {"client_id": client_id})
+    held = holdings(connection, client_id, rules)
+    held_back = reserved(connection, client_id, rules.symbol_id) if count_reserved else Decimal(0)
+    return sale_shortfall(quantity, held, held_back, rules.base_asset)
+
+
+def to_fact(row: Sequence[Any], rules: SymbolRules | None) -> TradeFact:
+    """A trade's ``(type, price, quantity, fee, fee_asset)`` as a position input."""
+    side, price, quantity, fee, fee_asset = row
+    base, quote = (rules.base_asset, rules.quote_asset) if rules else (None, None)
+    return trade_fact(Side(side), price, quantity, fee, fee_asset, base, quote)
+
+
+def symbol_rules(connection: Connection, symbol: str) -> SymbolRules | None:
+    """The stored rules of one symbol (``None`` if unknown)."""
+    row = connection.execute(_SYMBOL_RULES, {"symbol": symbol}).first()
+    return None if row is None else SymbolRules(*row)
+
+
+def stored_rules(row: Symbol) -> SymbolRules:
+    """A ``symbols`` row as domain rules."""
+    return SymbolRules(*(getattr(row, column.key) for column in RULE_COLUMNS))
