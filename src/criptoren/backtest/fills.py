@@ -29,6 +29,9 @@ def fill_price(order: WantedOrder, candle: Candle) -> Decimal | None:
 
 def first_fill(orders: Sequence[WantedOrder], candle: Candle) -> tuple[WantedOrder, Decimal] | None:
     """The one order that fills on ``candle`` (tie rule above) and its price."""
+    if len(orders) == 1:
+        price = fill_price(orders[0], candle)
+        return None if price is None else (orders[0], price)
     hits = []
     for order in orders:
         price = fill_price(order, candle)

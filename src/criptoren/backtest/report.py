@@ -46,15 +46,18 @@ class Summary:
 def _max_drawdown(curve: list[Decimal], capital: Decimal) -> tuple[Decimal, Decimal]:
     """Largest fall of equity (capital + P&L) from a peak: as a ratio of the peak, and in quote."""
     peak = ZERO
+    fall = ZERO  # the deepest fall since the current peak
     worst = ZERO
     worst_ratio = ZERO
     for pnl in curve:
-        if pnl >= peak:
-            peak = pnl
-            continue
-        fall = peak - pnl
-        worst = max(worst, fall)
-        worst_ratio = max(worst_ratio, fall / (capital + peak))
+        if pnl > peak:
+            if fall:  # settle the fall against its own peak before the peak moves
+                worst, worst_ratio = max(worst, fall), max(worst_ratio, fall / (capital + peak))
+            peak, fall = pnl, ZERO
+        elif peak - pnl > fall:
+            fall = peak - pnl
+    if fall:
+        worst, worst_ratio = max(worst, fall), max(worst_ratio, fall / (capital + peak))
     return worst_ratio.quantize(RATIO, rounding=ROUND_HALF_EVEN), worst
 
 

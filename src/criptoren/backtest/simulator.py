@@ -50,6 +50,8 @@ class Run:
     skipped_entries: int = 0
     candles_in_position: int = 0
     pnl_curve: list[Decimal] = field(default_factory=list)
+    realised: Decimal = ZERO
+    waiting: tuple[WantedOrder, ...] = ()
 
     @property
     def fees(self) -> Decimal:
@@ -72,6 +74,7 @@ class Run:
             quantity = entry.quantity
             fees = entry.fee + self.fee_rate * price * quantity
             pnl = (price - entry.entry_price) * quantity - fees
+            self.realised += pnl
             self.trades.append(
                 ClosedTrade(
                     entry.entry_time_ms, entry.entry_price, time_ms, price, quantity, fees, pnl
@@ -89,25 +92,31 @@ def simulate(
 ) -> Run:
     """Run ``strategy`` over ``candles`` in order; ``progress`` gets candles done, now and then."""
     run = Run(candles, fee_rate)
+    for start in range(0, len(candles), PROGRESS_EVERY):
+        _stretch(run, strategy, candles[start : start + PROGRESS_EVERY])
+        if progress is not None:
+            progress(min(PROGRESS_EVERY, len(candles) - start))
+    return run
+
+
+def _stretch(run: Run, strategy: Strategy, candles: Sequence[Candle]) -> None:
+    """The hot loop over a stretch of candles (locals only: it runs once per candle)."""
     curve = run.pnl_curve
-    realised = ZERO
-    orders: tuple[WantedOrder, ...] = ()
-    for index, candle in enumerate(candles):
+    realised = run.realised
+    orders = run.waiting
+    held = run.open_position
+    in_position = 0
+    for candle in candles:
         if orders:
             hit = first_fill(orders, candle)
             if hit is not None:
                 run.fill(strategy, hit[0], hit[1], candle.open_time_ms)
-                if hit[0].side is Side.SELL:
-                    realised += run.trades[-1].pnl
+                held, realised = run.open_position, run.realised
         orders = strategy.on_close(candle)
-        held = run.open_position
         if held is None:
             curve.append(realised)
         else:
-            run.candles_in_position += 1
+            in_position += 1
             curve.append(realised + (candle.close - held.entry_price) * held.quantity - held.fee)
-        if progress is not None and index % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-            progress(PROGRESS_EVERY)
-    if progress is not None:
-        progress(len(candles) % PROGRESS_EVERY)
-    return run
+    run.waiting = orders
+    run.candles_in_position += in_position

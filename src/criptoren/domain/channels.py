@@ -19,34 +19,52 @@ class Candle(NamedTuple):
     volume: Decimal
 
 
-class RollingExtreme:
-    """The maximum (or minimum) of the last ``window`` values pushed, in O(1) amortised."""
+class _RollingWindow:
+    """Monotonic queue of ``(value, position at which it leaves)``: its head is the extreme."""
 
-    __slots__ = ("_count", "_items", "_maximum", "_window")
+    __slots__ = ("_count", "_items", "_window")
 
-    def __init__(self, window: int, *, maximum: bool) -> None:
+    def __init__(self, window: int) -> None:
         if window < 1:
             raise ValueError("a channel window must be at least 1")
         self._window = window
-        self._maximum = maximum
         self._count = 0
-        # (position, value) pairs whose values are monotonic: the head is the extreme
-        self._items: deque[tuple[int, Decimal]] = deque()
+        self._items: deque[tuple[Decimal, int]] = deque()
+
+    def _enter(self, value: Decimal) -> Decimal | None:
+        """Append ``value`` (dominated values already dropped); the head once the window is full."""
+        items = self._items
+        count = self._count = self._count + 1
+        items.append((value, count + self._window))
+        if items[0][1] <= count:
+            items.popleft()
+        return items[0][0] if count >= self._window else None
+
+
+class RollingMax(_RollingWindow):
+    """The maximum of the last ``window`` values pushed, in O(1) amortised."""
+
+    __slots__ = ()
 
     def push(self, value: Decimal) -> Decimal | None:
-        """Add the next value; the extreme of the window, or ``None`` until it is full."""
+        """Add the next value; the window's maximum, or ``None`` until the window is full."""
         items = self._items
-        if self._maximum:
-            while items and items[-1][1] <= value:
-                items.pop()
-        else:
-            while items and items[-1][1] >= value:
-                items.pop()
-        items.append((self._count, value))
-        self._count += 1
-        if items[0][0] <= self._count - 1 - self._window:
-            items.popleft()
-        return items[0][1] if self._count >= self._window else None
+        while items and items[-1][0] <= value:
+            items.pop()
+        return self._enter(value)
+
+
+class RollingMin(_RollingWindow):
+    """The minimum of the last ``window`` values pushed, in O(1) amortised."""
+
+    __slots__ = ()
+
+    def push(self, value: Decimal) -> Decimal | None:
+        """Add the next value; the window's minimum, or ``None`` until the window is full."""
+        items = self._items
+        while items and items[-1][0] >= value:
+            items.pop()
+        return self._enter(value)
 
 
 class Band(NamedTuple):
@@ -62,8 +80,8 @@ class Donchian:
     __slots__ = ("_lower", "_upper")
 
     def __init__(self, window: int) -> None:
-        self._upper = RollingExtreme(window, maximum=True)
-        self._lower = RollingExtreme(window, maximum=False)
+        self._upper = RollingMax(window)
+        self._lower = RollingMin(window)
 
     def push(self, candle: Candle) -> Band | None:
         """Take candle t; ``(upper_N(t), lower_N(t))`` once N candles exist."""

@@ -8,18 +8,22 @@ from candle t+1 on. Long-only, one position at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
-from criptoren.domain.channels import Band, Candle, Donchian
+from criptoren.domain.channels import Candle, RollingMax, RollingMin
 from criptoren.domain.filters import SymbolRules, check_quantity
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import Condition, Side
 from criptoren.errors import InvalidInput
 
 ZERO = Decimal(0)
+_HIGH: Callable[[Candle], Decimal] = attrgetter("high")
+_LOW: Callable[[Candle], Decimal] = attrgetter("low")
 HUNDRED = Decimal(100)
 MIN_WINDOW = 2
 MAX_WINDOW = 1000
@@ -101,8 +105,7 @@ class Sizing:
         return quantity
 
 
-@dataclass(frozen=True, slots=True)
-class WantedOrder:
+class WantedOrder(NamedTuple):
     """One positioned order a strategy wants waiting until the next close.
 
     ``quantity`` is ``None`` for an entry sized by ``quote_amount``: the runner asks
@@ -153,15 +156,36 @@ class ChannelStrategy:
     merges with the channel exit of the same condition, keeping the nearer level.
     """
 
-    __slots__ = ("_entry", "_exit", "_position", "params", "sizing")
+    __slots__ = (
+        "_breakout",
+        "_entry",
+        "_entry_at",
+        "_entry_condition",
+        "_exit",
+        "_exit_at",
+        "_position",
+        "params",
+        "sizing",
+    )
 
     def __init__(self, params: ChannelParams, sizing: Sizing) -> None:
         self.params = params
         self.sizing = sizing
-        self._entry = Donchian(params.window)
-        exit_window = params.resolved_exit_window
-        needs_exit = params.kind is StrategyKind.BREAKOUT and exit_window != params.window
-        self._exit = Donchian(exit_window) if needs_exit else None
+        self._breakout = params.kind is StrategyKind.BREAKOUT
+        # breakout enters at upper_N (highs) and exits at lower_M (lows); reversion enters
+        # at lower_N (lows) and exits at upper_N (highs)
+        entry: RollingMax | RollingMin
+        exit_: RollingMax | RollingMin
+        if self._breakout:
+            entry, exit_ = RollingMax(params.window), RollingMin(params.resolved_exit_window)
+            self._entry_at, self._exit_at = _HIGH, _LOW
+            self._entry_condition = Condition.GTE
+        else:
+            entry, exit_ = RollingMin(params.window), RollingMax(params.window)
+            self._entry_at, self._exit_at = _LOW, _HIGH
+            self._entry_condition = Condition.LTE
+        self._entry = entry.push
+        self._exit = exit_.push
         self._position: Holding | None = None
 
     @property
@@ -171,20 +195,16 @@ class ChannelStrategy:
 
     def on_close(self, candle: Candle) -> tuple[WantedOrder, ...]:
         """Take candle t; the orders to keep waiting from t+1 (none until the bands exist)."""
-        band = self._entry.push(candle)
-        exit_band = self._exit.push(candle) if self._exit is not None else band
-        if band is None or exit_band is None:
+        entry = self._entry(self._entry_at(candle))
+        exit_ = self._exit(self._exit_at(candle))
+        if entry is None or exit_ is None:
             return ()
         if self._position is None:
-            if self.params.kind is StrategyKind.BREAKOUT:
-                return (WantedOrder(Side.BUY, band.upper, Condition.GTE, self.sizing.quantity),)
-            return (WantedOrder(Side.BUY, band.lower, Condition.LTE, self.sizing.quantity),)
-        return self._exits(self._position, band, exit_band)
+            return (WantedOrder(Side.BUY, entry, self._entry_condition, self.sizing.quantity),)
+        return self._exits(self._position, exit_)
 
-    def _exits(self, held: Holding, band: Band, exit_band: Band) -> tuple[WantedOrder, ...]:
-        breakout = self.params.kind is StrategyKind.BREAKOUT
-        lte = exit_band.lower if breakout else None
-        gte = None if breakout else band.upper
+    def _exits(self, held: Holding, channel: Decimal) -> tuple[WantedOrder, ...]:
+        lte, gte = (channel, None) if self._breakout else (None, channel)
         if held.stop_price is not None:
             lte = held.stop_price if lte is None else max(lte, held.stop_price)
         if held.take_price is not None:
