@@ -16,8 +16,9 @@ from criptoren.backtest.candles import load_candles, parse_bound
 from criptoren.backtest.chart_data import chart_data
 from criptoren.backtest.report import capital_for, summarise, summary_lines, sweep_lines, to_json
 from criptoren.backtest.simulator import simulate
-from criptoren.backtest.sweep import CandleFile, parse_windows, sweep, with_windows
+from criptoren.backtest.sweep import parse_windows, sweep, with_windows
 from criptoren.backtest.symbols import NoDatabase, read_symbol_rules
+from criptoren.domain.channels import Candle
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import AmountError, parse_decimal
 from criptoren.domain.strategies import ChannelParams, ChannelStrategy, Sizing, StrategyKind
@@ -97,26 +98,28 @@ def run_backtest(options: BacktestOptions, database_url: str) -> None:
         ),
         windows,
     )
-    source = CandleFile(
+    if not options.candles.is_file():
+        raise InvalidInput(f"--candles: no such file {options.candles}")
+    if len(params) > 1 and (options.json_out or options.plot or options.html):
+        raise InvalidInput("--json, --plot and --html need a single --window")
+    candles = load_candles(
         options.candles,
         parse_bound(options.start, end=False) if options.start else None,
         parse_bound(options.end, end=True) if options.end else None,
     )
-    if not source.path.is_file():
-        raise InvalidInput(f"--candles: no such file {source.path}")
+    if not candles:
+        raise InvalidInput("no candles in the file within --from/--to")
     if len(params) > 1:
-        if options.json_out or options.plot or options.html:
-            raise InvalidInput("--json, --plot and --html need a single --window")
-        _sweep(source, params, sizing, fee_rate)
+        _sweep(candles, params, sizing, fee_rate)
     else:
-        _single(options, source, params[0], sizing, fee_rate)
+        _single(options, candles, params[0], sizing, fee_rate)
 
 
 def _sweep(
-    source: CandleFile, params: list[ChannelParams], sizing: Sizing, fee_rate: Decimal
+    candles: list[Candle], params: list[ChannelParams], sizing: Sizing, fee_rate: Decimal
 ) -> None:
     with typer.progressbar(length=len(params), label="sweep", file=sys.stderr) as bar:
-        summaries = sweep(source, params, sizing, fee_rate, done=lambda: bar.update(1))
+        summaries = sweep(candles, params, sizing, fee_rate, done=lambda: bar.update(1))
     pairs = [(p.window, p.resolved_exit_window) for p in params]
     for line in sweep_lines(pairs, summaries):
         typer.echo(line)
@@ -124,14 +127,11 @@ def _sweep(
 
 def _single(
     options: BacktestOptions,
-    source: CandleFile,
+    candles: list[Candle],
     params: ChannelParams,
     sizing: Sizing,
     fee_rate: Decimal,
 ) -> None:
-    candles = load_candles(source.path, source.start_ms, source.end_ms)
-    if not candles:
-        raise InvalidInput("no candles in the file within --from/--to")
     with _progress(len(candles), "backtest") as progress:
         run = simulate(ChannelStrategy(params, sizing), candles, fee_rate, progress)
     capital = capital_for(sizing, candles)

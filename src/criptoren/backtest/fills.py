@@ -19,27 +19,24 @@ from criptoren.domain.channels import Candle
 from criptoren.domain.orders import Condition
 from criptoren.domain.strategies import WantedOrder
 
-
-def fill_price(order: WantedOrder, candle: Candle) -> Decimal | None:
-    """The price ``order`` fills at on ``candle``, or ``None`` when the candle misses it."""
-    if order.condition is Condition.GTE:
-        return max(order.price, candle.open) if candle.high >= order.price else None
-    return min(order.price, candle.open) if candle.low <= order.price else None
+_GTE = Condition.GTE  # a module constant: this runs once per candle
 
 
 def first_fill(orders: Sequence[WantedOrder], candle: Candle) -> tuple[WantedOrder, Decimal] | None:
     """The one order that fills on ``candle`` (tie rule above) and its price."""
-    if len(orders) == 1:
-        price = fill_price(orders[0], candle)
-        return None if price is None else (orders[0], price)
-    hits = []
+    hit = None
     for order in orders:
-        price = fill_price(order, candle)
-        if price is not None:
-            hits.append((order, price))
-    if len(hits) < 2:
-        return hits[0] if hits else None
-    for order, price in hits:
+        level = order.price
+        if order.condition is _GTE:
+            if candle.high < level:
+                continue
+            price = level if level > candle.open else candle.open
+        else:
+            if candle.low > level:
+                continue
+            price = level if level < candle.open else candle.open
         if price == candle.open:
-            return order, price
-    return next(hit for hit in hits if hit[0].condition is Condition.LTE)
+            return order, price  # the open, the candle's first trade, reaches it
+        if hit is None or order.condition is not _GTE:
+            hit = (order, price)
+    return hit

@@ -99,6 +99,10 @@ def simulate(
     return run
 
 
+def _base(realised: Decimal, held: OpenPosition) -> Decimal:
+    return realised - held.entry_price * held.quantity - held.fee
+
+
 def _stretch(run: Run, strategy: Strategy, candles: Sequence[Candle]) -> None:
     """The hot loop over a stretch of candles (locals only: it runs once per candle)."""
     curve = run.pnl_curve
@@ -106,17 +110,20 @@ def _stretch(run: Run, strategy: Strategy, candles: Sequence[Candle]) -> None:
     orders = run.waiting
     held = run.open_position
     in_position = 0
+    # marked P&L while held = base + close × quantity
+    base = ZERO if held is None else _base(run.realised, held)
     for candle in candles:
         if orders:
             hit = first_fill(orders, candle)
             if hit is not None:
                 run.fill(strategy, hit[0], hit[1], candle.open_time_ms)
                 held, realised = run.open_position, run.realised
+                base = ZERO if held is None else _base(realised, held)
         orders = strategy.on_close(candle)
         if held is None:
             curve.append(realised)
         else:
             in_position += 1
-            curve.append(realised + (candle.close - held.entry_price) * held.quantity - held.fee)
+            curve.append(base + candle.close * held.quantity)
     run.waiting = orders
     run.candles_in_position += in_position

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from multiprocessing import get_context
-from pathlib import Path
+from multiprocessing.context import BaseContext
 
-from criptoren.backtest.candles import load_candles
 from criptoren.backtest.report import Summary, capital_for, summarise
 from criptoren.backtest.simulator import simulate
 from criptoren.domain.channels import Candle
@@ -18,19 +19,6 @@ from criptoren.domain.strategies import ChannelParams, ChannelStrategy, Sizing
 from criptoren.errors import InvalidInput
 
 _candles: list[Candle] = []
-
-
-@dataclass(frozen=True, slots=True)
-class CandleFile:
-    """Where a worker reads its candles from (each process loads them once)."""
-
-    path: Path
-    start_ms: int | None = None
-    end_ms: int | None = None
-
-    def load(self) -> list[Candle]:
-        """The candles of the file within the bounds."""
-        return load_candles(self.path, self.start_ms, self.end_ms)
 
 
 def parse_windows(text: str) -> list[int]:
@@ -55,17 +43,23 @@ def run_one(
     return summarise(run, capital_for(sizing, candles))
 
 
-def _load_worker(source: CandleFile) -> None:
+def _hold(candles: list[Candle]) -> None:
     global _candles
-    _candles = source.load()
+    _candles = candles
 
 
 def _run_worker(params: ChannelParams, sizing: Sizing, fee_rate: Decimal) -> Summary:
     return run_one(_candles, params, sizing, fee_rate)
 
 
+def _context() -> BaseContext:
+    # fork hands the workers the parent's candles without copying or pickling them; where
+    # fork is unsafe or missing (macOS, Windows), spawn pickles them once per worker
+    return get_context("fork" if sys.platform == "linux" else "spawn")
+
+
 def sweep(
-    source: CandleFile,
+    candles: list[Candle],
     params: list[ChannelParams],
     sizing: Sizing,
     fee_rate: Decimal,
@@ -75,14 +69,16 @@ def sweep(
     """Summaries in the order of ``params``, computed by ``workers`` processes (all cores)."""
     count = max(1, min(workers or os.cpu_count() or 1, len(params)))
     results: dict[int, Summary] = {}
+    gc.freeze()  # forked workers then leave the shared candles' pages uncopied by the GC
     with ProcessPoolExecutor(
-        count, mp_context=get_context("spawn"), initializer=_load_worker, initargs=(source,)
+        count, mp_context=_context(), initializer=_hold, initargs=(candles,)
     ) as pool:
         futures = {pool.submit(_run_worker, p, sizing, fee_rate): i for i, p in enumerate(params)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             if done is not None:
                 done()
+    gc.unfreeze()
     return [results[index] for index in range(len(params))]
 
 

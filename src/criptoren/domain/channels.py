@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -19,21 +20,25 @@ class Candle(NamedTuple):
     volume: Decimal
 
 
-class _RollingWindow:
+class _RollingExtreme:
     """Monotonic queue of ``(value, position at which it leaves)``: its head is the extreme."""
 
-    __slots__ = ("_count", "_items", "_window")
+    __slots__ = ("_count", "_dominated", "_items", "_window")
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, dominated: Callable[[Decimal, Decimal], bool]) -> None:
         if window < 1:
             raise ValueError("a channel window must be at least 1")
         self._window = window
         self._count = 0
+        self._dominated = dominated  # can an older value never be the extreme again?
         self._items: deque[tuple[Decimal, int]] = deque()
 
-    def _enter(self, value: Decimal) -> Decimal | None:
-        """Append ``value`` (dominated values already dropped); the head once the window is full."""
+    def push(self, value: Decimal) -> Decimal | None:
+        """Add the next value; the window's extreme, or ``None`` until the window is full."""
         items = self._items
+        dominated = self._dominated
+        while items and dominated(items[-1][0], value):
+            items.pop()
         count = self._count = self._count + 1
         items.append((value, count + self._window))
         if items[0][1] <= count:
@@ -41,30 +46,22 @@ class _RollingWindow:
         return items[0][0] if count >= self._window else None
 
 
-class RollingMax(_RollingWindow):
+class RollingMax(_RollingExtreme):
     """The maximum of the last ``window`` values pushed, in O(1) amortised."""
 
     __slots__ = ()
 
-    def push(self, value: Decimal) -> Decimal | None:
-        """Add the next value; the window's maximum, or ``None`` until the window is full."""
-        items = self._items
-        while items and items[-1][0] <= value:
-            items.pop()
-        return self._enter(value)
+    def __init__(self, window: int) -> None:
+        super().__init__(window, operator.le)
 
 
-class RollingMin(_RollingWindow):
+class RollingMin(_RollingExtreme):
     """The minimum of the last ``window`` values pushed, in O(1) amortised."""
 
     __slots__ = ()
 
-    def push(self, value: Decimal) -> Decimal | None:
-        """Add the next value; the window's minimum, or ``None`` until the window is full."""
-        items = self._items
-        while items and items[-1][0] >= value:
-            items.pop()
-        return self._enter(value)
+    def __init__(self, window: int) -> None:
+        super().__init__(window, operator.ge)
 
 
 class Band(NamedTuple):

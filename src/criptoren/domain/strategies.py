@@ -8,11 +8,9 @@ from candle t+1 on. Long-only, one position at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from criptoren.domain.channels import Candle, RollingMax, RollingMin
@@ -22,8 +20,6 @@ from criptoren.domain.orders import Condition, Side
 from criptoren.errors import InvalidInput
 
 ZERO = Decimal(0)
-_HIGH: Callable[[Candle], Decimal] = attrgetter("high")
-_LOW: Callable[[Candle], Decimal] = attrgetter("low")
 HUNDRED = Decimal(100)
 MIN_WINDOW = 2
 MAX_WINDOW = 1000
@@ -158,12 +154,13 @@ class ChannelStrategy:
 
     __slots__ = (
         "_breakout",
-        "_entry",
-        "_entry_at",
         "_entry_condition",
-        "_exit",
-        "_exit_at",
+        "_level",
+        "_level_holding",
+        "_orders",
         "_position",
+        "_push_high",
+        "_push_low",
         "params",
         "sizing",
     )
@@ -174,19 +171,13 @@ class ChannelStrategy:
         self._breakout = params.kind is StrategyKind.BREAKOUT
         # breakout enters at upper_N (highs) and exits at lower_M (lows); reversion enters
         # at lower_N (lows) and exits at upper_N (highs)
-        entry: RollingMax | RollingMin
-        exit_: RollingMax | RollingMin
-        if self._breakout:
-            entry, exit_ = RollingMax(params.window), RollingMin(params.resolved_exit_window)
-            self._entry_at, self._exit_at = _HIGH, _LOW
-            self._entry_condition = Condition.GTE
-        else:
-            entry, exit_ = RollingMin(params.window), RollingMax(params.window)
-            self._entry_at, self._exit_at = _LOW, _HIGH
-            self._entry_condition = Condition.LTE
-        self._entry = entry.push
-        self._exit = exit_.push
+        low_window = params.resolved_exit_window if self._breakout else params.window
+        self._push_high = RollingMax(params.window).push
+        self._push_low = RollingMin(low_window).push
+        self._entry_condition = Condition.GTE if self._breakout else Condition.LTE
         self._position: Holding | None = None
+        self._level: Decimal | None = None
+        self._level_holding: Holding | None = None
 
     @property
     def position(self) -> Holding | None:
@@ -195,13 +186,23 @@ class ChannelStrategy:
 
     def on_close(self, candle: Candle) -> tuple[WantedOrder, ...]:
         """Take candle t; the orders to keep waiting from t+1 (none until the bands exist)."""
-        entry = self._entry(self._entry_at(candle))
-        exit_ = self._exit(self._exit_at(candle))
-        if entry is None or exit_ is None:
+        upper = self._push_high(candle.high)
+        lower = self._push_low(candle.low)
+        if upper is None or lower is None:
             return ()
-        if self._position is None:
-            return (WantedOrder(Side.BUY, entry, self._entry_condition, self.sizing.quantity),)
-        return self._exits(self._position, exit_)
+        entry, exit_ = (upper, lower) if self._breakout else (lower, upper)
+        held = self._position
+        level = entry if held is None else exit_
+        # the rolling extremes hand back the same object while the band stands still, so
+        # the orders are rebuilt only when the band or the position changed
+        if level is not self._level or held is not self._level_holding:
+            self._level, self._level_holding = level, held
+            if held is None:
+                order = WantedOrder(Side.BUY, level, self._entry_condition, self.sizing.quantity)
+                self._orders: tuple[WantedOrder, ...] = (order,)
+            else:
+                self._orders = self._exits(held, level)
+        return self._orders
 
     def _exits(self, held: Holding, channel: Decimal) -> tuple[WantedOrder, ...]:
         lte, gte = (channel, None) if self._breakout else (None, channel)
