@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import operator
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -20,50 +19,6 @@ class Candle(NamedTuple):
     volume: Decimal
 
 
-class _RollingExtreme:
-    """Monotonic queue of ``(value, position at which it leaves)``: its head is the extreme."""
-
-    __slots__ = ("_count", "_dominated", "_items", "_window")
-
-    def __init__(self, window: int, dominated: Callable[[Decimal, Decimal], bool]) -> None:
-        if window < 1:
-            raise ValueError("a channel window must be at least 1")
-        self._window = window
-        self._count = 0
-        self._dominated = dominated  # can an older value never be the extreme again?
-        self._items: deque[tuple[Decimal, int]] = deque()
-
-    def push(self, value: Decimal) -> Decimal | None:
-        """Add the next value; the window's extreme, or ``None`` until the window is full."""
-        items = self._items
-        dominated = self._dominated
-        while items and dominated(items[-1][0], value):
-            items.pop()
-        count = self._count = self._count + 1
-        items.append((value, count + self._window))
-        if items[0][1] <= count:
-            items.popleft()
-        return items[0][0] if count >= self._window else None
-
-
-class RollingMax(_RollingExtreme):
-    """The maximum of the last ``window`` values pushed, in O(1) amortised."""
-
-    __slots__ = ()
-
-    def __init__(self, window: int) -> None:
-        super().__init__(window, operator.le)
-
-
-class RollingMin(_RollingExtreme):
-    """The minimum of the last ``window`` values pushed, in O(1) amortised."""
-
-    __slots__ = ()
-
-    def __init__(self, window: int) -> None:
-        super().__init__(window, operator.ge)
-
-
 class Band(NamedTuple):
     """``upper = max(high)``, ``lower = min(low)`` over the last N candles."""
 
@@ -72,25 +27,47 @@ class Band(NamedTuple):
 
 
 class Donchian:
-    """Donchian bands of window N, updated one closed candle at a time."""
+    """``upper`` over the last N highs and ``lower`` over the last M lows, one candle at a time.
 
-    __slots__ = ("_lower", "_upper")
+    Each side is a monotonic queue of ``(value, position at which it leaves the window)``
+    whose head is the extreme: O(1) amortised per candle. Both sides live in one method
+    because this runs once per candle in every backtest.
+    """
 
-    def __init__(self, window: int) -> None:
-        self._upper = RollingMax(window)
-        self._lower = RollingMin(window)
+    __slots__ = ("_count", "_full", "_highs", "_lower_window", "_lows", "_upper_window")
 
-    def push(self, candle: Candle) -> Band | None:
-        """Take candle t; ``(upper_N(t), lower_N(t))`` once N candles exist."""
-        upper = self._upper.push(candle.high)
-        lower = self._lower.push(candle.low)
-        if upper is None or lower is None:
-            return None
-        return Band(upper, lower)
+    def __init__(self, upper_window: int, lower_window: int | None = None) -> None:
+        lower_window = upper_window if lower_window is None else lower_window
+        if upper_window < 1 or lower_window < 1:
+            raise ValueError("a channel window must be at least 1")
+        self._upper_window = upper_window
+        self._lower_window = lower_window
+        self._full = max(upper_window, lower_window)
+        self._count = 0
+        self._highs: deque[tuple[Decimal, int]] = deque()
+        self._lows: deque[tuple[Decimal, int]] = deque()
+
+    def push(self, candle: Candle) -> tuple[Decimal, Decimal] | None:
+        """Take candle t; ``(upper(t), lower(t))`` once both windows are full, else ``None``."""
+        count = self._count = self._count + 1
+        highs, value = self._highs, candle.high
+        while highs and highs[-1][0] <= value:
+            highs.pop()  # an older high not above this one can never be the maximum again
+        highs.append((value, count + self._upper_window))
+        if highs[0][1] <= count:
+            highs.popleft()
+        lows, value = self._lows, candle.low
+        while lows and lows[-1][0] >= value:
+            lows.pop()
+        lows.append((value, count + self._lower_window))
+        if lows[0][1] <= count:
+            lows.popleft()
+        return (highs[0][0], lows[0][0]) if count >= self._full else None
 
 
 def donchian_bands(candles: Iterable[Candle], window: int) -> Iterator[Band | None]:
     """The band at the close of each candle (``None`` during the warm-up)."""
     bands = Donchian(window)
     for candle in candles:
-        yield bands.push(candle)
+        band = bands.push(candle)
+        yield None if band is None else Band(*band)

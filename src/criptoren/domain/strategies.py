@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from criptoren.domain.channels import Candle, RollingMax, RollingMin
+from criptoren.domain.channels import Candle, Donchian
 from criptoren.domain.filters import SymbolRules, check_quantity
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import Condition, Side
@@ -153,14 +153,13 @@ class ChannelStrategy:
     """
 
     __slots__ = (
+        "_bands",
         "_breakout",
         "_entry_condition",
         "_level",
         "_level_holding",
         "_orders",
         "_position",
-        "_push_high",
-        "_push_low",
         "params",
         "sizing",
     )
@@ -172,8 +171,7 @@ class ChannelStrategy:
         # breakout enters at upper_N (highs) and exits at lower_M (lows); reversion enters
         # at lower_N (lows) and exits at upper_N (highs)
         low_window = params.resolved_exit_window if self._breakout else params.window
-        self._push_high = RollingMax(params.window).push
-        self._push_low = RollingMin(low_window).push
+        self._bands = Donchian(params.window, low_window)
         self._entry_condition = Condition.GTE if self._breakout else Condition.LTE
         self._position: Holding | None = None
         self._level: Decimal | None = None
@@ -186,10 +184,10 @@ class ChannelStrategy:
 
     def on_close(self, candle: Candle) -> tuple[WantedOrder, ...]:
         """Take candle t; the orders to keep waiting from t+1 (none until the bands exist)."""
-        upper = self._push_high(candle.high)
-        lower = self._push_low(candle.low)
-        if upper is None or lower is None:
+        bands = self._bands.push(candle)
+        if bands is None:
             return ()
+        upper, lower = bands
         entry, exit_ = (upper, lower) if self._breakout else (lower, upper)
         held = self._position
         level = entry if held is None else exit_
