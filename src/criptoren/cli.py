@@ -1,4 +1,4 @@
-"""The ``criptoren`` command line: serve, migrate, clients, symbols, fake exchange."""
+"""The ``criptoren`` command line: serve, migrate, clients, symbols, backtest, fake exchange."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import get_settings
 from criptoren.db.migrate import upgrade
+from criptoren.domain.strategies import StrategyKind
 from criptoren.errors import CriptorenError
 from criptoren.fake_exchange.cli import fake_exchange_command
 
@@ -130,6 +131,37 @@ def demo(
 
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(run_demo(host, port, database, interval))
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[StrategyKind, typer.Option(help="Which channel strategy.")],
+    candles: Annotated[Path, typer.Option(help="Candle CSV (.gz ok) or Binance kline dump.")],
+    window: Annotated[str, typer.Option(help="N, or START:STOP:STEP to sweep.")],
+    exit_window: Annotated[int | None, typer.Option(help="M (breakout; default N//2).")] = None,
+    quantity: Annotated[str | None, typer.Option(help="Fixed base quantity per entry.")] = None,
+    quote_amount: Annotated[str | None, typer.Option(help="Quote spent per entry.")] = None,
+    fee_rate: Annotated[str, typer.Option(help="Fee per fill, in quote.")] = "0.001",
+    stop_loss_pct: Annotated[str | None, typer.Option(help="Stop below entry, %.")] = None,
+    take_profit_pct: Annotated[str | None, typer.Option(help="Target above entry, %.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Read its filters from the database.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First date (UTC).")] = None,
+    to: Annotated[str | None, typer.Option(help="Last date (UTC, included).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write an interactive page here.")] = None,
+) -> None:
+    """Run a channel strategy over recorded candles (or sweep its window)."""
+    from criptoren.backtest.command import BacktestOptions, run_backtest
+
+    options = BacktestOptions(strategy, candles, window, exit_window, quantity, quote_amount,
+                              fee_rate, stop_loss_pct, take_profit_pct, symbol, from_, to,
+                              json_out, plot, html)  # fmt: skip
+    try:
+        run_backtest(options, get_settings().database_url)
+    except CriptorenError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 app.command("fake-exchange")(fake_exchange_command)

@@ -1,0 +1,1 @@
+"""``criptoren backtest``: run a strategy over recorded candles with candle-level fills."""
