@@ -79,6 +79,7 @@ class Container:
         for symbol, start_ms in resume.since_ms.items():
             self.market.set_resume_time(symbol, start_ms)
         self.market.add_listener(self.trigger_engine.on_trade)
+        self.market.book.add_reset_listener(self.trigger_engine.on_feed_reset)
         async with self.session_factory() as session, session.begin():
             await self.monitoring.resume(session)
         await self.market.start()
@@ -146,6 +147,7 @@ def build_engine(
         bus,
         cursor_flush_seconds=settings.cursor_flush_seconds,
         before_work=None if broker.atomic else reconciler.settle_until_known,
+        venue=settings.venue,
     )
     return trigger_engine, reconciler
 

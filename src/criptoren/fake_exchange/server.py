@@ -208,6 +208,10 @@ class FakeExchange(TradingControls):
         """Make ``/api/v3/time`` lie by ``skew_ms`` (a client trusting it signs bad timestamps)."""
         self.time_endpoint_skew_ms = skew_ms
 
+    def reset_trade_ids(self, symbol: str) -> None:
+        """Forget ``symbol``'s trades: later ones get ids from the start again (a venue reset)."""
+        self._call(self.market.reset_ids, symbol)
+
     def pause(self, symbol: str) -> None:
         """Stop streaming ``symbol`` while its trades go on (served by REST only)."""
         self._call(self.market.paused.add, symbol)

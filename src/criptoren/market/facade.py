@@ -17,7 +17,7 @@ class MarketData:
 
     def __init__(self, config: FeedConfig | None = None, gate: RateGate | None = None) -> None:
         self.config = config or FeedConfig()
-        self.book = PriceBook()
+        self.book = PriceBook(self.config.max_id_reorder)
         self.feed = BinanceFeed(self.config, self.book, gate)
 
     async def start(self) -> None:

@@ -42,7 +42,7 @@ class BinanceFeed:
         self, config: FeedConfig, book: PriceBook | None = None, gate: RateGate | None = None
     ) -> None:
         self.config = config
-        self.book = book if book is not None else PriceBook()
+        self.book = book if book is not None else PriceBook(config.max_id_reorder)
         self.rest = MarketRest(config, gate)
         self.sequencer = Sequencer(self.book, self.rest, config)
         self.reconnects = 0
