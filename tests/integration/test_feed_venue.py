@@ -88,7 +88,7 @@ async def test_ids_restarting_while_streaming(database_url: str) -> None:
         record = AggRecord("BTCUSDT", "61800", "0.001", 1, 1, 0, False, a=FAR_AHEAD)
         service.exchange.market.emit("BTCUSDT", [record])
         seen = asyncio.Event()
-        service.container.market.add_listener(lambda t: t.agg_id == FAR_AHEAD and seen.set())
+        service.container.feed.book.add_listener(lambda t: t.agg_id == FAR_AHEAD and seen.set())
         await asyncio.wait_for(seen.wait(), 10)
         service.exchange.reset_trade_ids("BTCUSDT")  # e.g. the spot testnet was reset
         await fires_on_time(service)

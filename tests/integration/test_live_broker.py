@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from criptoren.binance import errors as bx
 from criptoren.binance.live_broker import LiveBroker, common_step, total_commission
 from criptoren.binance.signed import BinanceSignedRest, RetryPolicy
+from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Side
@@ -77,14 +78,10 @@ def request(
     )
 
 
-def make_client(stub: BinanceStub, secret: str = API_SECRET, **kw: object) -> BinanceSignedRest:
-    options: dict[str, object] = {"timeout": 0.5, "retry": RetryPolicy(3, 0.01, 0.05)}
-    options.update(kw)
+def make_client(stub: BinanceStub, secret: str = API_SECRET) -> BinanceSignedRest:
+    http = BinanceHttp(stub.rest_url, timeout=0.5)
     return BinanceSignedRest(
-        stub.rest_url,
-        SecretStr(API_KEY),
-        SecretStr(secret),
-        **options,  # type: ignore[arg-type]
+        http, SecretStr(API_KEY), SecretStr(secret), retry=RetryPolicy(3, 0.01, 0.05)
     )
 
 
@@ -96,7 +93,8 @@ async def stub() -> AsyncIterator[BinanceStub]:
 
 @pytest.fixture
 async def client(stub: BinanceStub) -> AsyncIterator[BinanceSignedRest]:
-    async with make_client(stub) as rest:
+    rest = make_client(stub)
+    async with rest.http:
         yield rest
 
 
@@ -210,7 +208,8 @@ async def test_exchange_rejection_carries_its_message(
 
 async def test_bad_signature_is_a_clear_rejection(stub: BinanceStub, clock: FakeClock) -> None:
     wrong = "not-the-secret-5a9b"
-    async with make_client(stub, secret=wrong) as rest:
+    rest = make_client(stub, secret=wrong)
+    async with rest.http:
         with pytest.raises(OrderRejected, match="Signature for this request is not valid"):
             await LiveBroker(rest, clock=clock).execute(request())
         with pytest.raises(bx.InvalidSignature) as caught:
@@ -244,14 +243,14 @@ async def test_nothing_is_sent_before_retry_after(
     with pytest.raises(kind):
         await client.account()
     answered = stub.arrivals[-1].at
-    assert client.not_before >= answered + 1.0
+    assert client.http.gate.not_before >= answered + 1.0
     seen = len(stub.arrivals)
     with pytest.raises(kind):
         await client.get_order("BTCUSDT", "x")  # refused locally: never sent
     with pytest.raises(kind):
         await client.server_time()
     assert len(stub.arrivals) == seen
-    await client.wait_until_allowed()
+    await client.http.gate.wait()
     assert (await client.account())["canTrade"] is True
     assert stub.arrivals[-1].at - answered >= 1.0
 
@@ -378,14 +377,15 @@ async def test_reads_are_retried_but_orders_never(
     assert (await client.account())["canTrade"] is True
     assert len(stub.seen("GET", "/api/v3/account")) == 3
     stub.fail_next("POST", ORDER, Fault("status", 500))
-    with pytest.raises(bx.OutcomeUnknown):
+    with pytest.raises(bx.OutcomeUnknownAtExchange):
         await client.new_order("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "crpt-9")
     assert len(stub.seen("POST", ORDER)) == 1
 
 
 async def test_clock_offset_is_learnt_and_relearnt(stub: BinanceStub) -> None:
     stub.skew_ms = 30_000  # the exchange's clock is 30 s ahead of ours
-    async with make_client(stub) as rest:
+    rest = make_client(stub)
+    async with rest.http:
         await rest.account()
         assert rest.time_offset_ms is not None
         assert abs(rest.time_offset_ms - 30_000) < 500
@@ -402,13 +402,13 @@ async def test_clock_offset_is_learnt_and_relearnt(stub: BinanceStub) -> None:
 
 
 async def test_used_weight_and_test_orders(stub: BinanceStub, client: BinanceSignedRest) -> None:
-    assert client.used_weight is None
+    assert client.http.used_weight is None
     reply = await client.new_order("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "crpt-t", test=True)
     assert reply == {}
-    assert client.used_weight == stub.used_weight
+    assert client.http.used_weight == stub.used_weight
     assert stub.orders == {}
     await client.my_trades("BTCUSDT", 1)
-    assert client.used_weight == stub.used_weight > 20
+    assert client.http.used_weight == stub.used_weight > 20
 
 
 async def test_non_ascii_parameters_are_signed_as_sent(
@@ -428,8 +428,9 @@ async def fake_broker(clock: FakeClock) -> AsyncIterator[tuple[Any, LiveBroker]]
     async with FakeExchange() as fake:
         fake.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "10"})
         fake.emit_prices("BTCUSDT", ["50000"])
-        rest = BinanceSignedRest(fake.rest_url, SecretStr(API_KEY), SecretStr(API_SECRET))
-        async with rest:
+        http = BinanceHttp(fake.rest_url)
+        rest = BinanceSignedRest(http, SecretStr(API_KEY), SecretStr(API_SECRET))
+        async with http:
             yield fake, LiveBroker(rest, clock=clock)
 
 
@@ -462,8 +463,9 @@ async def test_fake_exchange_bad_signature(
     fake_broker: tuple[Any, LiveBroker], clock: FakeClock
 ) -> None:
     fake, _ = fake_broker
-    wrong = BinanceSignedRest(fake.rest_url, SecretStr(API_KEY), SecretStr("wrong-secret"))
-    async with wrong:
+    http = BinanceHttp(fake.rest_url)
+    wrong = BinanceSignedRest(http, SecretStr(API_KEY), SecretStr("wrong-secret"))
+    async with http:
         with pytest.raises(OrderRejected, match=r"(?i)signature"):
             await LiveBroker(wrong, clock=clock).execute(request(price="50000"))
     assert fake.orders(API_KEY) == []

@@ -70,7 +70,7 @@ async def _healthz(container: ContainerDep) -> JSONResponse:
         "database": database,
         "mode": container.settings.mode.value,
         "venue": container.settings.venue,
-        "feed": dict(container.market.health()),
+        "feed": dict(container.feed.health()),
         "engine": {
             "waiting_orders": len(container.trigger_engine.index),
             "pending_executions": container.trigger_engine.pending(),

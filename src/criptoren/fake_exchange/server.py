@@ -71,7 +71,7 @@ class FakeExchange(TradingControls):
         )
         for api_key, secret in self.config.api_keys.items():
             self.trading.add_account(api_key, secret)
-        self.gateway = Gateway(build_app(self))
+        self.gateway = Gateway(build_app(self), self.trading.faults)
 
     @property
     def ws_url(self) -> str:

@@ -162,9 +162,15 @@ class PriceBook:
         st.ticker = ticker
         st.tickers_seen += 1
 
-    def set_stale(self, symbol: str, stale: bool) -> None:
-        """Mark a symbol stale (no event for longer than the window) or fresh."""
-        self.state(symbol).stale = stale
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Last trade price seen for ``symbol`` (any case), if any."""
+        st = self._states.get(symbol.upper())
+        return None if st is None else st.last_price
+
+    def is_stale(self, symbol: str) -> bool:
+        """Whether ``symbol`` is marked stale (no event for longer than the window)."""
+        st = self._states.get(symbol.upper())
+        return st is not None and st.stale
 
     def stale_symbols(self) -> list[str]:
         """Symbols currently marked stale."""
