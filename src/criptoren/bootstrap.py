@@ -25,6 +25,7 @@ from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
 from criptoren.ports import ExchangeInfoSource
 from criptoren.services.clients import ClientService
+from criptoren.services.health import HealthService
 from criptoren.services.monitoring import MonitoringService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
@@ -55,6 +56,7 @@ class Container:
     trades: TradeService
     positions: PositionService
     monitoring: MonitoringService
+    health: HealthService
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -187,4 +189,5 @@ def build_container(
         trades=TradeService(symbols, settings.mode),
         positions=PositionService(prices),
         monitoring=MonitoringService(symbols, feed, prices),
+        health=HealthService(sessions, feed),
     )

@@ -64,6 +64,13 @@ class ExchangeUnavailable(Unavailable):
     code = "exchange_unavailable"
 
 
+class ExchangeError(CriptorenError):
+    """The exchange answered, but refused the request or answered nonsense."""
+
+    status_code = 502
+    code = "exchange_error"
+
+
 class OrderRejected(CriptorenError):
     """The venue refused the order; it will never execute."""
 

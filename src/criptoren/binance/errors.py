@@ -1,7 +1,7 @@
 """Binance errors as exceptions: only ``TemporaryError`` is ever retried (and only for reads).
 
 ```
-CriptorenError
+ExchangeError
 └── BinanceError(code, msg, status)         any refusal or failure reported by Binance
     ├── TemporaryError                       retryable for idempotent reads (also 503 Unavailable)
     │   ├── ExchangeUnreachable              could not connect: nothing was sent
@@ -25,16 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from criptoren.errors import CriptorenError, ExchangeUnavailable, OrderRejected, OutcomeUnknown
+from criptoren.errors import ExchangeError, ExchangeUnavailable, OrderRejected, OutcomeUnknown
 
 NO_CODE = 0
 
 
-class BinanceError(CriptorenError):
+class BinanceError(ExchangeError):
     """A failure reported by (or while talking to) Binance: ``code``, ``msg``, HTTP ``status``."""
-
-    status_code = 502
-    code = "exchange_error"
 
     def __init__(self, code: int, msg: str, status: int = 0) -> None:
         super().__init__(f"Binance error {code} (HTTP {status}): {msg}")
