@@ -43,10 +43,6 @@ class Sequencer:
             self.start_fill(trade.symbol)  # ids were skipped: fetch them before this one
         self._buffers[trade.symbol].append(trade)
 
-    def filling(self, symbol: str) -> bool:
-        """Whether a gap-fill of ``symbol`` is running."""
-        return symbol in self._buffers
-
     def start_fill(self, symbol: str) -> None:
         """Fetch everything after the last seen id; live trades wait in a buffer meanwhile."""
         state = self.book.state(symbol)

@@ -69,14 +69,6 @@ class PriceBook:
             st = self._states[symbol] = SymbolState(symbol)
         return st
 
-    def known(self, symbol: str) -> bool:
-        """Whether the book has any state for ``symbol``."""
-        return symbol in self._states
-
-    def symbols(self) -> list[str]:
-        """Symbols the book holds state for."""
-        return sorted(self._states)
-
     def set_last_id(self, symbol: str, agg_id: int) -> None:
         """Declare ``agg_id`` already seen (resume point): older ids will be dropped."""
         self.state(symbol).last_agg_id = agg_id
