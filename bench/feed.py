@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 
 import exchange_process
 from criptoren.market.config import FeedConfig
-from criptoren.market.facade import MarketData
+from criptoren.market.feed import BinanceFeed
 from criptoren.market.schemas import AggTrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ async def bare(ws_url: str, rest: str, symbol: str, n: int) -> float:
 
 async def feed(ws_url: str, rest: str, symbol: str, n: int) -> float:
     """The real feed client: socket -> orjson -> AggTrade (Decimal) -> price book -> listener."""
-    market = MarketData(FeedConfig(ws_url=ws_url, rest_url=rest, ticker=False))
+    market = BinanceFeed(FeedConfig(ws_url=ws_url, rest_url=rest, ticker=False))
     done = asyncio.Event()
     marks: list[float] = []
     count = 0
@@ -74,11 +74,11 @@ async def feed(ws_url: str, rest: str, symbol: str, n: int) -> float:
             marks.append(time.perf_counter())
             done.set()
 
-    market.add_listener(listener)
+    market.book.add_listener(listener)
     await market.start()
     try:
-        await market.ensure_monitored([symbol])
-        await market.feed.wait_for(lambda: market.health()["streams"] == 1)
+        await market.watch([symbol])
+        await market.wait_for(lambda: market.health()["streams"] == 1)
         await control(rest, "blast", symbol=symbol, count=n)
         await asyncio.wait_for(done.wait(), 300)
     finally:

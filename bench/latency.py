@@ -423,7 +423,7 @@ async def measure(
     """Run the service on ``url`` and fill ``result``."""
     container = build_container(service_settings(url, ws_url, rest_url))
     probe = Probe()
-    container.market.add_listener(probe.on_trade)  # before start(), which adds the engine's
+    container.feed.book.add_listener(probe.on_trade)  # before start(), which adds the engine's
     container.bus.subscribe(probe.on_event)
     ctl = await Control.open(rest_url)
     try:
@@ -433,7 +433,7 @@ async def measure(
             await commit(session)
         client_id = issued.client.id
         principal = Principal(client_id=client_id)
-        await container.market.ensure_monitored([SYMBOL])
+        await container.feed.watch([SYMBOL])
         await control(rest_url, "wait_subscribed", stream=STREAM)
         samples = await tick_to_trade(container, probe, principal, ctl, warmup + count)
         samples = samples[warmup:]

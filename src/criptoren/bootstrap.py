@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from criptoren.adapters import BookThenTickerPrices, MarketDataWatch
 from criptoren.binance.live_broker import LiveBroker
-from criptoren.binance.rate_gate import RateGate
-from criptoren.binance.rest import BinancePublicRest, TickerPriceSource
+from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
+from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode, Settings
 from criptoren.db.session import TransactionRunner, create_engine, create_session_factory
 from criptoren.engine.broker import Broker, PaperBroker
@@ -22,9 +21,11 @@ from criptoren.engine.follower import EngineFollower
 from criptoren.engine.reconciler import Reconciler
 from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
-from criptoren.market.facade import MarketData
+from criptoren.market.feed import BinanceFeed
+from criptoren.market.prices import BookThenTickerPrices
 from criptoren.ports import ExchangeInfoSource
 from criptoren.services.clients import ClientService
+from criptoren.services.health import HealthService
 from criptoren.services.monitoring import MonitoringService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
@@ -41,9 +42,10 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    http: BinanceHttp
     rest: BinancePublicRest
     signed: BinanceSignedRest | None
-    market: MarketData
+    feed: BinanceFeed
     bus: EventBus
     trigger_engine: TriggerEngine
     reconciler: Reconciler
@@ -54,6 +56,7 @@ class Container:
     trades: TradeService
     positions: PositionService
     monitoring: MonitoringService
+    health: HealthService
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -75,13 +78,14 @@ class Container:
                 log.warning("%d triggered paper orders re-armed as waiting", rearmed)
         resume = await self.trigger_engine.rebuild()
         for symbol, last_agg_id in resume.after_ids.items():
-            self.market.set_resume_point(symbol, last_agg_id)
+            self.feed.set_resume_point(symbol, last_agg_id)
         for symbol, start_ms in resume.since_ms.items():
-            self.market.set_resume_time(symbol, start_ms)
-        self.market.add_listener(self.trigger_engine.on_trade)
+            self.feed.set_resume_time(symbol, start_ms)
+        self.feed.book.add_listener(self.trigger_engine.on_trade)
+        self.feed.book.add_reset_listener(self.trigger_engine.on_feed_reset)
         async with self.session_factory() as session, session.begin():
             await self.monitoring.resume(session)
-        await self.market.start()
+        await self.feed.start()
         self.trigger_engine.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
@@ -90,14 +94,12 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
-            await self.market.stop()
+            await self.feed.stop()
             await self.trigger_engine.stop()
             if self._reconciling is not None:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
-        await self.rest.aclose()
-        if self.signed is not None:
-            await self.signed.aclose()
+        await self.http.aclose()
         await self.trigger_engine.executor.runner.aclose()
         await self.engine.dispose()
 
@@ -113,20 +115,14 @@ def feed_config(settings: Settings) -> FeedConfig:
     )
 
 
-def signed_client(settings: Settings, gate: RateGate) -> BinanceSignedRest | None:
+def signed_client(settings: Settings, http: BinanceHttp) -> BinanceSignedRest | None:
     """The signed REST client live mode needs (``None`` in paper mode)."""
     if settings.mode is not Mode.LIVE:
         return None
     key, secret = settings.binance_api_key, settings.binance_api_secret
     if key is None or secret is None:  # Settings already refuses this; keeps mypy honest
         raise ValueError("live mode needs BINANCE_API_KEY and BINANCE_API_SECRET")
-    return BinanceSignedRest(
-        settings.binance_rest_url,
-        key,
-        secret,
-        timeout=settings.http_timeout_seconds,
-        gate=gate,
-    )
+    return BinanceSignedRest(http, key, secret)
 
 
 def build_engine(
@@ -145,6 +141,7 @@ def build_engine(
         executor,
         cursor_flush_seconds=settings.cursor_flush_seconds,
         before_work=None if broker.atomic else reconciler.settle_until_known,
+        venue=settings.venue,
     )
     return trigger_engine, reconciler
 
@@ -158,15 +155,13 @@ def build_container(
     """Wire the service from settings; tests may hand in their own adapters."""
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
-    gate = RateGate()  # Binance limits are per IP: every client of the host shares one
-    rest = BinancePublicRest(
-        settings.binance_rest_url, timeout=settings.http_timeout_seconds, gate=gate
-    )
-    market = MarketData(feed_config(settings), gate)
-    prices = BookThenTickerPrices(market, TickerPriceSource(rest))
-    watch = MarketDataWatch(market)
+    # one transport per host: Binance limits are per IP, so every call shares its gate
+    http = BinanceHttp(settings.binance_rest_url, timeout=settings.http_timeout_seconds)
+    rest = BinancePublicRest(http)
+    feed = BinanceFeed(feed_config(settings), rest)
+    prices = BookThenTickerPrices(feed.book, rest)
     bus = EventBus()
-    signed = signed_client(settings, gate)
+    signed = signed_client(settings, http)
     chosen_broker = broker or (
         LiveBroker(signed)
         if signed is not None
@@ -174,14 +169,15 @@ def build_container(
     )
     trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
-    follower = EngineFollower(trigger_engine, watch, bus)
+    follower = EngineFollower(trigger_engine, feed, bus)
     return Container(
         settings=settings,
         engine=engine,
         session_factory=sessions,
+        http=http,
         rest=rest,
         signed=signed,
-        market=market,
+        feed=feed,
         bus=bus,
         trigger_engine=trigger_engine,
         reconciler=reconciler,
@@ -191,5 +187,6 @@ def build_container(
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
         trades=TradeService(symbols, settings.mode),
         positions=PositionService(prices),
-        monitoring=MonitoringService(symbols, watch, prices),
+        monitoring=MonitoringService(symbols, feed, prices),
+        health=HealthService(sessions, feed),
     )

@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,11 @@ PRODUCTION_REST_URL = "https://api.binance.com"
 PRODUCTION_WS_URL = "wss://stream.binance.com:9443"
 TESTNET_REST_URL = "https://testnet.binance.vision"
 TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
+# hosts that serve one and the same exchange (so the same aggregate-trade ids)
+PRODUCTION_REST_HOSTS = frozenset(
+    {"api.binance.com", "api-gcp.binance.com", "data-api.binance.vision"}
+    | {f"api{n}.binance.com" for n in range(1, 5)}
+)
 PLACEHOLDER_TOKENS = frozenset({"", "changeme", "changethis", "admin", "secret", "token"})
 MIN_ADMIN_TOKEN_LENGTH = 16
 
@@ -88,12 +94,14 @@ class Settings(BaseSettings):
 
     @property
     def venue(self) -> str:
-        """Which exchange the service talks to, for logs and ``/healthz`` (never a secret)."""
-        if self.binance_rest_url == PRODUCTION_REST_URL:
+        """Which exchange the service talks to (logs, ``/healthz``, feed cursors; no secret)."""
+        url = self.binance_rest_url.rstrip("/")
+        host = urlsplit(url).hostname or ""
+        if urlsplit(url).scheme == "https" and host in PRODUCTION_REST_HOSTS:
             return "binance"
-        if self.binance_rest_url == TESTNET_REST_URL:
+        if url == TESTNET_REST_URL:
             return "binance-testnet"
-        return f"custom ({self.binance_rest_url})"
+        return f"custom ({url})"
 
 
 @lru_cache(maxsize=1)

@@ -62,3 +62,24 @@ class ExchangeUnavailable(Unavailable):
     """The exchange did not answer in time or answered with a server error."""
 
     code = "exchange_unavailable"
+
+
+class ExchangeError(CriptorenError):
+    """The exchange answered, but refused the request or answered nonsense."""
+
+    status_code = 502
+    code = "exchange_error"
+
+
+class OrderRejected(CriptorenError):
+    """The venue refused the order; it will never execute."""
+
+    status_code = 422
+    code = "order_rejected"
+
+
+class OutcomeUnknown(CriptorenError):
+    """The order may or may not exist at the venue: ask later, never resend blindly."""
+
+    status_code = 503
+    code = "outcome_unknown"

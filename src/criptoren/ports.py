@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from criptoren.domain.orders import PlacedOrder
+from criptoren.errors import Unavailable
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePrice:
+    """The price a new order's condition would be inferred from, and whether to trust it."""
+
+    price: Decimal | None
+    stale: bool = False
+    missing: str = ""  # why there is no price (the exchange unreachable, or no trade yet)
+
+    def to_infer_from(self, symbol: str) -> Decimal:
+        """The price, or a 503 telling why no condition can be inferred from it."""
+        explicit = "give the condition explicitly (lte or gte)"
+        if self.price is None:
+            raise Unavailable(
+                f"no reference price for {symbol} ({self.missing}): {explicit}",
+                code="reference_price_unavailable",
+            )
+        if self.stale:
+            raise Unavailable(
+                f"the last price of {symbol} ({self.price}) is stale and the exchange cannot "
+                f"confirm a newer one: {explicit}",
+                code="reference_price_stale",
+            )
+        return self.price
 
 
 class ExchangeInfoSource(Protocol):
@@ -26,6 +53,10 @@ class PriceSource(Protocol):
 
     async def current_price(self, symbol: str) -> Decimal | None:
         """The last price, asking the exchange if nothing is known; ``None`` if unreachable."""
+        ...
+
+    async def reference_price(self, symbol: str) -> ReferencePrice:
+        """The last fresh price (streamed, else the exchange's ticker), stale or missing."""
         ...
 
 

@@ -1,8 +1,7 @@
-"""``LiveBroker`` and ``BinanceSignedRest`` against a real HTTP server on loopback.
+"""``LiveBroker`` and ``BinanceSignedRest`` against the fake exchange on loopback.
 
-The server is ``tests.support.binance_stub.BinanceStub``: it verifies signatures and
-timestamps as Binance does and can be told to fail. (When the fake exchange grows signed
-trading endpoints, ``test_fake_exchange_order_round_trip`` runs the happy path against it.)
+The fake verifies API keys, signatures and timestamps as Binance does, fills MARKET orders
+(through scripted depth when set) and can be told to fail any endpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from pydantic import SecretStr
 from criptoren.binance import errors as bx
 from criptoren.binance.live_broker import LiveBroker, common_step, total_commission
 from criptoren.binance.signed import BinanceSignedRest, RetryPolicy
+from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Side
@@ -28,7 +28,7 @@ from criptoren.engine.broker import (
     PaperBroker,
 )
 from criptoren.fake_exchange import FakeExchange
-from tests.support.binance_stub import BinanceStub, Fault
+from criptoren.fake_exchange.faults import OrderRequest
 
 API_KEY = "stub-key-4f1c9a7e2b"
 API_SECRET = "stub-secret-93d0e6b1a8c45f72"
@@ -46,8 +46,10 @@ RULES = SymbolRules(
     market_step_size=Decimal("0.0001"),
     min_notional=Decimal("0.5"),
 )
-# 0.004 at 100 then the rest at 101: 0.01 fills at (0.4 + 0.606) / 0.01 = 100.6
-TWO_LEVELS = [(Decimal("100"), Decimal("0.004")), (Decimal("101"), Decimal(1))]
+PRICE = "50000"
+# 0.004 at 50000 then the rest at 50100: 0.01 fills at (200 + 300.6) / 0.01 = 50060
+TWO_LEVELS = [("50000", "0.004"), ("50100", "1")]
+ACCOUNT = "/api/v3/account"
 
 
 class FakeClock:
@@ -63,7 +65,7 @@ class FakeClock:
 def request(
     quantity: str = "0.01",
     side: Side = Side.BUY,
-    price: str = "100",
+    price: str = PRICE,
     coid: str = "crpt-1",
 ) -> ExecutionRequest:
     return ExecutionRequest(
@@ -77,26 +79,37 @@ def request(
     )
 
 
-def make_client(stub: BinanceStub, secret: str = API_SECRET, **kw: object) -> BinanceSignedRest:
-    options: dict[str, object] = {"timeout": 0.5, "retry": RetryPolicy(3, 0.01, 0.05)}
-    options.update(kw)
+def signed(fake: FakeExchange, method: str, path: str) -> list[OrderRequest]:
+    """The signed requests of ``method path`` that reached the fake, in order."""
+    return [
+        r for r in fake.order_requests(every_endpoint=True) if (r.method, r.path) == (method, path)
+    ]
+
+
+def sent_anything(fake: FakeExchange) -> bool:
+    return bool(fake.order_requests(every_endpoint=True) or fake.market_data_requests())
+
+
+def make_client(fake: FakeExchange, secret: str = API_SECRET) -> BinanceSignedRest:
+    http = BinanceHttp(fake.rest_url, timeout=0.5)
     return BinanceSignedRest(
-        stub.rest_url,
-        SecretStr(API_KEY),
-        SecretStr(secret),
-        **options,  # type: ignore[arg-type]
+        http, SecretStr(API_KEY), SecretStr(secret), retry=RetryPolicy(3, 0.01, 0.05)
     )
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[BinanceStub]:
-    async with BinanceStub(API_KEY, API_SECRET) as server:
-        yield server
+async def fake() -> AsyncIterator[FakeExchange]:
+    """The fake exchange, BTCUSDT at 50000, an account funded in USDT, BTC and BNB."""
+    async with FakeExchange() as exchange:
+        exchange.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "10", "BNB": "1"})
+        exchange.emit_prices("BTCUSDT", [PRICE])
+        yield exchange
 
 
 @pytest.fixture
-async def client(stub: BinanceStub) -> AsyncIterator[BinanceSignedRest]:
-    async with make_client(stub) as rest:
+async def client(fake: FakeExchange) -> AsyncIterator[BinanceSignedRest]:
+    rest = make_client(fake)
+    async with rest.http:
         yield rest
 
 
@@ -114,19 +127,18 @@ def broker(client: BinanceSignedRest, clock: FakeClock) -> LiveBroker:
 
 
 async def test_market_order_gives_average_price_and_base_commission(
-    stub: BinanceStub, broker: LiveBroker
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    stub.venue.levels["BTCUSDT"] = [
-        (Decimal("100"), Decimal("0.004")),
-        (Decimal("101"), Decimal(1)),
-    ]
+    fake.set_depth("BTCUSDT", TWO_LEVELS)
+    fake.set_commission_asset("base")
     fill = await broker.execute(request("0.01"))
-    assert fill.price == Decimal("100.60000000")  # (0.004×100 + 0.006×101) / 0.01
+    assert fill.price == Decimal("50060.00000000")
     assert fill.quantity == Decimal("0.01")
     assert (fill.fee, fill.fee_asset) == (Decimal("0.00001"), "BTC")  # BUY: base-asset fee
     assert fill.mode is Mode.LIVE
-    assert fill.exchange_order_id == str(stub.orders["crpt-1"]["orderId"])
-    (sent,) = stub.seen("POST", ORDER)
+    [at_exchange] = fake.orders(API_KEY)
+    assert fill.exchange_order_id == str(at_exchange["orderId"])
+    [sent] = fake.order_requests()
     assert sent.api_key == API_KEY
     assert {k: sent.params[k] for k in ("symbol", "side", "type", "quantity")} == {
         "symbol": "BTCUSDT",
@@ -139,29 +151,25 @@ async def test_market_order_gives_average_price_and_base_commission(
     assert sent.params["recvWindow"] == "5000"
 
 
-async def test_sell_commission_in_quote(stub: BinanceStub, broker: LiveBroker) -> None:
-    stub.venue.levels["BTCUSDT"] = [(Decimal("200"), Decimal(1))]
+async def test_sell_commission_in_quote(fake: FakeExchange, broker: LiveBroker) -> None:
     fill = await broker.execute(request("0.05", Side.SELL))
-    assert (fill.price, fill.quantity) == (Decimal("200.00000000"), Decimal("0.05"))
-    assert (fill.fee, fill.fee_asset) == (Decimal("0.01"), "USDT")
-    assert stub.seen("POST", ORDER)[0].params["side"] == "SELL"
+    assert (fill.price, fill.quantity) == (Decimal("50000.00000000"), Decimal("0.05"))
+    assert (fill.fee, fill.fee_asset) == (Decimal("2.5"), "USDT")
+    assert fake.order_requests()[0].params["side"] == "SELL"
 
 
-async def test_bnb_commission_is_summed_in_bnb(stub: BinanceStub, broker: LiveBroker) -> None:
-    stub.venue.commission_asset = "BNB"
-    stub.venue.levels["BTCUSDT"] = [
-        (Decimal("100"), Decimal("0.004")),
-        (Decimal("101"), Decimal(1)),
-    ]
+async def test_bnb_commission_is_summed_in_bnb(fake: FakeExchange, broker: LiveBroker) -> None:
+    fake.set_commission_asset("BNB", fee_per_fill="0.0001")
+    fake.set_depth("BTCUSDT", TWO_LEVELS)
     fill = await broker.execute(request("0.01"))
     assert (fill.fee, fill.fee_asset) == (Decimal("0.0002"), "BNB")
 
 
 async def test_quantity_is_rounded_down_to_both_steps(
-    stub: BinanceStub, broker: LiveBroker
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
     fill = await broker.execute(request("0.0123456"))
-    assert stub.seen("POST", ORDER)[0].params["quantity"] == "0.0123"  # never 0.0124
+    assert fake.order_requests()[0].params["quantity"] == "0.0123"  # never 0.0124
     assert fill.quantity == Decimal("0.0123")
 
 
@@ -191,26 +199,26 @@ def test_mixed_commission_assets_book_the_base_asset() -> None:
     ],
 )
 async def test_prechecks_send_nothing(
-    stub: BinanceStub, broker: LiveBroker, quantity: str, price: str, reason: str
+    fake: FakeExchange, broker: LiveBroker, quantity: str, price: str, reason: str
 ) -> None:
     with pytest.raises(OrderRejected, match=reason):
         await broker.execute(request(quantity, price=price))
-    assert stub.arrivals == []
+    assert not sent_anything(fake)
 
 
 async def test_exchange_rejection_carries_its_message(
-    stub: BinanceStub, broker: LiveBroker
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    body = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
-    stub.fail_next("POST", ORDER, Fault("status", 400, body))
+    fake.set_balance(API_KEY, "USDT", "1")
     with pytest.raises(OrderRejected, match="insufficient balance"):
         await broker.execute(request())
-    assert len(stub.seen("POST", ORDER)) == 1
+    assert len(fake.order_requests()) == 1
 
 
-async def test_bad_signature_is_a_clear_rejection(stub: BinanceStub, clock: FakeClock) -> None:
+async def test_bad_signature_is_a_clear_rejection(fake: FakeExchange, clock: FakeClock) -> None:
     wrong = "not-the-secret-5a9b"
-    async with make_client(stub, secret=wrong) as rest:
+    rest = make_client(fake, secret=wrong)
+    async with rest.http:
         with pytest.raises(OrderRejected, match="Signature for this request is not valid"):
             await LiveBroker(rest, clock=clock).execute(request())
         with pytest.raises(bx.InvalidSignature) as caught:
@@ -218,99 +226,100 @@ async def test_bad_signature_is_a_clear_rejection(stub: BinanceStub, clock: Fake
     for text in (str(caught.value), repr(caught.value), repr(rest), str(rest)):
         assert wrong not in text
         assert API_KEY not in text
-    assert stub.orders == {}
+    assert fake.orders(API_KEY) == []
 
 
 # --- rate limits ---------------------------------------------------------------------------
 
 
 async def test_429_waits_for_retry_after_then_sends_the_same_order(
-    stub: BinanceStub, broker: LiveBroker
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    stub.fail_next("POST", ORDER, Fault("status", 429, retry_after=1))
+    fake.rate_limit_orders(1, retry_after=1)
     fill = await broker.execute(request(coid="crpt-429"))
-    first, second = stub.seen("POST", ORDER)
-    assert second.at - first.at >= 1.0
+    first, second = fake.order_requests()
+    assert second.monotonic - first.monotonic >= 1.0
     assert first.params["newClientOrderId"] == second.params["newClientOrderId"] == "crpt-429"
-    assert list(stub.orders) == ["crpt-429"]
+    assert [o["clientOrderId"] for o in fake.orders(API_KEY)] == ["crpt-429"]
     assert fill.quantity == Decimal("0.01")
 
 
-@pytest.mark.parametrize(("status", "kind"), [(429, bx.RateLimited), (418, bx.IpBanned)])
+@pytest.mark.parametrize(("status", "kind"), [("429", bx.RateLimited), ("418", bx.IpBanned)])
 async def test_nothing_is_sent_before_retry_after(
-    stub: BinanceStub, client: BinanceSignedRest, status: int, kind: type[bx.RateLimited]
+    fake: FakeExchange, client: BinanceSignedRest, status: str, kind: type[bx.RateLimited]
 ) -> None:
-    stub.fail_next("GET", "/api/v3/account", Fault("status", status, retry_after=1))
+    fake.fail_requests("GET", ACCOUNT, status, retry_after=1)
     with pytest.raises(kind):
         await client.account()
-    answered = stub.arrivals[-1].at
-    assert client.not_before >= answered + 1.0
-    seen = len(stub.arrivals)
+    answered = signed(fake, "GET", ACCOUNT)[-1].monotonic
+    assert client.http.gate.not_before >= answered + 1.0
+    seen = len(fake.order_requests(every_endpoint=True)), len(fake.market_data_requests())
     with pytest.raises(kind):
         await client.get_order("BTCUSDT", "x")  # refused locally: never sent
     with pytest.raises(kind):
         await client.server_time()
-    assert len(stub.arrivals) == seen
-    await client.wait_until_allowed()
+    assert (len(fake.order_requests(every_endpoint=True)), len(fake.market_data_requests())) == seen
+    await client.http.gate.wait()
     assert (await client.account())["canTrade"] is True
-    assert stub.arrivals[-1].at - answered >= 1.0
+    assert signed(fake, "GET", ACCOUNT)[-1].monotonic - answered >= 1.0
 
 
 # --- unknown outcomes ----------------------------------------------------------------------
 
+MINUS_1007 = '{"code":-1007,"msg":"Timeout waiting for response from backend server."}'
+
 
 @pytest.mark.parametrize(
-    "fault",
+    ("kind", "options"),
     [
-        Fault("status", 502, body="<html>Bad Gateway</html>"),
-        Fault("status", 503, {"code": -1007, "msg": "Timeout waiting for response"}),
-        Fault("timeout"),
-        Fault("drop"),
+        ("5xx", {"status": 502, "body": "<html>Bad Gateway</html>"}),
+        ("5xx", {"status": 503, "body": MINUS_1007}),
+        ("timeout", {"hold": 2.0}),
+        ("drop", {}),
     ],
     ids=["502", "-1007", "timeout", "drop"],
 )
 async def test_unknown_outcomes_are_never_resent(
-    stub: BinanceStub, broker: LiveBroker, fault: Fault
+    fake: FakeExchange, broker: LiveBroker, kind: str, options: dict[str, Any]
 ) -> None:
-    stub.fail_next("POST", ORDER, fault)
+    fake.fail_orders(kind, **options)
     with pytest.raises(OutcomeUnknown):
         await broker.execute(request())
-    assert len(stub.seen("POST", ORDER)) == 1
+    assert len(fake.order_requests()) == 1
 
 
-async def test_timeout_after_execution_then_lookup_finds_the_fill(
-    stub: BinanceStub, broker: LiveBroker
+async def test_reply_lost_after_execution_then_lookup_finds_the_fill(
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    stub.venue.levels["BTCUSDT"] = [
-        (Decimal("100"), Decimal("0.004")),
-        (Decimal("101"), Decimal(1)),
-    ]
-    stub.fail_next("POST", ORDER, Fault("timeout", execute=True))
+    fake.set_depth("BTCUSDT", TWO_LEVELS)
+    fake.set_commission_asset("base")
+    fake.drop_order_replies(1, hold=1.0)  # executed; the client gives up waiting first
     with pytest.raises(OutcomeUnknown):
         await broker.execute(request(coid="crpt-lost"))
     fill = await broker.lookup(request(coid="crpt-lost"))
     assert fill is not None
-    assert fill.price == Decimal("100.60000000")
+    assert fill.price == Decimal("50060.00000000")
     assert (fill.quantity, fill.fee, fill.fee_asset) == (Decimal("0.01"), Decimal("0.00001"), "BTC")
-    assert fill.exchange_order_id == str(stub.orders["crpt-lost"]["orderId"])
-    assert len(stub.seen("POST", ORDER)) == 1
+    [at_exchange] = fake.orders(API_KEY)
+    assert fill.exchange_order_id == str(at_exchange["orderId"])
+    assert len(fake.order_requests()) == 1
 
 
 async def test_dropped_reply_after_execution_then_lookup(
-    stub: BinanceStub, broker: LiveBroker
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    stub.fail_next("POST", ORDER, Fault("drop", execute=True))
+    fake.drop_order_replies(1)
     with pytest.raises(OutcomeUnknown):
         await broker.execute(request(quantity="0.05", side=Side.SELL))
     fill = await broker.lookup(request(quantity="0.05", side=Side.SELL))
     assert fill is not None
-    assert (fill.fee, fill.fee_asset) == (Decimal("0.005"), "USDT")
+    assert (fill.fee, fill.fee_asset) == (Decimal("2.5"), "USDT")
 
 
 async def test_unknown_order_is_none_only_after_recv_window(
-    stub: BinanceStub, broker: LiveBroker, clock: FakeClock
+    fake: FakeExchange, broker: LiveBroker, clock: FakeClock
 ) -> None:
-    stub.fail_next("POST", ORDER, Fault("timeout"))  # lost on the way: never executed
+    fake.timeout_orders(1, hold=1.0)  # lost on the way: never executed
     with pytest.raises(OutcomeUnknown):
         await broker.execute(request(coid="crpt-gone"))
     clock.now += 5.0  # recvWindow 5 s, + 1 s of allowed clock lead, + 1 s margin not yet over
@@ -331,31 +340,32 @@ async def test_unknown_order_never_sent_by_this_process(
 
 
 async def test_lookup_while_the_order_is_in_flight_is_unknown(
-    stub: BinanceStub, broker: LiveBroker, clock: FakeClock
+    fake: FakeExchange, broker: LiveBroker, clock: FakeClock
 ) -> None:
     clock.now += 3600  # long after the broker was born: only "in flight" can say "wait"
-    stub.fail_next("POST", ORDER, Fault("timeout"))
+    fake.timeout_orders(1, hold=2.0)
     sending = asyncio.create_task(broker.execute(request(coid="crpt-busy")))
-    await asyncio.wait_for(stub.wait_seen("POST", ORDER), 5)
+    await fake.wait_order_requests(1, within=5)
     with pytest.raises(OutcomeUnknown, match="being sent"):
         await broker.lookup(request(coid="crpt-busy"))
     with pytest.raises(OutcomeUnknown):
         await sending
 
 
-async def test_lookup_network_trouble_is_unknown(stub: BinanceStub, broker: LiveBroker) -> None:
-    for _ in range(3):
-        stub.fail_next("GET", ORDER, Fault("status", 503))
+async def test_lookup_network_trouble_is_unknown(fake: FakeExchange, broker: LiveBroker) -> None:
+    fake.fail_requests("GET", ORDER, "5xx", count=3)
     with pytest.raises(OutcomeUnknown):
         await broker.lookup(request())
-    assert len(stub.seen("GET", ORDER)) == 3  # reads are retried, up to the policy
+    assert len(signed(fake, "GET", ORDER)) == 3  # reads are retried, up to the policy
 
 
-async def test_lookup_of_an_expired_order_is_a_rejection(
-    stub: BinanceStub, broker: LiveBroker
+async def test_lookup_of_an_order_that_expired_unfilled_is_a_rejection(
+    fake: FakeExchange, broker: LiveBroker
 ) -> None:
-    await broker.execute(request(coid="crpt-x"))
-    stub.orders["crpt-x"].update(status="EXPIRED", executedQty="0.00000000")
+    fake.expire_orders(1)  # no liquidity: EXPIRED, nothing executed
+    fake.drop_order_replies(1)
+    with pytest.raises(OutcomeUnknown):
+        await broker.execute(request(coid="crpt-x"))
     with pytest.raises(OrderRejected, match="EXPIRED"):
         await broker.lookup(request(coid="crpt-x"))
 
@@ -371,99 +381,51 @@ async def test_paper_broker_is_atomic() -> None:
 
 
 async def test_reads_are_retried_but_orders_never(
-    stub: BinanceStub, client: BinanceSignedRest
+    fake: FakeExchange, client: BinanceSignedRest
 ) -> None:
-    stub.fail_next("GET", "/api/v3/account", Fault("status", 500))
-    stub.fail_next("GET", "/api/v3/account", Fault("timeout"))
+    fake.fail_requests("GET", ACCOUNT, "5xx", status=500)
+    fake.fail_requests("GET", ACCOUNT, "timeout", hold=1.0)
     assert (await client.account())["canTrade"] is True
-    assert len(stub.seen("GET", "/api/v3/account")) == 3
-    stub.fail_next("POST", ORDER, Fault("status", 500))
-    with pytest.raises(bx.OutcomeUnknown):
+    assert len(signed(fake, "GET", ACCOUNT)) == 3
+    fake.error_orders(1, status=500)
+    with pytest.raises(bx.OutcomeUnknownAtExchange):
         await client.new_order("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "crpt-9")
-    assert len(stub.seen("POST", ORDER)) == 1
-
-
-async def test_clock_offset_is_learnt_and_relearnt(stub: BinanceStub) -> None:
-    stub.skew_ms = 30_000  # the exchange's clock is 30 s ahead of ours
-    async with make_client(stub) as rest:
-        await rest.account()
-        assert rest.time_offset_ms is not None
-        assert abs(rest.time_offset_ms - 30_000) < 500
-        stub.skew_ms = -20_000
-        await rest.account()  # -1021, offset re-learnt, retried once
-        assert abs(rest.time_offset_ms + 20_000) < 500
-        broker = LiveBroker(rest)
-        stub.skew_ms = 10_000
-        await broker.execute(request(coid="crpt-skew"))  # a -1021 order was refused: resent
-    assert len(stub.seen("GET", "/api/v3/time")) == 3
-    refused, accepted = stub.seen("POST", ORDER)
-    assert refused.params["newClientOrderId"] == accepted.params["newClientOrderId"]
-    assert list(stub.orders) == ["crpt-skew"]
-
-
-async def test_used_weight_and_test_orders(stub: BinanceStub, client: BinanceSignedRest) -> None:
-    assert client.used_weight is None
-    reply = await client.new_order("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "crpt-t", test=True)
-    assert reply == {}
-    assert client.used_weight == stub.used_weight
-    assert stub.orders == {}
-    await client.my_trades("BTCUSDT", 1)
-    assert client.used_weight == stub.used_weight > 20
-
-
-async def test_non_ascii_parameters_are_signed_as_sent(
-    stub: BinanceStub, client: BinanceSignedRest
-) -> None:
-    with pytest.raises(bx.UnknownOrder, match="Order does not exist"):
-        await client.get_order("BTCUSDT", "pedido-ção 1/2&3")
-    assert stub.seen("GET", ORDER)[0].params["origClientOrderId"] == "pedido-ção 1/2&3"
-
-
-# --- against the fake exchange ----------------------------------------------------
-
-
-@pytest.fixture
-async def fake_broker(clock: FakeClock) -> AsyncIterator[tuple[Any, LiveBroker]]:
-    """The fake exchange, priced at 50000 USDT/BTC, and a broker with a funded account."""
-    async with FakeExchange() as fake:
-        fake.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "10"})
-        fake.emit_prices("BTCUSDT", ["50000"])
-        rest = BinanceSignedRest(fake.rest_url, SecretStr(API_KEY), SecretStr(API_SECRET))
-        async with rest:
-            yield fake, LiveBroker(rest, clock=clock)
-
-
-async def test_fake_exchange_order_and_lookup(fake_broker: tuple[Any, LiveBroker]) -> None:
-    fake, broker = fake_broker
-    fill = await broker.execute(request(price="50000", coid="crpt-fake"))
-    assert (fill.quantity, fill.price, fill.mode) == (Decimal("0.01"), Decimal(50000), Mode.LIVE)
-    assert fill.exchange_order_id is not None
-    looked = await broker.lookup(request(price="50000", coid="crpt-fake"))
-    assert looked == fill
     assert len(fake.order_requests()) == 1
 
 
-async def test_fake_exchange_429_then_drop(fake_broker: tuple[Any, LiveBroker]) -> None:
-    fake, broker = fake_broker
-    fake.rate_limit_orders(1, retry_after=1)
-    await broker.execute(request(price="50000", coid="crpt-f429"))
-    first, second = fake.order_requests()
-    assert second.params["newClientOrderId"] == first.params["newClientOrderId"]
-    fake.drop_order_replies(1)
-    with pytest.raises(OutcomeUnknown):
-        await broker.execute(request(price="50000", coid="crpt-fdrop"))
-    looked = await broker.lookup(request(price="50000", coid="crpt-fdrop"))
-    assert looked is not None
-    assert looked.quantity == Decimal("0.01")
-    assert len(fake.order_requests()) == 3
+async def test_clock_offset_is_learnt_and_relearnt(fake: FakeExchange) -> None:
+    fake.skew_clock(30_000)  # the exchange's clock is 30 s ahead of ours
+    rest = make_client(fake)
+    async with rest.http:
+        await rest.account()
+        assert rest.time_offset_ms is not None
+        assert abs(rest.time_offset_ms - 30_000) < 500
+        fake.skew_clock(-20_000)
+        await rest.account()  # -1021, offset re-learnt, retried once
+        assert abs(rest.time_offset_ms + 20_000) < 500
+        broker = LiveBroker(rest)
+        fake.skew_clock(10_000)
+        await broker.execute(request(coid="crpt-skew"))  # a -1021 order was refused: resent
+    assert len([r for r in fake.market_data_requests() if r[0] == "/api/v3/time"]) == 3
+    refused, accepted = fake.order_requests()
+    assert (refused.outcome, accepted.outcome) == ("error -1021", "FILLED")
+    assert refused.params["newClientOrderId"] == accepted.params["newClientOrderId"]
+    assert [o["clientOrderId"] for o in fake.orders(API_KEY)] == ["crpt-skew"]
 
 
-async def test_fake_exchange_bad_signature(
-    fake_broker: tuple[Any, LiveBroker], clock: FakeClock
-) -> None:
-    fake, _ = fake_broker
-    wrong = BinanceSignedRest(fake.rest_url, SecretStr(API_KEY), SecretStr("wrong-secret"))
-    async with wrong:
-        with pytest.raises(OrderRejected, match=r"(?i)signature"):
-            await LiveBroker(wrong, clock=clock).execute(request(price="50000"))
+async def test_used_weight_and_test_orders(fake: FakeExchange, client: BinanceSignedRest) -> None:
+    assert client.http.used_weight is None
+    reply = await client.new_order("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "crpt-t", test=True)
+    assert reply == {}
+    assert client.http.used_weight == fake.gateway.weight.used
     assert fake.orders(API_KEY) == []
+    await client.my_trades("BTCUSDT", 1)
+    assert client.http.used_weight == fake.gateway.weight.used > 20
+
+
+async def test_non_ascii_parameters_are_signed_as_sent(
+    fake: FakeExchange, client: BinanceSignedRest
+) -> None:
+    with pytest.raises(bx.UnknownOrder, match="Order does not exist"):
+        await client.get_order("BTCUSDT", "pedido-ção 1/2&3")
+    assert signed(fake, "GET", ORDER)[0].params["origClientOrderId"] == "pedido-ção 1/2&3"

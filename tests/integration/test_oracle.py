@@ -74,7 +74,7 @@ async def test_ledger_equals_the_oracle_on_the_recorded_session(
             )
             assert bought.status_code == 201, bought.text
         replay = Replay(service, records)
-        feed = service.container.market.feed
+        feed = service.container.feed
         watched = await service.http.put(f"/api/v1/monitored/{SYMBOL}", headers=service.admin)
         assert watched.status_code == 200, watched.text
         await service.exchange.wait_subscribed(f"{SYMBOL.lower()}@aggTrade")

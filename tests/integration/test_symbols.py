@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from criptoren.binance.rest import BinancePublicRest
+from criptoren.binance.transport import BinanceHttp
 from criptoren.db.models import Symbol
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.services.symbols import SymbolService
@@ -58,7 +59,7 @@ async def test_unreachable_exchange_keeps_the_table(
         rest_url = service.exchange.rest_url
         container = service.container
     # the fake exchange is gone now: its port refuses connections
-    rest = BinancePublicRest(rest_url, timeout=2)
+    rest = BinancePublicRest(BinanceHttp(rest_url, timeout=2))
     symbols = SymbolService(rest)
     engine = create_engine(database_url)
     try:
@@ -68,7 +69,7 @@ async def test_unreachable_exchange_keeps_the_table(
                 assert (await symbols.rules(session, "BTCUSDT")).tick_size == Decimal("0.01")
         assert "symbols not refreshed" in caplog.text
     finally:
-        await rest.aclose()
+        await rest.http.aclose()
         await engine.dispose()
     assert container.started
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -73,6 +73,7 @@ async def running_service(
     database_url: str,
     exchange_info: Path | None = None,
     prepare: Callable[[FakeExchange], None] | None = None,
+    before_start: Callable[[Settings], Awaitable[None]] | None = None,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
     """Fake exchange + service (lifespan run) + HTTP client over ASGI."""
@@ -81,7 +82,10 @@ async def running_service(
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
         if prepare is not None:
             prepare(exchange)
-        container = build_container(settings_for(database_url, exchange, **extra))
+        settings = settings_for(database_url, exchange, **extra)
+        if before_start is not None:
+            await before_start(settings)
+        container = build_container(settings)
         app = create_app(container=container)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

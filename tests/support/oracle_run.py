@@ -20,7 +20,7 @@ from sqlalchemy import select
 from criptoren.db.models import PositionedOrder, Trade
 from criptoren.engine.trigger_engine import epoch_ms
 from criptoren.fake_exchange.records import AggRecord, read_session
-from criptoren.market.facade import MarketData
+from criptoren.market.feed import BinanceFeed
 from criptoren.market.schemas import AggTrade
 from tests.support.harness import Harness
 from tests.support.oracle import OracleOrder, OracleTrade
@@ -119,11 +119,11 @@ class TradeTracker:
     """A price-book listener registered after the engine's: once it has seen a trade, so has
     the engine (which queued whatever that trade fired)."""
 
-    def __init__(self, market: MarketData, symbol: str = SYMBOL) -> None:
+    def __init__(self, market: BinanceFeed, symbol: str = SYMBOL) -> None:
         self.symbol = symbol
         self.ids: list[int] = []
         self._changed = asyncio.Event()
-        market.add_listener(self._on_trade)
+        market.book.add_listener(self._on_trade)
 
     def _on_trade(self, trade: AggTrade) -> None:
         if trade.symbol == self.symbol:
@@ -146,7 +146,7 @@ class Replay:
         self.records = records
         self.chunk = chunk
         self.position = 0
-        self.tracker = TradeTracker(harness.container.market)
+        self.tracker = TradeTracker(harness.container.feed)
         self.before = harness.exchange.market.emitted(SYMBOL)  # trades from before the replay
 
     @property

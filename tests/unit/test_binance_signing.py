@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from criptoren.binance import errors as bx
-from criptoren.binance.signed import BinanceSignedRest, RateGate, RetryPolicy, decimal_param
+from criptoren.binance.rate_gate import RateGate
+from criptoren.binance.signed import BinanceSignedRest, RetryPolicy, decimal_param
 from criptoren.binance.signing import encode_query, signature, signed_query
-from criptoren.errors import CriptorenError
+from criptoren.binance.transport import BinanceHttp
+from criptoren.engine import broker
+from criptoren.errors import CriptorenError, OrderRejected, OutcomeUnknown
 
 SECRET = SecretStr("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
 KEY = SecretStr("vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A")
@@ -89,9 +92,9 @@ def test_decimal_param_is_plain() -> None:
     [
         (429, {"code": -1003, "msg": "Too many"}, bx.RateLimited),
         (418, {"code": -1003, "msg": "banned"}, bx.IpBanned),
-        (500, None, bx.OutcomeUnknown),
-        (503, {"code": -1001, "msg": "x"}, bx.OutcomeUnknown),
-        (408, {"code": -1007, "msg": "Timeout waiting"}, bx.OutcomeUnknown),
+        (500, None, bx.OutcomeUnknownAtExchange),
+        (503, {"code": -1001, "msg": "x"}, bx.OutcomeUnknownAtExchange),
+        (408, {"code": -1007, "msg": "Timeout waiting"}, bx.OutcomeUnknownAtExchange),
         (
             400,
             {"code": -2010, "msg": "Account has insufficient balance"},
@@ -113,8 +116,16 @@ def test_error_mapping(status: int, body: object, kind: type[bx.BinanceError]) -
         assert error.retry_after == 7.0
 
 
+def test_broker_outcomes_are_one_class_each() -> None:
+    # what the executor catches from any broker is what the Binance transport raises
+    assert issubclass(bx.OutcomeUnknownAtExchange, OutcomeUnknown)
+    assert issubclass(bx.OrderRejectedByExchange, OrderRejected)
+    assert broker.OutcomeUnknown is OutcomeUnknown
+    assert broker.OrderRejected is OrderRejected
+
+
 def test_only_temporary_errors_are_retryable() -> None:
-    assert issubclass(bx.OutcomeUnknown, bx.TemporaryError)
+    assert issubclass(bx.OutcomeUnknownAtExchange, bx.TemporaryError)
     assert issubclass(bx.ExchangeUnreachable, bx.TemporaryError)
     for final in (bx.RateLimited, bx.OrderRejectedByExchange, bx.InvalidSignature, bx.UnknownOrder):
         assert not issubclass(final, bx.TemporaryError)
@@ -144,15 +155,14 @@ def test_gate_never_shortens_a_wait() -> None:
 
 
 async def test_secrets_stay_out_of_repr() -> None:
-    client = BinanceSignedRest("http://127.0.0.1:1", KEY, SECRET)
-    try:
+    async with BinanceHttp("http://127.0.0.1:1") as http:
+        client = BinanceSignedRest(http, KEY, SECRET)
         for text in (repr(client), str(client)):
             assert KEY.get_secret_value() not in text
             assert SECRET.get_secret_value() not in text
-    finally:
-        await client.aclose()
 
 
-def test_recv_window_is_bounded() -> None:
-    with pytest.raises(ValueError, match="recvWindow"):
-        BinanceSignedRest("http://127.0.0.1:1", KEY, SECRET, recv_window_ms=60_001)
+async def test_recv_window_is_bounded() -> None:
+    async with BinanceHttp("http://127.0.0.1:1") as http:
+        with pytest.raises(ValueError, match="recvWindow"):
+            BinanceSignedRest(http, KEY, SECRET, recv_window_ms=60_001)

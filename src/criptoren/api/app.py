@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from criptoren import __version__
 from criptoren.api import routes_admin, routes_pt, routes_v1
@@ -57,23 +56,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     return app
 
 
-async def _healthz(container: ContainerDep) -> JSONResponse:
-    """Database and feed status (503 when the database is unreachable)."""
-    database = "ok"
-    try:
-        async with container.session_factory() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:  # any failure here means "not healthy", whatever its kind
-        database = "unavailable"
+async def _healthz(container: ContainerDep, strict: bool = False) -> JSONResponse:
+    """``ok``, or ``degraded`` with reasons; HTTP 200 either way, 503 if degraded and ``strict``."""
+    report = await container.health.check()
     body = {
-        "status": "ok" if database == "ok" else "degraded",
-        "database": database,
+        "status": report.status,
+        "reasons": report.reasons,
+        "database": report.database,
         "mode": container.settings.mode.value,
         "venue": container.settings.venue,
-        "feed": dict(container.market.health()),
+        "feed": report.feed,
         "engine": {
             "waiting_orders": len(container.trigger_engine.index),
             "pending_executions": container.trigger_engine.pending(),
         },
     }
-    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+    return JSONResponse(body, status_code=503 if strict and report.reasons else 200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -49,7 +50,9 @@ async def _read(database_url: str, symbol: str) -> SymbolRules:
         await engine.dispose()
     if row is None:
         raise NotFound(f"symbol {symbol.upper()} is not in the symbols table (symbols sync?)")
-    decimals = {k: Decimal(str(v)).normalize() for k, v in row.items() if k not in _TEXT}
+    decimals: dict[str, Any] = {
+        k: Decimal(str(v)).normalize() for k, v in row.items() if k not in _TEXT
+    }
     return SymbolRules(
         row["symbol"], row["status"], row["base_asset"], row["quote_asset"], **decimals
     )

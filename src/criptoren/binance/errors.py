@@ -1,11 +1,11 @@
 """Binance errors as exceptions: only ``TemporaryError`` is ever retried (and only for reads).
 
 ```
-CriptorenError
+ExchangeError
 └── BinanceError(code, msg, status)         any refusal or failure reported by Binance
     ├── TemporaryError                       retryable for idempotent reads (also 503 Unavailable)
     │   ├── ExchangeUnreachable              could not connect: nothing was sent
-    │   └── OutcomeUnknown                   timeout, dropped reply, 5XX, -1007: query, never resend
+    │   └── OutcomeUnknownAtExchange         timeout, dropped reply, 5XX, -1007: query, never resend
     ├── RateLimited(retry_after)             429 / -1003: nothing may be sent before it expires
     │   └── IpBanned(retry_after)            418
     ├── InvalidTimestamp                     -1021 (the clock offset is re-learnt)
@@ -14,6 +14,10 @@ CriptorenError
     ├── OrderRejectedByExchange              -2010, -2011, -1013: refused, will never execute
     └── UnknownOrder                         -2013 "Order does not exist."
 ```
+
+``OutcomeUnknownAtExchange`` is also the project's one ``OutcomeUnknown``, and
+``OrderRejectedByExchange`` its one ``OrderRejected`` (``criptoren.errors``); ``TemporaryError``
+and ``RateLimited`` are ``ExchangeUnavailable``.
 """
 
 from __future__ import annotations
@@ -21,16 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from criptoren.errors import CriptorenError, ExchangeUnavailable
+from criptoren.errors import ExchangeError, ExchangeUnavailable, OrderRejected, OutcomeUnknown
 
 NO_CODE = 0
 
 
-class BinanceError(CriptorenError):
+class BinanceError(ExchangeError):
     """A failure reported by (or while talking to) Binance: ``code``, ``msg``, HTTP ``status``."""
-
-    status_code = 502
-    code = "exchange_error"
 
     def __init__(self, code: int, msg: str, status: int = 0) -> None:
         super().__init__(f"Binance error {code} (HTTP {status}): {msg}")
@@ -54,11 +55,11 @@ class ExchangeUnreachable(TemporaryError):
     """The connection could not be opened: the request was certainly not sent."""
 
 
-class OutcomeUnknown(TemporaryError):
+class OutcomeUnknownAtExchange(TemporaryError, OutcomeUnknown):
     """The request may or may not have been processed (timeout, dropped reply, 5XX, -1007)."""
 
 
-class RateLimited(BinanceError):
+class RateLimited(BinanceError, ExchangeUnavailable):
     """HTTP 429: no request at all may be sent for ``retry_after`` seconds."""
 
     status_code = 503
@@ -88,7 +89,7 @@ class InvalidSignature(AuthenticationFailed):
     """-1022: the signature does not match (wrong secret, or the payload was altered)."""
 
 
-class OrderRejectedByExchange(BinanceError):
+class OrderRejectedByExchange(BinanceError, OrderRejected):
     """The exchange refused the order (-2010, -2011, -1013 filter failure); it never executes."""
 
     status_code = 422
@@ -103,9 +104,9 @@ class UnknownOrder(BinanceError):
 
 
 _BY_CODE: dict[int, type[BinanceError]] = {
-    -1001: OutcomeUnknown,  # internal error, disconnected: execution status unknown
-    -1006: OutcomeUnknown,  # unexpected response from the message bus: status unknown
-    -1007: OutcomeUnknown,  # timeout waiting for the backend: status unknown
+    -1001: OutcomeUnknownAtExchange,  # internal error, disconnected: execution status unknown
+    -1006: OutcomeUnknownAtExchange,  # unexpected response from the message bus: status unknown
+    -1007: OutcomeUnknownAtExchange,  # timeout waiting for the backend: status unknown
     -1008: TemporaryError,  # server overloaded, request rejected
     -1013: OrderRejectedByExchange,
     -1021: InvalidTimestamp,
@@ -137,7 +138,8 @@ def error_from_reply(status: int, body: Any, retry_after: str | None) -> Binance
     if status == 429 or code == -1003:
         return RateLimited(parse_retry_after(retry_after, 429), msg or "Too many requests.", status)
     if status >= 500:
-        return OutcomeUnknown(code, msg or f"server error {status}: outcome unknown", status)
+        msg = msg or f"server error {status}: outcome unknown"
+        return OutcomeUnknownAtExchange(code, msg, status)
     return _BY_CODE.get(code, BinanceError)(code, msg or f"HTTP {status}", status)
 
 

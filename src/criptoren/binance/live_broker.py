@@ -15,7 +15,8 @@ from criptoren.binance.signed import decimal_param as plain
 from criptoren.config import Mode
 from criptoren.domain.filters import SymbolRules, round_down_to_step
 from criptoren.domain.money import QUANTUM
-from criptoren.engine.broker import ExecutionRequest, Fill, OrderRejected, OutcomeUnknown
+from criptoren.engine.broker import ExecutionRequest, Fill
+from criptoren.errors import OrderRejected, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class LiveBroker:
         """Send the order; after a 429/418 or one -1021 (refused, not executed) send it again."""
         timestamp_retried = False
         while True:
-            await self.client.wait_until_allowed()
+            await self.client.http.gate.wait()
             try:
                 return await self._send(request, quantity)
             except bx.RateLimited as exc:
@@ -269,7 +270,7 @@ def _executed(request: ExecutionRequest, order: Mapping[str, Any]) -> Decimal:
 def _broker_error(request: ExecutionRequest, exc: bx.BinanceError) -> Exception:
     """The broker-level meaning of a refused or failed ``POST /order``."""
     coid = request.client_order_id
-    if isinstance(exc, bx.OutcomeUnknown | bx.ExchangeUnreachable | bx.TemporaryError):
+    if isinstance(exc, bx.TemporaryError):
         return OutcomeUnknown(f"{coid}: {exc.message}")
     if "duplicate" in exc.msg.lower():
         # the client order id is live at Binance: it exists, so look it up, never fail it

@@ -6,9 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import httpx
-
-from criptoren.binance.errors import IpBanned, RateLimited, parse_retry_after
+from criptoren.binance.errors import IpBanned, RateLimited
 
 
 class RateGate:
@@ -41,11 +39,3 @@ class RateGate:
         while remaining > 0:
             await asyncio.sleep(remaining)
             remaining = self.remaining()
-
-    def close_after_reply(self, response: httpx.Response) -> bool:
-        """Close the gate for a 429/418 reply's ``Retry-After``; ``True`` if it was one."""
-        if response.status_code not in (418, 429):
-            return False
-        wait = parse_retry_after(response.headers.get("Retry-After"), response.status_code)
-        self.close_for(wait, banned=response.status_code == 418)
-        return True

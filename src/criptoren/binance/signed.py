@@ -1,4 +1,4 @@
-"""Signed Binance REST calls (orders, account): HMAC signing, clock offset, rate-limit gate."""
+"""Signed Binance REST calls (orders, account): HMAC signing, clock offset, read retries."""
 
 from __future__ import annotations
 
@@ -10,29 +10,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import httpx
-import orjson
 from pydantic import SecretStr
 
 from criptoren.binance.errors import (
     NO_CODE,
-    BinanceError,
-    ExchangeUnreachable,
     InvalidTimestamp,
-    IpBanned,
-    OutcomeUnknown,
-    RateLimited,
+    OutcomeUnknownAtExchange,
     TemporaryError,
-    error_from_reply,
 )
-from criptoren.binance.rate_gate import RateGate
 from criptoren.binance.signing import signed_query
+from criptoren.binance.transport import BinanceHttp
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_RECV_WINDOW_MS = 60_000
-USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 Params = list[tuple[str, str]]
 
 
@@ -59,59 +51,35 @@ class BinanceSignedRest:
 
     def __init__(
         self,
-        rest_url: str,
+        http: BinanceHttp,
         api_key: SecretStr,
         api_secret: SecretStr,
         *,
         recv_window_ms: int = 5000,
-        timeout: float = 10.0,
-        gate: RateGate | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         if not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
             raise ValueError(f"recvWindow must be in 1..{MAX_RECV_WINDOW_MS} ms")
-        self.rest_url = rest_url.rstrip("/")
+        self.http = http
         self._api_key = api_key
         self._api_secret = api_secret
         self.recv_window_ms = recv_window_ms
-        self.gate = gate or RateGate()
         self.retry = retry or RetryPolicy()
-        self.used_weight: int | None = None
         self.time_offset_ms: int | None = None
-        self._client = httpx.AsyncClient(base_url=self.rest_url, timeout=timeout)
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(rest_url={self.rest_url!r}, api_key={self._api_key!r}, "
-            f"recv_window_ms={self.recv_window_ms})"
+            f"{type(self).__name__}(rest_url={self.http.rest_url!r}, "
+            f"api_key={self._api_key!r}, recv_window_ms={self.recv_window_ms})"
         )
 
     __str__ = __repr__
-
-    @property
-    def not_before(self) -> float:
-        """The monotonic instant before which no request is sent (429/418 ``Retry-After``)."""
-        return self.gate.not_before
-
-    async def wait_until_allowed(self) -> None:
-        """Wait until the rate-limit gate is open again."""
-        await self.gate.wait()
-
-    async def aclose(self) -> None:
-        """Release the connection pool."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> BinanceSignedRest:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # --- public API ---------------------------------------------------------------------
 
     async def server_time(self) -> int:
         """``GET /api/v3/time``: the exchange's clock in ms (retried when temporary)."""
-        body = await self._retrying(lambda: self._send("GET", "/api/v3/time"))
+        body = await self._retrying(lambda: self.http.request("GET", "/api/v3/time"))
         return int(body["serverTime"])
 
     async def sync_time(self) -> int:
@@ -158,7 +126,7 @@ class BinanceSignedRest:
         params = [("symbol", symbol), ("orderId", str(order_id))]
         body = await self._read("/api/v3/myTrades", params)
         if not isinstance(body, list):
-            raise OutcomeUnknown(NO_CODE, "myTrades answer is not a list")
+            raise OutcomeUnknownAtExchange(NO_CODE, "myTrades answer is not a list")
         return [dict(item) for item in body]
 
     async def account(self) -> dict[str, Any]:
@@ -195,54 +163,16 @@ class BinanceSignedRest:
             ("timestamp", str(self.timestamp_ms())),
         ]
         query = signed_query(self._api_secret, stamped)
+        headers = {"X-MBX-APIKEY": self._api_key.get_secret_value()}
         try:
-            return await self._send(method, f"{path}?{query}", path)
+            return await self.http.request(method, path, query, headers)
         except InvalidTimestamp:
             self.time_offset_ms = None  # re-learnt before the next signed request
             raise
-
-    async def _send(self, method: str, url: str, path: str | None = None) -> Any:
-        """One HTTP exchange; transport trouble and error replies become ``BinanceError``."""
-        path = path or url
-        self.gate.check()
-        headers = {"X-MBX-APIKEY": self._api_key.get_secret_value()}
-        try:
-            response = await self._client.request(method, url, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            msg = f"cannot connect to {self.rest_url} ({type(exc).__name__}); nothing was sent"
-            raise ExchangeUnreachable(NO_CODE, msg) from None
-        except httpx.TransportError as exc:
-            msg = f"{method} {path}: {type(exc).__name__}, outcome unknown"
-            raise OutcomeUnknown(NO_CODE, msg) from None
-        self._note_weight(response)
-        if response.is_success:
-            return _json(response)
-        raise self._failure(method, path, response)
-
-    def _failure(self, method: str, path: str, response: httpx.Response) -> BinanceError:
-        error = error_from_reply(
-            response.status_code, _json(response), response.headers.get("Retry-After")
-        )
-        if isinstance(error, RateLimited):
-            self.gate.close_for(error.retry_after, banned=isinstance(error, IpBanned))
-            log.warning("%s %s: %s", method, path, error.msg)
-        return error
-
-    def _note_weight(self, response: httpx.Response) -> None:
-        raw = response.headers.get(USED_WEIGHT_HEADER)
-        if raw is not None and raw.isdigit():
-            self.used_weight = int(raw)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _as_dict(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         # a success status whose body we cannot read: whatever was asked may have happened
-        raise OutcomeUnknown(NO_CODE, f"{what} answer is not a JSON object")
+        raise OutcomeUnknownAtExchange(NO_CODE, f"{what} answer is not a JSON object")
     return body

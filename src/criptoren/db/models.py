@@ -188,3 +188,5 @@ class FeedCursor(Base):
     symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
     last_agg_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # whose ids these are (``Settings.venue``); "" = written before venues were recorded
+    venue: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")

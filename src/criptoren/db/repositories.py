@@ -22,6 +22,8 @@ from criptoren.db.models import (
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus
 
+NO_SYNC = {"synchronize_session": False}  # bulk statements: loaded objects are not refreshed
+
 
 class ClientRepository:
     """Clients and their token hashes."""
@@ -197,20 +199,26 @@ class FeedCursorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def save(self, symbol: str, last_agg_id: int, trade_time_ms: int) -> None:
-        """Upsert the cursor of ``symbol`` (it only ever moves forward)."""
+    async def save(self, symbol: str, last_agg_id: int, trade_time_ms: int, venue: str) -> None:
+        """Upsert the cursor of ``symbol``: forward only, unless it counted another venue's ids."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        values = {"symbol": symbol, "last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms}
-        statement = insert(FeedCursor).values(**values)
+        values = {"last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms, "venue": venue}
+        statement = insert(FeedCursor).values(symbol=symbol, **values)
         statement = statement.on_conflict_do_update(
             index_elements=[FeedCursor.symbol],
-            set_={"last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms},
-            where=FeedCursor.last_agg_id < last_agg_id,
+            set_=values,
+            where=(FeedCursor.last_agg_id < last_agg_id) | (FeedCursor.venue != venue),
         )
         await self.session.execute(statement)
 
-    async def all(self) -> dict[str, int]:
-        """Every cursor: symbol → last processed aggregate-trade id."""
-        rows = (await self.session.execute(select(FeedCursor.symbol, FeedCursor.last_agg_id))).all()
-        return {symbol: last for symbol, last in rows}
+    async def drop(self, symbols: Iterable[str]) -> None:
+        """Forget the cursors of ``symbols`` (their ids no longer mean anything)."""
+        statement = delete(FeedCursor).where(FeedCursor.symbol.in_(list(symbols)))
+        await self.session.execute(statement, execution_options=NO_SYNC)
+
+    async def all(self) -> dict[str, tuple[int, str]]:
+        """Every cursor: symbol → (last processed aggregate-trade id, venue)."""
+        query = select(FeedCursor.symbol, FeedCursor.last_agg_id, FeedCursor.venue)
+        rows = (await self.session.execute(query)).all()
+        return {symbol: (last, venue) for symbol, last, venue in rows}

@@ -11,6 +11,8 @@ from criptoren.db.ledger import ClaimedOrder
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import Side
+from criptoren.errors import OrderRejected as OrderRejected
+from criptoren.errors import OutcomeUnknown as OutcomeUnknown
 
 BPS = Decimal(10_000)
 
@@ -38,14 +40,6 @@ class Fill:
     fee_asset: str
     exchange_order_id: str | None
     mode: Mode
-
-
-class OrderRejected(Exception):
-    """The venue refused the order; it will never execute."""
-
-
-class OutcomeUnknown(Exception):
-    """The order may or may not exist at the venue: ask ``lookup`` later, never resend blindly."""
 
 
 class Broker(Protocol):

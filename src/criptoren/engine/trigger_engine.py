@@ -51,6 +51,7 @@ class TriggerEngine:
         recent_trades: int = 4096,
         cursor_flush_seconds: float = 1.0,
         before_work: Callable[[], Awaitable[None]] | None = None,
+        venue: str = "",
     ) -> None:
         self.sessions = sessions
         self.executor = executor
@@ -63,6 +64,8 @@ class TriggerEngine:
         self._idle.set()
         self._done: dict[str, tuple[int, int]] = {}
         self._saved: dict[str, int] = {}
+        self._dropped: set[str] = set()
+        self.venue = venue
         self._flush_seconds = cursor_flush_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._before_work = before_work
@@ -84,12 +87,29 @@ class TriggerEngine:
                     created_ms,
                 )
                 earliest[order.symbol] = min(created_ms, earliest.get(order.symbol, created_ms))
-            cursors = await FeedCursorRepository(session).all()
+            cursors = await self._cursors_of_this_venue(FeedCursorRepository(session))
         self._saved = dict(cursors)
         log.info("trigger index rebuilt: %d waiting orders", len(self.index))
         # a symbol never fully processed has no cursor: replay from its oldest waiting order
         since = {s: ms for s, ms in earliest.items() if s not in cursors}
         return ResumePoints(after_ids=cursors, since_ms=since)
+
+    async def _cursors_of_this_venue(self, repository: FeedCursorRepository) -> dict[str, int]:
+        """Saved cursors; those counting another venue's trade ids are dropped, with a warning."""
+        cursors, foreign = {}, []
+        for symbol, (last_agg_id, venue) in (await repository.all()).items():
+            if venue in ("", self.venue):  # "": saved before venues were recorded
+                cursors[symbol] = last_agg_id
+                continue
+            foreign.append(symbol)
+            log.warning(
+                "%s: feed cursor %d was saved on venue %r, now on %r: dropped, "
+                "following the live stream",
+                symbol, last_agg_id, venue, self.venue,
+            )  # fmt: skip
+        if foreign:
+            await repository.drop(foreign)
+        return cursors
 
     def start(self) -> None:
         """Start the execution worker and the cursor flusher."""
@@ -121,6 +141,13 @@ class TriggerEngine:
     def remove_order(self, order_id: int) -> None:
         """Forget a cancelled order."""
         self.index.remove(order_id)
+
+    def on_feed_reset(self, symbol: str) -> None:
+        """Price-book reset listener: the symbol's trade ids restarted, its cursor is void."""
+        self._recent.pop(symbol, None)
+        self._done.pop(symbol, None)
+        self._saved.pop(symbol, None)
+        self._dropped.add(symbol)
 
     # --- the hot path -----------------------------------------------------------------
 
@@ -189,12 +216,16 @@ class TriggerEngine:
     async def flush_cursors(self) -> None:
         """Persist the last fully processed trade of every symbol that moved."""
         moved = {s: v for s, v in self._done.items() if self._saved.get(s, -1) < v[0]}
-        if not moved:
+        dropped = set(self._dropped)
+        if not moved and not dropped:
             return
         async with self.sessions() as session, session.begin():
             cursors = FeedCursorRepository(session)
+            if dropped:
+                await cursors.drop(sorted(dropped))
             for symbol, (agg_id, trade_time_ms) in sorted(moved.items()):
-                await cursors.save(symbol, agg_id, trade_time_ms)
+                await cursors.save(symbol, agg_id, trade_time_ms, self.venue)
+        self._dropped -= dropped
         self._saved.update({s: v[0] for s, v in moved.items()})
 
     def pending(self) -> int:

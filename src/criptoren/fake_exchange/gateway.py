@@ -9,6 +9,8 @@ from collections import deque
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from criptoren.fake_exchange.faults import MAX_HOLD, Fault, FaultQueue, fault_response
+
 TRANSPORT_KEY = "criptoren.transport"
 WEIGHT_HEADER = b"x-mbx-used-weight-1m"
 WEIGHTS = {
@@ -41,8 +43,9 @@ class UsedWeight:
 class Gateway:
     """Wraps the REST app: weight header, scripted 429s, a log of market-data requests."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, faults: FaultQueue) -> None:
         self.app = app
+        self.faults = faults  # market-data endpoints' share of the fake's scripted faults
         self.weight = UsedWeight()
         self.rate_limits: deque[int] = deque()  # Retry-After of the next limited GETs
         self.market_requests: list[tuple[str, float, int]] = []  # path, monotonic, status
@@ -60,6 +63,10 @@ class Gateway:
             self.market_requests.append((scope["path"], time.monotonic(), 429))
             await rate_limited(self.rate_limits.popleft())(scope, receive, send)
             return
+        fault = self.faults.take(scope["method"], scope["path"]) if market else None
+        if fault is not None:
+            await self._fault(fault, scope, receive, send)
+            return
 
         async def send_weighted(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -72,6 +79,18 @@ class Gateway:
             await send(message)
 
         await self.app(scope, receive, send_weighted)
+
+    async def _fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        """A market-data request meets a scripted fault: an error reply, or none at all."""
+        if fault.kind in ("timeout", "drop"):
+            self.market_requests.append((scope["path"], time.monotonic(), 0))
+            default = MAX_HOLD if fault.kind == "timeout" else 0.0
+            await self.faults.hold(default if fault.hold is None else fault.hold)
+            await DroppedReply()(scope, receive, send)
+            return
+        response = fault_response(fault)
+        self.market_requests.append((scope["path"], time.monotonic(), response.status_code))
+        await response(scope, receive, send)
 
 
 MARKET_DATA_PATHS = frozenset(

@@ -74,6 +74,12 @@ class Market:
         self._next_trade_id[symbol] = first + len(recs)
         self.emit(symbol, recs)
 
+    def reset_ids(self, symbol: str) -> None:
+        """Forget every trade of ``symbol``: its ids start again (as after a testnet reset)."""
+        self.tapes.pop(symbol, None)
+        self._next_trade_id.pop(symbol, None)
+        self.notify()
+
     def emitted(self, symbol: str) -> int:
         """How many aggregate trades were emitted for ``symbol``."""
         tape = self.tapes.get(symbol)

@@ -37,7 +37,7 @@ class Fill:
 
 @dataclass(slots=True)
 class Order:
-    """An executed (FILLED) MARKET order."""
+    """A MARKET order: FILLED whole, or EXPIRED without any execution."""
 
     symbol: str
     order_id: int
@@ -48,6 +48,7 @@ class Order:
     time_ms: int
     orig_quote_qty: Decimal = Decimal(0)
     fills: list[Fill] = field(default_factory=list)
+    status: str = "FILLED"  # or "EXPIRED": no liquidity, nothing executed
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -71,9 +72,9 @@ class Order:
         return {
             "price": fmt8(Decimal(0)),
             "origQty": fmt8(self.qty),
-            "executedQty": fmt8(self.qty),
+            "executedQty": fmt8(self.qty if self.status == "FILLED" else Decimal(0)),
             "cummulativeQuoteQty": fmt8(self.quote_qty),
-            "status": "FILLED",
+            "status": self.status,
             "timeInForce": "GTC",
             "type": "MARKET",
             "side": self.side,

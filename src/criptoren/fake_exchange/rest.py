@@ -78,7 +78,7 @@ class _Api:
 
     async def server_time(self, request: Request) -> Any:
         """GET /api/v3/time."""
-        return {"serverTime": self.fake.market.now_ms() + self.fake.time_endpoint_skew_ms}
+        return {"serverTime": self.fake.trading.now_ms() + self.fake.time_endpoint_skew_ms}
 
     async def ping(self, request: Request) -> Any:
         """GET /api/v3/ping."""

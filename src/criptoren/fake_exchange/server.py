@@ -71,7 +71,7 @@ class FakeExchange(TradingControls):
         )
         for api_key, secret in self.config.api_keys.items():
             self.trading.add_account(api_key, secret)
-        self.gateway = Gateway(build_app(self))
+        self.gateway = Gateway(build_app(self), self.trading.faults)
 
     @property
     def ws_url(self) -> str:
@@ -207,6 +207,10 @@ class FakeExchange(TradingControls):
     def skew_time_endpoint(self, skew_ms: int) -> None:
         """Make ``/api/v3/time`` lie by ``skew_ms`` (a client trusting it signs bad timestamps)."""
         self.time_endpoint_skew_ms = skew_ms
+
+    def reset_trade_ids(self, symbol: str) -> None:
+        """Forget ``symbol``'s trades: later ones get ids from the start again (a venue reset)."""
+        self._call(self.market.reset_ids, symbol)
 
     def pause(self, symbol: str) -> None:
         """Stop streaming ``symbol`` while its trades go on (served by REST only)."""

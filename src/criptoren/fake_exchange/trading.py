@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from criptoren.fake_exchange.errors import BinanceError, illegal, mandatory
 from criptoren.fake_exchange.faults import FaultQueue, OrderRequest
@@ -16,7 +16,9 @@ from criptoren.fake_exchange.filters import check_market, qty_for_quote
 from criptoren.fake_exchange.market import Market
 from criptoren.fake_exchange.orders import Q8, Account, Fill, Order
 
-CommissionAsset = Literal["base", "quote"]
+# "quote": every fill pays in the quote asset; "base": BUYs pay in the base asset (what they
+# receive); any other name (e.g. "BNB"): a fixed ``fee_per_fill`` of that asset
+CommissionAsset = str
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9\-_]{1,36}$")
 NUMBER_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
@@ -67,11 +69,21 @@ class Trading:
         self.symbol_info = symbol_info
         self.commission_rate = commission_rate
         self.commission_asset: CommissionAsset = commission_asset
+        self.fee_per_fill = Decimal("0.0001")
+        # symbol -> (price, quantity) levels a MARKET order walks (the last takes the rest);
+        # without levels an order fills whole at the last trade price
+        self.depth: dict[str, list[tuple[Decimal, Decimal]]] = {}
+        self.expire_next = 0  # the next orders find no liquidity: EXPIRED, nothing executed
+        self.clock_skew_ms = 0
         self.accounts: dict[str, Account] = {}
         self.faults = FaultQueue()
         self.requests: list[OrderRequest] = []
         self._order_ids = itertools.count(1)
         self._trade_ids: dict[str, int] = {}
+
+    def now_ms(self) -> int:
+        """The exchange's clock as signed requests see it (``clock_skew_ms`` ahead of ours)."""
+        return self.market.now_ms() + self.clock_skew_ms
 
     # --- accounts and records ---------------------------------------------------------
 
@@ -118,6 +130,11 @@ class Trading:
                 raise BinanceError(-2010, INSUFFICIENT)
         if test:
             return {}
+        if self.expire_next > 0:
+            self.expire_next -= 1
+            order.status, order.fills, order.quote_qty = "EXPIRED", [], Decimal(0)
+            self._commit(account, order)
+            return order.reply(spec.resp_type)
         for asset, delta in moves.items():
             account.balances[asset] = account.balance(asset) + delta
         self._commit(account, order)
@@ -178,17 +195,39 @@ class Trading:
         return qty_for_quote(spec.info, spec.quote, price)
 
     def _order(self, spec: OrderSpec, qty: Decimal, price: Decimal) -> Order:
-        quote_qty = (qty * price).quantize(Q8, ROUND_DOWN)
-        base_fee = spec.side == "BUY" and self.commission_asset == "base"
-        charged = qty if base_fee else quote_qty
-        commission = (charged * self.commission_rate).quantize(Q8, ROUND_HALF_UP)
-        asset = spec.info["baseAsset"] if base_fee else spec.info["quoteAsset"]
         order = Order(
-            spec.symbol, 0, spec.client_id, spec.side, qty, quote_qty,
-            self.market.now_ms(), spec.quote or Decimal(0),
+            spec.symbol, 0, spec.client_id, spec.side, qty, Decimal(0),
+            self.now_ms(), spec.quote or Decimal(0),
         )  # fmt: skip
-        order.fills.append(Fill(0, price, qty, commission, asset))  # ids assigned on commit
+        for level_price, level_qty in self._levels(spec.symbol, qty, price):
+            order.fills.append(self._fill(spec, level_price, level_qty))  # ids set on commit
+        quote_qty = sum((f.price * f.qty for f in order.fills), Decimal(0))
+        order.quote_qty = quote_qty.quantize(Q8, ROUND_DOWN)
         return order
+
+    def _levels(self, symbol: str, qty: Decimal, price: Decimal) -> list[tuple[Decimal, Decimal]]:
+        """The (price, quantity) slices a MARKET order of ``qty`` fills at."""
+        levels = self.depth.get(symbol) or [(price, qty)]
+        slices, left = [], qty
+        for index, (level_price, available) in enumerate(levels):
+            take = left if index == len(levels) - 1 else min(left, available)
+            if take > 0:
+                slices.append((level_price, take))
+            left -= take
+        return slices
+
+    def _fill(self, spec: OrderSpec, price: Decimal, qty: Decimal) -> Fill:
+        base, quote = spec.info["baseAsset"], spec.info["quoteAsset"]
+        asset = {"quote": quote, "base": base if spec.side == "BUY" else quote}.get(
+            self.commission_asset, self.commission_asset
+        )
+        if asset == base:
+            commission = qty * self.commission_rate
+        elif asset == quote:
+            commission = (qty * price).quantize(Q8, ROUND_DOWN) * self.commission_rate
+        else:
+            commission = self.fee_per_fill
+        return Fill(0, price, qty, commission.quantize(Q8, ROUND_HALF_UP), asset)
 
     def _moves(self, spec: OrderSpec, order: Order) -> dict[str, Decimal]:
         """Balance changes per asset (negative: paid) of executing ``order``."""
@@ -198,7 +237,7 @@ class Trading:
         moves[base] += sign * order.qty
         moves[quote] -= sign * order.quote_qty
         for fill in order.fills:
-            moves[fill.commission_asset] -= fill.commission
+            moves[fill.commission_asset] = moves.get(fill.commission_asset, 0) - fill.commission
         return moves
 
     # --- queries ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from criptoren.fake_exchange.faults import Fault, FaultKind, OrderRequest
 from criptoren.fake_exchange.orders import fmt8
-from criptoren.fake_exchange.trading import CommissionAsset, Trading
+from criptoren.fake_exchange.trading import Trading
 
 if TYPE_CHECKING:
     from criptoren.fake_exchange.market import Market
@@ -58,18 +58,47 @@ class TradingControls:
         """The commission rate of every later fill (default 0.001, i.e. 0.1 %)."""
         self.trading.commission_rate = Decimal(str(rate))
 
-    def set_commission_asset(self, asset: str) -> None:
-        """``"quote"`` (default): commission in the quote asset; ``"base"``: BUYs pay in base."""
-        if asset not in ("base", "quote"):
-            raise ValueError(f"commission asset must be 'base' or 'quote', not {asset!r}")
-        self.trading.commission_asset = cast(CommissionAsset, asset)
+    def set_commission_asset(self, asset: str, fee_per_fill: Decimal | str | None = None) -> None:
+        """``"quote"`` (default): the quote asset; ``"base"``: BUYs pay in base; or another asset.
 
-    # --- failures of the next order requests (POST /api/v3/order) ---------------------
+        Another asset (e.g. ``"BNB"``, as when BNB pays the fees) costs ``fee_per_fill`` of it
+        per fill, whatever the order's size.
+        """
+        if asset in ("base", "quote") and fee_per_fill is not None:
+            raise ValueError("fee_per_fill is for a third asset only")
+        self.trading.commission_asset = asset
+        if fee_per_fill is not None:
+            self.trading.fee_per_fill = Decimal(str(fee_per_fill))
+
+    def set_depth(self, symbol: str, levels: list[tuple[Decimal | str, Decimal | str]]) -> None:
+        """MARKET orders of ``symbol`` walk these (price, quantity) levels (the last takes the
+        rest) instead of filling whole at the last price; an empty list restores that."""
+        depth = [(Decimal(str(p)), Decimal(str(q))) for p, q in levels]
+        self._call(self.trading.depth.__setitem__, symbol, depth)
+
+    def expire_orders(self, count: int = 1) -> None:
+        """The next ``count`` orders find no liquidity: EXPIRED, nothing executed."""
+        self.trading.expire_next += count
+
+    def skew_clock(self, skew_ms: int) -> None:
+        """Run the exchange's clock ``skew_ms`` ahead (negative: behind) for signed requests."""
+        self.trading.clock_skew_ms = skew_ms
+
+    # --- failures of the next requests ------------------------------------------------
+
+    def fail_requests(
+        self, method: str, path: str, kind: str, count: int = 1, **options: Any
+    ) -> None:
+        """Apply a fault (429, 418, timeout, 5xx, drop) to the next ``count`` ``method path``.
+
+        On a signed endpoint "drop" does the work (executes an order) and loses the reply.
+        """
+        fault = Fault(cast(FaultKind, kind), **options)
+        self._call(self.trading.faults.add, fault, count, (method.upper(), path))
 
     def fail_orders(self, kind: str, count: int = 1, **options: Any) -> None:
         """Apply a fault (429, 418, timeout, 5xx, drop) to the next ``count`` orders."""
-        fault = Fault(cast(FaultKind, kind), **options)
-        self._call(self.trading.faults.add, fault, count)
+        self.fail_requests("POST", ORDER_PATH, kind, count, **options)
 
     def rate_limit_orders(self, count: int = 1, retry_after: int = 1) -> None:
         """Answer 429 + ``Retry-After`` (seconds) to the next orders; nothing executes."""
@@ -122,6 +151,8 @@ def _fault_options(params: Mapping[str, Any]) -> dict[str, Any]:
         options["status"] = int(params["status"])
     if "hold" in params:
         options["hold"] = float(params["hold"])
+    if "body" in params:
+        options["body"] = str(params["body"])
     return options
 
 
@@ -142,6 +173,16 @@ CONTROLS: dict[str, Control] = {
     "fail_orders": lambda f, p: f.fail_orders(
         str(p["kind"]), int(p.get("count", 1)), **_fault_options(p)
     ),
+    "fail_requests": lambda f, p: f.fail_requests(
+        str(p["method"]),
+        str(p["path"]),
+        str(p["kind"]),
+        int(p.get("count", 1)),
+        **_fault_options(p),
+    ),
+    "set_depth": lambda f, p: f.set_depth(str(p["symbol"]), [tuple(x) for x in p["levels"]]),
+    "expire_orders": lambda f, p: f.expire_orders(int(p.get("count", 1))),
+    "skew_clock": lambda f, p: f.skew_clock(int(p["skew_ms"])),
     "clear_order_faults": lambda f, p: f.clear_order_faults(),
     "order_requests": lambda f, p: [
         r.to_json()

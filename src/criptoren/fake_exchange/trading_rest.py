@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -18,7 +17,7 @@ from criptoren.fake_exchange.errors import (
     json_response,
     mandatory,
 )
-from criptoren.fake_exchange.faults import MAX_HOLD, Fault, OrderRequest
+from criptoren.fake_exchange.faults import MAX_HOLD, OrderRequest, fault_response
 from criptoren.fake_exchange.gateway import DroppedReply
 from criptoren.fake_exchange.orders import Account
 from criptoren.fake_exchange.signing import signed_payload, verify
@@ -78,30 +77,13 @@ def authenticate(
     """The account of a correctly signed, timely request; Binance's error otherwise."""
     account = trading.account(api_key)
     check_duplicates(query, body)
-    check_timestamp(params, trading.market.now_ms())
+    check_timestamp(params, trading.now_ms())
     payload, signature = signed_payload(query, body)
     if not signature:
         raise mandatory("signature")
     if not verify(account.secret, payload, signature):
         raise BinanceError(-1022, "Signature for this request is not valid.")
     return account
-
-
-def fault_response(fault: Fault) -> Response:
-    """The answer of a 429, 418 or 5XX fault (nothing executed)."""
-    if fault.kind == "5xx":
-        msg = "Internal error; unable to process your request. Please try again."
-        return json_response({"code": -1001, "msg": msg}, fault.status)
-    headers = {"Retry-After": str(fault.retry_after)}
-    if fault.kind == "418":
-        until = int(time.time() * 1000) + fault.retry_after * 1000
-        msg = f"Way too many requests; IP(127.0.0.1) banned until {until}."
-        return json_response({"code": -1003, "msg": msg}, 418, headers)
-    msg = (
-        "Too many requests; current limit of IP(127.0.0.1) request weight per 1 MINUTE is "
-        "6000. Please use WebSocket Streams for live updates to avoid polling the API."
-    )
-    return json_response({"code": -1003, "msg": msg}, 429, headers)
 
 
 class TradingApi:
@@ -111,15 +93,32 @@ class TradingApi:
         self.trading = fake.trading
 
     async def order(self, request: Request) -> Response:
-        """POST /api/v3/order (faults apply here) and GET /api/v3/order."""
+        """POST /api/v3/order and GET /api/v3/order."""
         if request.method == "GET":
-            return (await self._signed(request, self.trading.query))[0]
-        fault = self.trading.faults.take()
+            return await self._serve(request, self.trading.query)
+        return await self._serve(request, self.trading.place, executes=True)
+
+    async def order_test(self, request: Request) -> Response:
+        """POST /api/v3/order/test: validate everything, execute nothing, answer ``{}``."""
+        return await self._serve(request, lambda a, p: self.trading.place(a, p, test=True))
+
+    async def account(self, request: Request) -> Response:
+        """GET /api/v3/account."""
+        now = self.trading.now_ms
+        return await self._serve(request, lambda account, _: account.snapshot(now()))
+
+    async def my_trades(self, request: Request) -> Response:
+        """GET /api/v3/myTrades."""
+        return await self._serve(request, self.trading.my_trades)
+
+    async def _serve(self, request: Request, action: Action, *, executes: bool = False) -> Response:
+        """Answer, or apply the endpoint's next scripted fault ("drop": done, reply lost)."""
+        fault = self.trading.faults.take(request.method, request.url.path)
         if fault is None or fault.kind == "drop":
-            response, entry = await self._signed(request, self.trading.place, executes=True)
+            response, entry = await self._signed(request, action, executes=executes)
             if fault is None:
                 return response
-            await self.trading.faults.hold(fault.hold or 0.0)  # executed; the reply is late
+            await self.trading.faults.hold(fault.hold or 0.0)  # done; the reply is late
             return self._dropped(entry)
         entry = self._record(request, await read_params(request))
         if fault.kind != "timeout":
@@ -129,19 +128,6 @@ class TradingApi:
         entry.outcome = "timeout"
         await self.trading.faults.hold(MAX_HOLD if fault.hold is None else fault.hold)
         return DroppedReply()
-
-    async def order_test(self, request: Request) -> Response:
-        """POST /api/v3/order/test: validate everything, execute nothing, answer ``{}``."""
-        return (await self._signed(request, lambda a, p: self.trading.place(a, p, test=True)))[0]
-
-    async def account(self, request: Request) -> Response:
-        """GET /api/v3/account."""
-        now = self.trading.market.now_ms
-        return (await self._signed(request, lambda account, _: account.snapshot(now())))[0]
-
-    async def my_trades(self, request: Request) -> Response:
-        """GET /api/v3/myTrades."""
-        return (await self._signed(request, self.trading.my_trades))[0]
 
     def _record(self, request: Request, read: tuple[dict[str, str], bytes, bytes]) -> OrderRequest:
         api_key = request.headers.get("x-mbx-apikey")

@@ -1,6 +1,5 @@
-"""Market data: Binance stream client, gap-fill, price book and the facade the service holds."""
+"""Market data: Binance stream client, gap-fill, price book and the prices the services use."""
 
-from criptoren.market.port import MarketDataPort
 from criptoren.market.schemas import AggTrade, MiniTicker
 
-__all__ = ["AggTrade", "MarketDataPort", "MiniTicker"]
+__all__ = ["AggTrade", "MiniTicker"]

@@ -29,6 +29,8 @@ class FeedConfig:
     gap_fill_lookback: float = 24 * 3600.0
     gap_fill_timeout: float = 60.0
     rest_timeout: float = 10.0
+    # a trade id this far below the last one is a restart of the venue's ids, not a duplicate
+    max_id_reorder: int = 10_000
 
     @property
     def control_rate(self) -> int:

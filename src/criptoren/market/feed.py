@@ -18,12 +18,12 @@ from typing import Any
 
 import orjson
 
-from criptoren.binance.rate_gate import RateGate
+from criptoren.binance.rest import BinancePublicRest
+from criptoren.binance.transport import BinanceHttp
 from criptoren.market.config import FeedConfig
 from criptoren.market.gapfill import Sequencer
 from criptoren.market.link import Link
 from criptoren.market.pricebook import PriceBook
-from criptoren.market.rest import MarketRest
 from criptoren.market.schemas import (
     agg_trade_from_stream,
     mini_ticker_from_stream,
@@ -36,14 +36,20 @@ log = logging.getLogger(__name__)
 
 
 class BinanceFeed:
-    """Keeps the price book fed for a changing set of symbols, forever."""
+    """Keeps its price book fed for a changing set of symbols, forever (a ``MarketWatch``).
 
-    def __init__(
-        self, config: FeedConfig, book: PriceBook | None = None, gate: RateGate | None = None
-    ) -> None:
+    Trade listeners register on :attr:`book`. Without ``rest`` the feed opens (and closes)
+    its own HTTP transport to ``config.rest_url`` for gap-fills.
+    """
+
+    def __init__(self, config: FeedConfig, rest: BinancePublicRest | None = None) -> None:
         self.config = config
-        self.book = book if book is not None else PriceBook()
-        self.rest = MarketRest(config, gate)
+        self.book = PriceBook(config.max_id_reorder)
+        self._own_http: BinanceHttp | None = None
+        if rest is None:
+            self._own_http = BinanceHttp(config.rest_url, timeout=config.rest_timeout)
+            rest = BinancePublicRest(self._own_http)
+        self.rest = rest
         self.sequencer = Sequencer(self.book, self.rest, config)
         self.reconnects = 0
         self.last_reconnect: float | None = None
@@ -76,7 +82,8 @@ class BinanceFeed:
             await asyncio.gather(self._watchdog, return_exceptions=True)
         await asyncio.gather(*(slot.stop() for slot in self._slots))
         await self.sequencer.stop()
-        await self.rest.close()
+        if self._own_http is not None:
+            await self._own_http.aclose()
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
@@ -92,8 +99,8 @@ class BinanceFeed:
         """Symbols currently wanted."""
         return sorted(self._slot_of)
 
-    async def subscribe(self, symbols: Iterable[str]) -> None:
-        """Start monitoring ``symbols`` (idempotent; subscriptions are sent in the background)."""
+    async def watch(self, symbols: Iterable[str]) -> None:
+        """Start streaming ``symbols`` (idempotent; subscriptions are sent in the background)."""
         per_symbol = len(stream_names("X", ticker=self.config.ticker))
         for symbol in (s.upper() for s in symbols):
             if symbol in self._slot_of:
@@ -103,8 +110,8 @@ class BinanceFeed:
             self.book.state(symbol)
             slot.want(add=stream_names(symbol, ticker=self.config.ticker))
 
-    async def unsubscribe(self, symbols: Iterable[str]) -> None:
-        """Stop monitoring ``symbols``."""
+    async def unwatch(self, symbols: Iterable[str]) -> None:
+        """Stop streaming ``symbols``."""
         for symbol in (s.upper() for s in symbols):
             slot = self._slot_of.pop(symbol, None)
             if slot is not None:
@@ -120,6 +127,10 @@ class BinanceFeed:
     def set_resume_time(self, symbol: str, start_ms: int) -> None:
         """Nothing seen yet: trades from ``start_ms`` on will be delivered before live ones."""
         self.book.set_resume_time(symbol.upper(), start_ms)
+
+    def snapshot(self, symbol: str) -> dict[str, Any] | None:
+        """JSON-friendly last price, trade id, staleness and 24 h statistics, or None."""
+        return self.book.snapshot(symbol.upper())
 
     def _slot_with_room(self, needed: int) -> Slot:
         for slot in self._slots:
@@ -146,7 +157,7 @@ class BinanceFeed:
         kind = data.get("e")
         if kind == "aggTrade":
             trade = agg_trade_from_stream(data)
-            # Sequencer.live, inlined: this runs for every message
+            # the sequencer's routing, inlined: this runs for every message
             if (self._held and trade.symbol in self._held) or not self._offer(trade):
                 self.sequencer.hold(trade)
         elif kind == "24hrMiniTicker":

@@ -8,10 +8,11 @@ import time
 from collections import deque
 from typing import Any
 
+from criptoren.binance.errors import BinanceError, RateLimited, TemporaryError
+from criptoren.binance.rest import BinancePublicRest
 from criptoren.market.backoff import Backoff
 from criptoren.market.config import FeedConfig
 from criptoren.market.pricebook import PriceBook
-from criptoren.market.rest import MarketRest, RestError
 from criptoren.market.schemas import AggTrade, agg_trade_from_rest
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 class Sequencer:
     """Routes live trades into the book, buffering a symbol while its gap is filled."""
 
-    def __init__(self, book: PriceBook, rest: MarketRest, config: FeedConfig) -> None:
+    def __init__(self, book: PriceBook, rest: BinancePublicRest, config: FeedConfig) -> None:
         self.book = book
         self.rest = rest
         self.config = config
@@ -36,21 +37,11 @@ class Sequencer:
         """Symbol -> live trades held back while its gap-fill runs (empty when none runs)."""
         return self._buffers
 
-    def live(self, trade: AggTrade) -> None:
-        """Take a trade from the stream."""
-        buffers = self._buffers
-        if (buffers and trade.symbol in buffers) or not self.book.offer(trade):
-            self.hold(trade)
-
     def hold(self, trade: AggTrade) -> None:
         """Buffer a live trade that must wait for a gap-fill (started here if needed)."""
         if trade.symbol not in self._buffers:
             self.start_fill(trade.symbol)  # ids were skipped: fetch them before this one
         self._buffers[trade.symbol].append(trade)
-
-    def filling(self, symbol: str) -> bool:
-        """Whether a gap-fill of ``symbol`` is running."""
-        return symbol in self._buffers
 
     def start_fill(self, symbol: str) -> None:
         """Fetch everything after the last seen id; live trades wait in a buffer meanwhile."""
@@ -77,7 +68,7 @@ class Sequencer:
         try:
             await asyncio.wait_for(self._page_all(symbol), self.config.gap_fill_timeout)
             self.fills_done += 1
-        except (RestError, TimeoutError) as exc:
+        except (BinanceError, TimeoutError) as exc:
             self.fills_failed += 1
             log.warning("gap-fill of %s gave up: %r", symbol, exc)
         finally:
@@ -120,12 +111,14 @@ class Sequencer:
     async def _page(self, symbol: str, **params: int) -> list[dict[str, Any]]:
         """One page, retried with backoff on temporary errors (the caller bounds total time)."""
         backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
+        gate = self.rest.http.gate
         while True:
+            await gate.wait()  # a 429/418 anywhere on this host: nothing before Retry-After
             try:
                 async with self._rest_slots:  # hundreds of symbols refill after one reconnect
                     return await self.rest.agg_trades(symbol, **params)
-            except RestError as exc:
-                if not exc.retryable:
-                    raise
+            except RateLimited:
+                continue
+            except TemporaryError as exc:
                 log.info("aggTrades %s failed, retrying: %s", symbol, exc)
             await asyncio.sleep(backoff.next_delay())

@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 
 TradeListener = Callable[[AggTrade], None]
 """A plain synchronous callback; it runs on the socket reader's path and must be fast."""
+ResetListener = Callable[[str], None]
+"""Told the symbol whose trade ids restarted below the last one seen (a new venue)."""
+DEFAULT_MAX_REORDER = 10_000
 
 
 @dataclass(slots=True)
@@ -39,9 +42,12 @@ class SymbolState:
 class PriceBook:
     """Last trade per symbol; hands every trade to the listeners exactly once, in id order."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_reorder: int = DEFAULT_MAX_REORDER) -> None:
         self._states: dict[str, SymbolState] = {}
         self._listeners: list[TradeListener] = []
+        self._reset_listeners: list[ResetListener] = []
+        # a repeated id this far behind the last one is no duplicate: the ids restarted
+        self.max_reorder = max_reorder
 
     def add_listener(self, callback: TradeListener) -> None:
         """Register a callback that receives every accepted trade."""
@@ -52,20 +58,16 @@ class PriceBook:
         if callback in self._listeners:
             self._listeners.remove(callback)
 
+    def add_reset_listener(self, callback: ResetListener) -> None:
+        """Register a callback told when a symbol's trade ids restart (its cursor is void)."""
+        self._reset_listeners.append(callback)
+
     def state(self, symbol: str) -> SymbolState:
         """The (possibly new, empty) state of ``symbol``."""
         st = self._states.get(symbol)
         if st is None:
             st = self._states[symbol] = SymbolState(symbol)
         return st
-
-    def known(self, symbol: str) -> bool:
-        """Whether the book has any state for ``symbol``."""
-        return symbol in self._states
-
-    def symbols(self) -> list[str]:
-        """Symbols the book holds state for."""
-        return sorted(self._states)
 
     def set_last_id(self, symbol: str, agg_id: int) -> None:
         """Declare ``agg_id`` already seen (resume point): older ids will be dropped."""
@@ -86,7 +88,7 @@ class PriceBook:
         if last is not None:
             if trade.agg_id > last + 1:
                 return False
-            if trade.agg_id <= last:
+            if trade.agg_id <= last and not self._restarted(st, trade):
                 return True
         elif st.resume_from_ms is not None:
             return False  # trades since the resume time come first
@@ -110,7 +112,7 @@ class PriceBook:
         return self._record(st, trade, st.last_agg_id)
 
     def _record(self, st: SymbolState, trade: AggTrade, last: int | None) -> bool:
-        if last is not None and trade.agg_id <= last:
+        if last is not None and trade.agg_id <= last and not self._restarted(st, trade):
             return False
         st.last_agg_id = trade.agg_id
         st.last_price = trade.price
@@ -124,15 +126,43 @@ class PriceBook:
                 log.exception("price listener %r failed", callback)
         return True
 
+    def _restarted(self, st: SymbolState, trade: AggTrade) -> bool:
+        """Whether an id at or below the last one means the venue restarted its ids.
+
+        A duplicate (gap-fill overlap, two links during a rotation) repeats a recent trade,
+        time included; an id far behind, or a trade later than the last one, cannot be one.
+        """
+        last, last_ms = st.last_agg_id, st.last_trade_time_ms
+        assert last is not None
+        later = last_ms is not None and trade.trade_time_ms > last_ms
+        if not later and last - trade.agg_id <= self.max_reorder:
+            return False
+        log.warning(
+            "%s: trade id %d after %d (trade time %d after %s): the venue restarted its ids; "
+            "dropping the cursor and following the live stream",
+            trade.symbol, trade.agg_id, last, trade.trade_time_ms, last_ms,
+        )  # fmt: skip
+        st.last_agg_id = None
+        st.resume_from_ms = None
+        for callback in self._reset_listeners:
+            callback(trade.symbol)
+        return True
+
     def apply_ticker(self, ticker: MiniTicker) -> None:
         """Store the latest 24 h statistics of a symbol."""
         st = self.state(ticker.symbol)
         st.ticker = ticker
         st.tickers_seen += 1
 
-    def set_stale(self, symbol: str, stale: bool) -> None:
-        """Mark a symbol stale (no event for longer than the window) or fresh."""
-        self.state(symbol).stale = stale
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Last trade price seen for ``symbol`` (any case), if any."""
+        st = self._states.get(symbol.upper())
+        return None if st is None else st.last_price
+
+    def is_stale(self, symbol: str) -> bool:
+        """Whether ``symbol`` is marked stale (no event for longer than the window)."""
+        st = self._states.get(symbol.upper())
+        return st is not None and st.stale
 
     def stale_symbols(self) -> list[str]:
         """Symbols currently marked stale."""

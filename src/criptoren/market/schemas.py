@@ -1,53 +1,10 @@
-"""Wire schemas in Binance's own names and the one place they become domain types."""
+"""Binance's wire payloads (its own key names) become domain types here, and only here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple, TypedDict
-
-
-class AggTradeWire(TypedDict):
-    """``<symbol>@aggTrade`` payload exactly as Binance sends it (strings for money)."""
-
-    e: str
-    E: int
-    s: str
-    a: int
-    p: str
-    q: str
-    f: int
-    l: int  # noqa: E741 - Binance's name for the last trade id
-    T: int
-    m: bool
-    M: bool
-
-
-class RestAggTradeWire(TypedDict):
-    """One item of ``GET /api/v3/aggTrades`` (no ``e``/``E``/``s``)."""
-
-    a: int
-    p: str
-    q: str
-    f: int
-    l: int  # noqa: E741
-    T: int
-    m: bool
-    M: bool
-
-
-class MiniTickerWire(TypedDict):
-    """``<symbol>@miniTicker`` payload (``24hrMiniTicker``)."""
-
-    e: str
-    E: int
-    s: str
-    c: str
-    o: str
-    h: str
-    l: str  # noqa: E741
-    v: str
-    q: str
+from typing import Any, NamedTuple
 
 
 class AggTrade(NamedTuple):

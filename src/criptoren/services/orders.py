@@ -21,7 +21,7 @@ from criptoren.domain.orders import (
     client_order_id,
     infer_condition,
 )
-from criptoren.errors import Conflict, NotFound, Unavailable
+from criptoren.errors import Conflict, NotFound
 from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.symbols import SymbolService, normalise_symbol
@@ -64,16 +64,10 @@ class OrderService:
         await require_active_client(session, client_id)
         rules = await self.symbols.trading_rules(session, request.symbol)
         check_order(rules, request.target_price, request.quantity)
-        reference = await self.prices.current_price(rules.symbol)
-        condition = request.condition
-        if condition is None:
-            if reference is None:
-                raise Unavailable(
-                    f"no reference price for {rules.symbol} (exchange unreachable): "
-                    "give the condition explicitly (lte or gte)",
-                    code="reference_price_unavailable",
-                )
-            condition = infer_condition(request.side, request.target_price, reference)
+        reference = await self.prices.reference_price(rules.symbol)
+        condition = request.condition or infer_condition(
+            request.side, request.target_price, reference.to_infer_from(rules.symbol)
+        )
         if request.side is Side.SELL:
             await ensure_can_sell(session, client_id, rules, request.quantity)
         order = await OrderRepository(session).add(
@@ -86,7 +80,7 @@ class OrderService:
                 quantity=request.quantity,
                 status=OrderStatus.WAITING,
                 condition=condition,
-                reference_price=reference,
+                reference_price=reference.price,
             )
         )
         order.client_order_id = client_order_id(self.client_order_prefix, order.id)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.repositories import SymbolRepository
 from criptoren.domain.filters import SymbolRules, parse_exchange_info
-from criptoren.errors import ExchangeUnavailable, InvalidInput, Unavailable
+from criptoren.errors import ExchangeError, ExchangeUnavailable, InvalidInput, Unavailable
 from criptoren.ports import ExchangeInfoSource
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class SymbolService:
         """Like :meth:`sync`, but keeps the table and logs a warning if the exchange is down."""
         try:
             return await self.sync(session)
-        except ExchangeUnavailable as exc:
+        except (ExchangeUnavailable, ExchangeError) as exc:
             log.warning("symbols not refreshed, keeping the stored ones: %s", exc.message)
             return None
 

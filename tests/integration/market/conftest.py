@@ -12,7 +12,7 @@ import pytest
 
 from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
 from criptoren.market.config import FeedConfig
-from criptoren.market.facade import MarketData
+from criptoren.market.feed import BinanceFeed
 from criptoren.market.schemas import AggTrade
 
 
@@ -64,14 +64,14 @@ async def fake() -> AsyncIterator[FakeExchange]:
         await exchange.stop()
 
 
-MakeMarket = Callable[..., Awaitable[tuple[MarketData, Collector]]]
+MakeMarket = Callable[..., Awaitable[tuple[BinanceFeed, Collector]]]
 
 
 @pytest.fixture
 async def make_market(fake: FakeExchange) -> AsyncIterator[MakeMarket]:
-    started: list[MarketData] = []
+    started: list[BinanceFeed] = []
 
-    async def make(**overrides: Any) -> tuple[MarketData, Collector]:
+    async def make(**overrides: Any) -> tuple[BinanceFeed, Collector]:
         settings: dict[str, Any] = {
             "ws_url": fake.ws_url,
             "rest_url": fake.rest_url,
@@ -81,9 +81,9 @@ async def make_market(fake: FakeExchange) -> AsyncIterator[MakeMarket]:
             "ticker": False,
         }
         settings.update(overrides)
-        market = MarketData(FeedConfig(**settings))
+        market = BinanceFeed(FeedConfig(**settings))
         collector = Collector()
-        market.add_listener(collector)
+        market.book.add_listener(collector)
         await market.start()
         started.append(market)
         return market, collector

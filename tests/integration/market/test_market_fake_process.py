@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 
 from criptoren.fake_exchange import FakeExchange
 from criptoren.market.config import FeedConfig
-from criptoren.market.facade import MarketData
+from criptoren.market.feed import BinanceFeed
 from criptoren.market.schemas import AggTrade
 
 SRC = Path(__file__).parents[3] / "src"
@@ -40,22 +40,22 @@ async def test_cli_process_generates_prices_and_obeys_controls() -> None:
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         urls = dict(part.split("=", 1) for part in line.decode().split())
-        market = MarketData(
+        market = BinanceFeed(
             FeedConfig(ws_url=urls["ws_url"], rest_url=urls["rest_url"], backoff_initial=0.05)
         )
         got: list[AggTrade] = []
         event = asyncio.Event()
-        market.add_listener(lambda t: (got.append(t), event.set()))
+        market.book.add_listener(lambda t: (got.append(t), event.set()))
         await market.start()
         try:
-            await market.ensure_monitored(["ETHUSDT"])
+            await market.watch(["ETHUSDT"])
             await asyncio.wait_for(event.wait(), 10)
             assert got[0].symbol == "ETHUSDT"
             async with httpx.AsyncClient(base_url=urls["rest_url"]) as http:
                 await http.post("/_control/drop")
                 status = (await http.get("/_control/status")).json()
             assert status["emitted"]["BTCUSDT"] >= 1
-            await market.feed.wait_for(lambda: market.health()["reconnects"] >= 1)
+            await market.wait_for(lambda: market.health()["reconnects"] >= 1)
         finally:
             await market.stop()
     finally:

@@ -17,16 +17,16 @@ async def test_subscribe_unsubscribe_and_resubscribe_after_drop(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market()
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     fake.emit_prices("BTCUSDT", ["100.1"])
     await trades.wait_count("BTCUSDT", 1)
 
-    await market.stop_monitoring(["BTCUSDT"])
+    await market.unwatch(["BTCUSDT"])
     await fake.wait_unsubscribed("btcusdt@aggTrade")
     assert market.monitored() == []
 
-    await market.ensure_monitored(["BTCUSDT", "ETHUSDT"])
+    await market.watch(["BTCUSDT", "ETHUSDT"])
     await fake.wait_subscribed("ethusdt@aggTrade")
     fake.drop_connections()
     await fake.wait_log(
@@ -36,7 +36,7 @@ async def test_subscribe_unsubscribe_and_resubscribe_after_drop(
             and fake.streams.subscribers("ethusdt@aggTrade") == 1
         )
     )
-    await market.feed.wait_for(lambda: market.health()["reconnects"] >= 1)
+    await market.wait_for(lambda: market.health()["reconnects"] >= 1)
     fake.emit_prices("ETHUSDT", ["2500.5"])
     await trades.wait_count("ETHUSDT", 1)
     assert market.snapshot("ETHUSDT")["price"] == "2500.5"
@@ -48,12 +48,12 @@ async def test_300_symbols_on_one_connection_within_the_rate_limit(
 ) -> None:
     market, trades = await make_market(ticker=True, params_per_message=50)
     symbols = [f"S{i:03d}USDT" for i in range(300)]
-    await market.ensure_monitored(symbols)
+    await market.watch(symbols)
     await fake.wait_log(
         lambda log: all(fake.streams.subscribers(f"{s.lower()}@miniTicker") == 1 for s in symbols),
         within=20,
     )
-    await market.feed.wait_for(lambda: market.health()["streams"] == 600)
+    await market.wait_for(lambda: market.health()["streams"] == 600)
     assert fake.streams.log == [("open", fake.streams.log[0][1])]  # one connection, never cut
     assert market.health()["connections"] == 1
     fake.emit_prices("S299USDT", ["1.5"])
@@ -64,7 +64,7 @@ async def test_price_reached_only_while_paused_is_seen_once_in_order(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market()
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     fake.emit_prices("BTCUSDT", ["100", "101"])
     await trades.wait_count("BTCUSDT", 2)
@@ -86,7 +86,7 @@ async def test_price_reached_while_disconnected_is_seen_once_in_order(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market()
-    await market.ensure_monitored(["BTCUSDT", "ETHUSDT"])
+    await market.watch(["BTCUSDT", "ETHUSDT"])
     await fake.wait_subscribed("ethusdt@aggTrade")
     fake.emit_prices("BTCUSDT", ["100"])
     fake.emit_prices("ETHUSDT", ["10"])
@@ -109,7 +109,7 @@ async def test_server_shutdown_opens_the_new_connection_before_the_old_closes(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market()
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     first = _opened(fake.streams.log)[0]
 
@@ -127,7 +127,7 @@ async def test_stalled_stream_is_marked_stale_and_recycled(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market(stale_after=0.3)
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     first = _opened(fake.streams.log)[0]
     fake.emit_prices("BTCUSDT", ["1"])
@@ -135,7 +135,7 @@ async def test_stalled_stream_is_marked_stale_and_recycled(
 
     fake.stall()  # the connection stays open but sends nothing
     fake.emit_prices("BTCUSDT", ["2"])
-    await market.feed.wait_for(lambda: market.health()["stale_symbols"] == ["BTCUSDT"])
+    await market.wait_for(lambda: market.health()["stale_symbols"] == ["BTCUSDT"])
     await fake.wait_log(lambda log: ("close", first) in log, within=5)
     await fake.wait_subscribed("btcusdt@aggTrade")
     await trades.wait_count("BTCUSDT", 2)  # filled from REST after the recycle
@@ -149,7 +149,7 @@ async def test_resume_point_fills_downtime_at_start(fake: FakeExchange, make_mar
     fake.emit_prices("BTCUSDT", ["1", "2", "3", "4", "5"])
     market, trades = await make_market()
     market.set_resume_point("BTCUSDT", 2)
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await trades.wait_count("BTCUSDT", 3)
     got = trades.of("BTCUSDT")
     assert [(t.agg_id, str(t.price), t.gap_fill) for t in got] == [
@@ -161,12 +161,10 @@ async def test_resume_point_fills_downtime_at_start(fake: FakeExchange, make_mar
 
 async def test_mini_ticker_fills_24h_statistics(fake: FakeExchange, make_market: Any) -> None:
     market, _ = await make_market(ticker=True)
-    await market.ensure_monitored(["ETHUSDT"])
+    await market.watch(["ETHUSDT"])
     await fake.wait_subscribed("ethusdt@miniTicker")
     fake.emit_prices("ETHUSDT", ["10", "12", "9", "11"])
-    await market.feed.wait_for(
-        lambda: (market.snapshot("ETHUSDT") or {}).get("close") == "11", within=5
-    )
+    await market.wait_for(lambda: (market.snapshot("ETHUSDT") or {}).get("close") == "11", within=5)
     snap = market.snapshot("ETHUSDT")
     assert snap is not None
     assert (snap["open"], snap["high"], snap["low"], snap["change"]) == ("10", "12", "9", "1")
@@ -176,7 +174,7 @@ async def test_connection_is_rotated_before_its_maximum_age(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market(max_connection_age=0.5)
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     first = _opened(fake.streams.log)[0]
     await fake.wait_log(lambda log: ("close", first) in log, within=5)
@@ -190,8 +188,8 @@ async def test_streams_are_spread_over_connections_of_limited_size(
     fake: FakeExchange, make_market: Any
 ) -> None:
     market, trades = await make_market(ticker=True, max_streams_per_connection=4)
-    await market.ensure_monitored(["BTCUSDT", "ETHUSDT", "ETHBTC"])
-    await market.feed.wait_for(lambda: market.health()["streams"] == 6)
+    await market.watch(["BTCUSDT", "ETHUSDT", "ETHBTC"])
+    await market.wait_for(lambda: market.health()["streams"] == 6)
     assert market.health()["connections"] == 2
     assert len(fake.streams.conns) == 2
     fake.emit_prices("ETHBTC", ["0.05"])
@@ -208,7 +206,7 @@ async def test_resume_point_older_than_the_look_back_starts_at_the_look_back(
     fake.market.emit("BTCUSDT", old + new)
     market, trades = await make_market(gap_fill_lookback=3600.0)
     market.set_resume_point("BTCUSDT", 1)
-    await market.ensure_monitored(["BTCUSDT"])
+    await market.watch(["BTCUSDT"])
     await trades.wait_count("BTCUSDT", 2)
-    await market.feed.sequencer.idle()
+    await market.sequencer.idle()
     assert [t.agg_id for t in trades.of("BTCUSDT")] == [4, 5]

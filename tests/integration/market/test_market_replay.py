@@ -59,10 +59,10 @@ async def test_replayed_btcusdt_capture_ends_at_its_last_aggregated_trade(
     assert btc_count > 5000
 
     market, trades = await make_market(ticker=True)
-    await market.ensure_monitored(["BTCUSDT", "ETHUSDT"])
+    await market.watch(["BTCUSDT", "ETHUSDT"])
     await fake.wait_subscribed("btcusdt@aggTrade")
     await fake.wait_subscribed("ethusdt@aggTrade")
-    await market.feed.wait_for(lambda: market.health()["streams"] == 4)
+    await market.wait_for(lambda: market.health()["streams"] == 4)
     fake.replay(btc_path, speed=0)
     fake.replay(eth_path, speed=0)
     await fake.wait_emitted("BTCUSDT", btc_count, within=30)
@@ -75,8 +75,8 @@ async def test_replayed_btcusdt_capture_ends_at_its_last_aggregated_trade(
     )
 
     assert market.health()["connections"] == 1
-    assert market.last_price("BTCUSDT") == btc_last
-    assert market.last_price("ETHUSDT") == eth_last
+    assert market.book.last_price("BTCUSDT") == btc_last
+    assert market.book.last_price("ETHUSDT") == eth_last
     btc = trades.of("BTCUSDT")
     assert [t.agg_id for t in btc] == list(range(1, btc_count + 1))  # each once, in order
     assert len(trades.of("ETHUSDT")) == eth_count
@@ -94,14 +94,14 @@ async def test_replayed_cryptofeed_agg_trades_keep_their_real_ids(
     assert set(last) == {"BTCUSDT", "ETHUSDT", "DOTUSDT"}
 
     market, trades = await make_market()
-    await market.ensure_monitored(list(last))
-    await market.feed.wait_for(lambda: market.health()["streams"] == 3)
+    await market.watch(list(last))
+    await market.wait_for(lambda: market.health()["streams"] == 3)
     fake.replay(path, speed=0)
     await trades.wait_for(
         lambda: all(market.book.state(s).last_agg_id == a for s, (a, _) in last.items()),
         within=30,
     )
     for symbol, (_, price) in last.items():
-        assert market.last_price(symbol) == price
+        assert market.book.last_price(symbol) == price
         ids = [t.agg_id for t in trades.of(symbol)]
         assert ids == sorted(set(ids))  # in order, never twice

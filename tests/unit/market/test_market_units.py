@@ -160,6 +160,25 @@ def test_price_book_drops_duplicates_and_old_ids() -> None:
     assert snap["agg_id"] == 3
 
 
+def test_price_book_tells_a_restart_of_ids_from_a_duplicate() -> None:
+    book = PriceBook(max_reorder=100)
+    seen: list[int] = []
+    resets: list[str] = []
+    book.add_listener(lambda t: seen.append(t.agg_id))
+    book.add_reset_listener(resets.append)
+    mk = lambda i, ms: AggTrade("X", i, Decimal(1), Decimal(1), ms, False, False)  # noqa: E731
+    assert book.offer(mk(500, 5000))
+    assert book.offer(mk(450, 4500))  # a recent id, repeated with its own time: a duplicate
+    assert seen == [500]
+    assert resets == []
+    assert book.offer(mk(499, 5001))  # below the last id, yet later: the ids restarted
+    assert book.offer(mk(500, 5002))
+    book.set_last_id("Y", 10_000)
+    assert book.apply(AggTrade("Y", 7, Decimal(1), Decimal(1), 1, False, False))  # far behind
+    assert seen == [500, 499, 500, 7]
+    assert resets == ["X", "Y"]
+
+
 def test_price_book_survives_a_failing_listener() -> None:
     book = PriceBook()
     seen: list[int] = []
