@@ -96,10 +96,21 @@ def clients_list() -> None:
 
 
 @clients_app.command("rotate")
-def clients_rotate(client_id: int) -> None:
-    """Issue a new token for a client; the old one stops working."""
-    issued = _run_in_session(lambda c, s: c.clients.rotate(s, client_id))
+def clients_rotate(
+    client_id: int,
+    reactivate: Annotated[
+        bool, typer.Option("--reactivate", help="Also re-enable a revoked client.")
+    ] = False,
+) -> None:
+    """Issue a new token for a client; the old one stops working (a revoked client stays so)."""
+    issued = _run_in_session(lambda c, s: c.clients.rotate(s, client_id, reactivate=reactivate))
     typer.echo(f"token: {issued.token}")
+    if not issued.client.active:
+        typer.echo(
+            f"client {client_id} is revoked: this token is refused until you run "
+            f"`criptoren clients rotate {client_id} --reactivate`",
+            err=True,
+        )
 
 
 @clients_app.command("revoke")
