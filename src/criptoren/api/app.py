@@ -14,6 +14,7 @@ from criptoren import __version__
 from criptoren.api import routes_admin, routes_pt, routes_v1
 from criptoren.api.deps import ContainerDep
 from criptoren.api.errors import install_error_handlers
+from criptoren.api.exact_json import BodyLimit
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings, get_settings
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
+    chosen = settings or (container.settings if container is not None else get_settings())
+    app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     app.include_router(routes_pt.router)
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)
