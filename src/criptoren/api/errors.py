@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from criptoren.db.availability import database_unreachable, first_line
 from criptoren.errors import CriptorenError
 
 log = logging.getLogger(__name__)
 BODY_TOO_LARGE = "body_too_large"
+DATABASE_UNAVAILABLE = "database_unavailable"
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 HTTP_CODES = {
     401: "unauthorized",
@@ -87,9 +90,23 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("database error: %s", type(exc).__name__)
-    return error_response(503, "database_unavailable", "the database is unavailable; try again")
+def _internal_error() -> JSONResponse:
+    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not (database_unreachable(exc) or isinstance(exc, DBAPIError)):
+        # an OSError or driver error from elsewhere: a bug, not an outage
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _internal_error()
+    # one line, no traceback: during an outage every request lands here
+    log.error("database unavailable (%s): %s", type(exc).__name__, first_line(exc))
+    return error_response(503, DATABASE_UNAVAILABLE, "the database is unavailable; try again")
+
+
+async def _on_unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback itself after this handler answered
+    return _internal_error()
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -97,5 +114,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CriptorenError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(OperationalError, _on_database_error)
-    app.add_exception_handler(DBAPIError, _on_database_error)
+    for database_error in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, _on_database_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)
