@@ -29,8 +29,10 @@ types: venv
 test: lint types
 	$(BIN)/pytest
 
+# `make demo PORT=8001` when 8000 is taken
+PORT ?= 8000
 demo: venv
-	$(BIN)/criptoren demo
+	$(BIN)/criptoren demo --port $(PORT)
 
 bench: venv
 	$(BIN)/python bench/feed.py

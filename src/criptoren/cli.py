@@ -160,7 +160,10 @@ def demo(
     from criptoren.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run_demo(host, port, database, interval))
+    try:
+        asyncio.run(run_demo(host, port, database, interval))
+    except CriptorenError as exc:
+        _fail(exc.message)
 
 
 app.command("fake-exchange")(fake_exchange_command)
