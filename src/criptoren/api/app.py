@@ -13,6 +13,7 @@ from sqlalchemy import text
 from criptoren import __version__
 from criptoren.api import routes_admin, routes_pt, routes_v1
 from criptoren.api.deps import ContainerDep
+from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
 from criptoren.api.schemas import ErrorOut
@@ -49,7 +50,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     chosen = settings or (container.settings if container is not None else get_settings())
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
