@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import get_settings
-from criptoren.db.availability import database_unreachable, describe
+from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
 from criptoren.db.migrate import schema_problem, upgrade
 from criptoren.errors import CriptorenError
 from criptoren.fake_exchange.cli import fake_exchange_command
@@ -35,6 +35,9 @@ def _fail(sentence: str) -> NoReturn:
 
 def _run(work: Coroutine[Any, Any, T], url: str) -> T:
     """Run ``work``; a user error or an unreachable database is one line and exit code 1."""
+    if (problem := missing_sqlite_folder(url)) is not None:
+        work.close()
+        _fail(problem)
     try:
         return asyncio.run(work)
     except CriptorenError as exc:

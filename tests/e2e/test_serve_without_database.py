@@ -32,7 +32,7 @@ def _serve(database_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str
     ("url", "says"),
     [
         ("postgresql+asyncpg://postgres:hunter2@127.0.0.1:{port}/criptoren", "cannot reach"),
-        ("sqlite+aiosqlite:///{tmp}/missing/dir/criptoren.db", "cannot reach"),
+        ("sqlite+aiosqlite:///{tmp}/missing/dir/criptoren.db", "does not exist"),
         ("sqlite+aiosqlite:///{tmp}/empty.db", "criptoren migrate"),
     ],
     ids=["postgres-refused", "sqlite-no-directory", "sqlite-no-schema"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 import asyncpg
@@ -53,3 +54,19 @@ def first_line(exc: BaseException) -> str:
     """The exception's message without the SQL and parameters SQLAlchemy appends."""
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def missing_sqlite_folder(url: str) -> str | None:
+    """The sentence for a SQLite file whose folder does not exist, found without connecting."""
+    # a failed aiosqlite connect leaves a worker thread that may outlive the event loop and
+    # print a traceback at exit: this case, the common one, never gets that far
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    folder = Path(str(parsed.database)).parent
+    if folder.is_dir():
+        return None
+    return (
+        f"the folder {folder} of the SQLite database does not exist: "
+        "create it or fix CRIPTOREN_DATABASE_URL"
+    )
