@@ -22,22 +22,23 @@ async def _orders(service: Harness, auth: dict[str, str]) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "says"),
     [
-        b'{"symbol": "BTCUSDT", "side": "buy", "target_price": ' + b"9" * 5000 + b"}",
-        b'{"symbol": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
-        b'{"symbol": "BTC\xff\xfeUSDT"}',
-        b"\xef\xbb\xbf{}",
-        b"",
+        (b'{"symbol": "BTCUSDT", "target_price": ' + b"9" * 5000 + b"}", "number too long"),
+        (b'{"symbol": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested too deeply"),
+        (b'{"symbol": "BTC\xff\xfeUSDT"}', "not UTF-8"),
+        (b"\xef\xbb\xbf{}", "JSON decode error"),
+        (b"", "Field required"),
     ],
     ids=["5000-digit-integer", "deeply-nested", "not-utf8", "bom", "empty"],
 )
-async def test_unparseable_bodies_are_422_json(service: Harness, raw: bytes) -> None:
+async def test_unparseable_bodies_are_422_json(service: Harness, raw: bytes, says: str) -> None:
     _, auth = await service.new_client()
     headers = {**auth, "Content-Type": "application/json"}
     response = await service.http.post("/api/v1/orders", content=raw, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
+    assert says in response.json()["error"]["message"]
     assert await _orders(service, auth) == []
 
 

@@ -38,9 +38,16 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", ""))
+    if error.get("type") == "json_invalid":  # say why: "number too long", "nested too deeply"
+        message += f" ({error.get('ctx', {}).get('error', 'malformed JSON')})"
+    return message
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": _message(error)}
         for error in exc.errors()
     ]
 
