@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CODE := src tests bench
 
-.PHONY: venv run test lint types unit demo bench clean
+.PHONY: venv run test lint types unit demo bench clean docs-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,10 @@ types: venv
 test: lint types
 	$(BIN)/pytest
 
+# `make demo PORT=8001` when 8000 is taken
+PORT ?= 8000
 demo: venv
-	$(BIN)/criptoren demo
+	$(BIN)/criptoren demo --port $(PORT)
 
 bench: venv
 	$(BIN)/python bench/feed.py
@@ -38,3 +40,21 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# Swagger UI and ReDoc for /docs and /redoc, committed so they work offline and `make run`
+# needs no node: this refreshes them from the versions pinned in the lockfile beside them.
+DOCS_STATIC := src/criptoren/api/static
+DOCS_BUILD := $(or $(TMPDIR),/tmp)/criptoren-docs-assets
+docs-assets:
+	rm -rf $(DOCS_BUILD) && mkdir -p $(DOCS_BUILD)
+	cp $(DOCS_STATIC)/package.json $(DOCS_STATIC)/package-lock.json $(DOCS_BUILD)/
+	cd $(DOCS_BUILD) && npm ci --ignore-scripts --no-audit --no-fund --legacy-peer-deps
+	rm -rf $(DOCS_STATIC)/swagger-ui $(DOCS_STATIC)/redoc
+	mkdir -p $(DOCS_STATIC)/swagger-ui $(DOCS_STATIC)/redoc
+	cd $(DOCS_BUILD)/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
+		favicon-32x32.png LICENSE NOTICE package.json $(CURDIR)/$(DOCS_STATIC)/swagger-ui/
+	cd $(DOCS_BUILD)/node_modules/redoc && cp bundles/redoc.standalone.js LICENSE package.json \
+		$(CURDIR)/$(DOCS_STATIC)/redoc/
+	cp $(DOCS_BUILD)/node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt \
+		$(CURDIR)/$(DOCS_STATIC)/redoc/ 2>/dev/null || true
+	rm -rf $(DOCS_BUILD)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import get_settings
-from criptoren.db.migrate import upgrade
+from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
+from criptoren.db.migrate import schema_problem, upgrade
 from criptoren.domain.strategies import StrategyKind
 from criptoren.errors import CriptorenError
 from criptoren.fake_exchange.cli import fake_exchange_command
@@ -28,28 +29,46 @@ app.add_typer(symbols_app, name="symbols")
 T = TypeVar("T")
 
 
+def _fail(sentence: str) -> NoReturn:
+    typer.echo(f"error: {sentence}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _run(work: Coroutine[Any, Any, T], url: str) -> T:
+    """Run ``work``; a user error or an unreachable database is one line and exit code 1."""
+    if (problem := missing_sqlite_folder(url)) is not None:
+        work.close()
+        _fail(problem)
+    try:
+        return asyncio.run(work)
+    except CriptorenError as exc:
+        _fail(exc.message)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        _fail(describe(url, exc))
+
+
 def _run_in_session(work: Callable[[Container, AsyncSession], Awaitable[T]]) -> T:
+    settings = get_settings()
+
     async def _main() -> T:
-        container = build_container(get_settings())
+        container = build_container(settings)
         try:
             async with container.session_factory() as session, session.begin():
                 return await work(container, session)
         finally:
             await container.aclose()
 
-    try:
-        return asyncio.run(_main())
-    except CriptorenError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
+    return _run(_main(), settings.database_url)
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
     settings = get_settings()
-    asyncio.run(upgrade(settings.database_url))
-    typer.echo("database is up to date")
+    done = _run(upgrade(settings.database_url), settings.database_url)
+    typer.echo(done.summary())
 
 
 @app.command()
@@ -57,12 +76,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Run the HTTP API and the market engine in one process."""
+    """Run the HTTP API and the market engine in one process (exit 1 if the database is out)."""
     import uvicorn
 
     from criptoren.api.app import create_app
 
     settings = get_settings()
+    # the engine rebuilds its index from the database at start-up: without one it cannot run
+    problem = _run(schema_problem(settings.database_url), settings.database_url)
+    if problem is not None:
+        _fail(problem)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(settings),
@@ -97,10 +120,21 @@ def clients_list() -> None:
 
 
 @clients_app.command("rotate")
-def clients_rotate(client_id: int) -> None:
-    """Issue a new token for a client; the old one stops working."""
-    issued = _run_in_session(lambda c, s: c.clients.rotate(s, client_id))
+def clients_rotate(
+    client_id: int,
+    reactivate: Annotated[
+        bool, typer.Option("--reactivate", help="Also re-enable a revoked client.")
+    ] = False,
+) -> None:
+    """Issue a new token for a client; the old one stops working (a revoked client stays so)."""
+    issued = _run_in_session(lambda c, s: c.clients.rotate(s, client_id, reactivate=reactivate))
     typer.echo(f"token: {issued.token}")
+    if not issued.client.active:
+        typer.echo(
+            f"client {client_id} is revoked: this token is refused until you run "
+            f"`criptoren clients rotate {client_id} --reactivate`",
+            err=True,
+        )
 
 
 @clients_app.command("revoke")
@@ -130,7 +164,10 @@ def demo(
     from criptoren.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run_demo(host, port, database, interval))
+    try:
+        asyncio.run(run_demo(host, port, database, interval))
+    except CriptorenError as exc:
+        _fail(exc.message)
 
 
 @app.command()

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     feed_stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     gap_fill_lookback_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
     cursor_flush_seconds: Annotated[float, Field(gt=0)] = 1.0
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"
 
     @field_validator("admin_token")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import secrets
+import signal
 import socket
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from pydantic import SecretStr
@@ -17,57 +18,76 @@ from criptoren.api.app import create_app
 from criptoren.bootstrap import build_container
 from criptoren.config import Settings
 from criptoren.db.migrate import upgrade
+from criptoren.errors import CriptorenError
 from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
 
 START_PRICES = {"BTCUSDT": Decimal("60000.00"), "ETHUSDT": Decimal("3000.00")}
+BANNER_END = "Stop with Ctrl-C"
 
 
-def _banner(host: str, port: int, client_id: int, token: str, admin: str) -> str:
-    base = f"http://{host}:{port}"
-    order = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_alvo": 59990, "quantidade": 0.001}
-    body = json.dumps(order)
+def banner(base: str, client_id: int, token: str, admin: str) -> str:
+    """What the demo prints once it listens: where it is and the tour's variables."""
     return f"""
 Criptoren demo: no internet needed, prices come from a fake exchange on loopback.
 
-  API        {base}
-  docs       {base}/docs
-  client     id {client_id}, token {token}
-  admin      token {admin}
+  API     {base}   (docs: {base}/docs)
+  client  id {client_id} ("demo")
 
-Try:
-  export AUTH='Authorization: Bearer {token}'
-  curl -H "$AUTH" {base}/monitorar-par/BTCUSDT
-  curl -H "$AUTH" -H 'Content-Type: application/json' {base}/posicionar-compra \\
-       -d '{body}'
-  curl -H "$AUTH" {base}/ordens
-  curl -H "$AUTH" {base}/posicoes
+Paste these lines into another shell, then follow the README's five-minute tour:
+
+export BASE={base}
+export TOKEN={token}
+export ADMIN_TOKEN={admin}
+
+{BANNER_END} (the demo's temporary database goes with it).
 """
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise CriptorenError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); "
+            f"choose another port: make demo PORT={port + 1}"
+        ) from None
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found; this one unwinds the demo so its temporary folder is removed
+    raise SystemExit(0)
 
 
 async def run_demo(host: str, port: int, database: Path | None, interval: float) -> None:
     """Start the fake exchange, the service and a demo client; serve until interrupted."""
-    workdir = Path(tempfile.mkdtemp(prefix="criptoren-demo-"))
-    db_path = database or workdir / "demo.db"
-    async with FakeExchange(FakeExchangeConfig()) as exchange:
-        exchange.emit_prices("BTCUSDT", [START_PRICES["BTCUSDT"]])
-        exchange.emit_prices("ETHUSDT", [START_PRICES["ETHUSDT"]])
-        exchange.random_walk(START_PRICES, interval=interval)
-        admin = secrets.token_urlsafe(24)
-        settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{db_path}",
-            binance_rest_url=exchange.rest_url,
-            binance_ws_url=exchange.ws_url,
-            admin_token=SecretStr(admin),
-            host=host,
-            port=port,
-        )
-        await upgrade(settings.database_url)
-        container = build_container(settings)
-        async with container.session_factory() as session, session.begin():
-            issued = await container.clients.create(session, "demo")
-        server = uvicorn.Server(uvicorn.Config(create_app(container=container), host, port))
-        # bound before the banner, so every URL it prints already accepts connections
-        with socket.create_server((host, port)) as listener:
-            sys.stdout.write(_banner(host, port, issued.client.id, issued.token, admin))
+    # bound before anything starts, so every URL the banner prints already accepts connections
+    with (
+        _listen(host, port) as listener,
+        tempfile.TemporaryDirectory(prefix="criptoren-demo-") as workdir,
+    ):
+        database_url = f"sqlite+aiosqlite:///{database or Path(workdir) / 'demo.db'}"
+        async with FakeExchange(FakeExchangeConfig()) as exchange:
+            for symbol, price in START_PRICES.items():
+                exchange.emit_prices(symbol, [price])
+            exchange.random_walk(START_PRICES, interval=interval)
+            admin = secrets.token_urlsafe(24)
+            settings = Settings(
+                database_url=database_url,
+                binance_rest_url=exchange.rest_url,
+                binance_ws_url=exchange.ws_url,
+                admin_token=SecretStr(admin),
+                host=host,
+                port=port,
+            )
+            await upgrade(database_url)
+            container = build_container(settings)
+            async with container.session_factory() as session, session.begin():
+                issued = await container.clients.create(session, "demo")
+            server = uvicorn.Server(uvicorn.Config(create_app(container=container), host, port))
+            base = f"http://{host}:{port}"
+            sys.stdout.write(banner(base, issued.client.id, issued.token, admin))
             sys.stdout.flush()
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(stop_signal, _stop)
             await server.serve(sockets=[listener])

@@ -14,7 +14,8 @@ def test_original_examples_against_a_served_process(tmp_path: Path) -> None:
     with fake_exchange_in_thread() as (loop, exchange):
         exchange.emit_prices("BTCUSDT", ["61837.63"])
         env = service_env(tmp_path, exchange)
-        assert "up to date" in run_cli(env, "migrate")
+        assert "created the database schema" in run_cli(env, "migrate")
+        assert "already up to date" in run_cli(env, "migrate")
         created = json.loads(run_cli(env, "clients", "create", "Alice", "--json"))
         assert set(created) == {"id", "name", "token"}
         assert created["token"] not in run_cli(env, "clients", "list")
@@ -61,4 +62,8 @@ def test_original_examples_against_a_served_process(tmp_path: Path) -> None:
         rotated = run_cli(env, "clients", "rotate", str(created["id"]))
         assert rotated.startswith("token: ")
         assert "revoked" in run_cli(env, "clients", "revoke", str(created["id"]))
+        run_cli(env, "clients", "rotate", str(created["id"]))
+        assert "\trevoked\t" in run_cli(env, "clients", "list")  # rotation keeps it revoked
+        run_cli(env, "clients", "rotate", str(created["id"]), "--reactivate")
+        assert "\tactive\t" in run_cli(env, "clients", "list")
         assert loop is not None

@@ -44,3 +44,21 @@ async def test_admin_endpoints_refuse_client_tokens(service: Harness) -> None:
     assert (await service.http.get("/api/v1/clients")).status_code == 401
     missing = await service.http.post("/api/v1/clients/999/rotate", headers=service.admin)
     assert missing.status_code == 404
+
+
+async def test_rotating_a_revoked_client_keeps_it_revoked(service: Harness) -> None:
+    client_id, _ = await service.new_client()
+    await service.http.post(f"/api/v1/clients/{client_id}/revoke", headers=service.admin)
+    rotated = await service.http.post(f"/api/v1/clients/{client_id}/rotate", headers=service.admin)
+    assert rotated.status_code == 200
+    token = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert (await service.http.get("/ordens", headers=token)).status_code == 401
+    listed = (await service.http.get("/api/v1/clients", headers=service.admin)).json()
+    assert listed[0]["active"] is False
+    reactivated = await service.http.post(
+        f"/api/v1/clients/{client_id}/rotate",
+        params={"reactivate": "true"},
+        headers=service.admin,
+    )
+    token = {"Authorization": f"Bearer {reactivated.json()['token']}"}
+    assert (await service.http.get("/ordens", headers=token)).status_code == 200

@@ -86,6 +86,7 @@ async def test_no_symbols_at_all_is_a_503_not_a_422(database_url: str) -> None:
         response = await service.http.post("/posicionar-compra", json=body, headers=auth)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "symbols_unavailable"
+        assert "make demo" in response.json()["error"]["message"]  # what works offline
         synced = await service.http.post("/api/v1/symbols/sync", headers=service.admin)
         assert synced.json()["symbols"] == 25
         response = await service.http.post("/posicionar-compra", json=body, headers=auth)

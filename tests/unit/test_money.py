@@ -19,7 +19,9 @@ def test_parse_keeps_exact_values(raw: object) -> None:
     assert parse_decimal(raw) == Decimal(str(raw).strip())
 
 
-@pytest.mark.parametrize("raw", [0.1, True, "abc", "NaN", "Infinity", "", None, [1]])
+@pytest.mark.parametrize(
+    "raw", [0.1, True, "abc", "NaN", "Infinity", "", None, [1], "６００００", "٣٠٠٠٠", "1\u00a0"]
+)
 def test_parse_refuses_floats_and_garbage(raw: object) -> None:
     with pytest.raises(AmountError):
         parse_decimal(raw)
@@ -32,6 +34,8 @@ def test_parse_refuses_floats_and_garbage(raw: object) -> None:
         ("-1", "greater than zero"),
         ("0.000000001", "decimal places"),
         ("10000000000", "too large"),
+        ("1e-999999999", "decimal places"),
+        ("1e999999999", "too large"),
     ],
 )
 def test_check_amount_refuses(raw: str, reason: str) -> None:

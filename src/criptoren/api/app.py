@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from criptoren import __version__
 from criptoren.api import routes_admin, routes_pt, routes_v1
 from criptoren.api.deps import ContainerDep
+from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
+from criptoren.api.exact_json import BodyLimit
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings, get_settings
@@ -24,7 +26,7 @@ orders they have positioned at target prices. Authenticate with `Authorization: 
 """
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 503)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
 }
 
 
@@ -47,8 +49,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
+    chosen = settings or (container.settings if container is not None else get_settings())
+    app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     app.include_router(routes_pt.router)
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)

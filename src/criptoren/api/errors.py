@@ -5,15 +5,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from criptoren.db.availability import database_unreachable, first_line
 from criptoren.errors import CriptorenError
 
 log = logging.getLogger(__name__)
+BODY_TOO_LARGE = "body_too_large"
+DATABASE_UNAVAILABLE = "database_unavailable"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+HTTP_CODES = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: BODY_TOO_LARGE,
+}
 
 
 def error_response(
@@ -26,9 +38,16 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", ""))
+    if error.get("type") == "json_invalid":  # say why: "number too long", "nested too deeply"
+        message += f" ({error.get('ctx', {}).get('error', 'malformed JSON')})"
+    return message
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": _message(error)}
         for error in exc.errors()
     ]
 
@@ -49,20 +68,52 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(422, "validation_error", _summary(details), details)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    # Starlette answers 405 from the first route whose path matches, naming only its own
+    # methods; a path served by several routes (GET and POST /api/v1/orders) allows them all.
+    # Asking every route whether it fully matches each method sees through included routers.
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "http_error"
-    )
+    code = HTTP_CODES.get(exc.status_code, "http_error")
     response = error_response(exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        message = f"{request.method} is not allowed here; allowed: {allowed}"
+        response = error_response(405, code, message)
+        response.headers["Allow"] = allowed
     return response
 
 
-async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("database error: %s", type(exc).__name__)
-    return error_response(503, "database_unavailable", "the database is unavailable; try again")
+def _internal_error() -> JSONResponse:
+    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not (database_unreachable(exc) or isinstance(exc, DBAPIError)):
+        # an OSError or driver error from elsewhere: a bug, not an outage
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _internal_error()
+    # one line, no traceback: during an outage every request lands here
+    log.error("database unavailable (%s): %s", type(exc).__name__, first_line(exc))
+    return error_response(503, DATABASE_UNAVAILABLE, "the database is unavailable; try again")
+
+
+async def _on_unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback itself after this handler answered
+    return _internal_error()
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -70,5 +121,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CriptorenError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(OperationalError, _on_database_error)
-    app.add_exception_handler(DBAPIError, _on_database_error)
+    for database_error in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, _on_database_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)

@@ -9,6 +9,11 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from criptoren.api.errors import BODY_TOO_LARGE, error_response
 
 
 def _refuse_constant(name: str) -> Any:
@@ -21,7 +26,14 @@ def loads_exact(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("body is not UTF-8", repr(body[:40]), exc.start) from None
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("JSON nested too deeply", "", 0) from None
+    except ValueError as exc:  # an integer past Python's digit limit (4300 digits)
+        raise json.JSONDecodeError(f"number too long: {exc}", "", 0) from None
 
 
 class ExactJSONRequest(Request):
@@ -45,3 +57,39 @@ class ExactJSONRoute(APIRoute):
             return await original(ExactJSONRequest(request.scope, request.receive))
 
         return handler
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is a JSON 413.
+
+    A declared ``Content-Length`` is refused before anything is read; a streamed body is
+    counted chunk by chunk, so a 32 MB upload stops after ``limit`` bytes, not at the end.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse or count, then pass the request on."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"the request body is larger than {self.limit} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await error_response(413, BODY_TOO_LARGE, message)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            event = await receive()
+            received += len(event.get("body", b""))
+            if received > self.limit:
+                # raised inside the endpoint's body read: FastAPI re-raises HTTPException,
+                # and the error handlers turn it into the JSON shape
+                raise HTTPException(413, message)
+            return event
+
+        await self.app(scope, counted, send)

@@ -39,10 +39,15 @@ async def list_clients(
 
 @router.post("/{client_id}/rotate")
 async def rotate_token(
-    client_id: DbId, session: SessionDep, container: ContainerDep, _admin: AdminDep
+    client_id: DbId,
+    session: SessionDep,
+    container: ContainerDep,
+    _admin: AdminDep,
+    reactivate: bool = False,
 ) -> ClientTokenOut:
-    """Issue a new token; the old one stops working at once."""
-    return _token(await container.clients.rotate(session, client_id))
+    """New token, old one dead at once; a revoked client stays revoked unless ``reactivate``."""
+    issued = await container.clients.rotate(session, client_id, reactivate=reactivate)
+    return _token(issued)
 
 
 @router.post("/{client_id}/revoke")

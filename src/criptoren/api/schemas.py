@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from criptoren.api.types import Amount, DbId, FeeAmount, MoneyOut, SymbolText
+from criptoren.api.types import Amount, BodyId, FeeAmount, MoneyOut, PlainText, SymbolText
 from criptoren.domain.orders import Condition, OrderStatus, Side
 
 ConditionText = Literal["lte", "gte", "<=", ">=", "≤", "≥"]
-OptionalText = Annotated[str | None, Field(default=None, max_length=64)]
+OptionalText = Annotated[PlainText | None, Field(default=None, max_length=64)]
 
 
 class PosicionarBody(BaseModel):
@@ -20,12 +20,15 @@ class PosicionarBody(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"cliente_id": 1, "symbol": "BTCUSDT", "preco_alvo": 62000, "quantidade": 0.005}
+                {"cliente_id": 1, "symbol": "BTCUSDT", "preco_alvo": 62000, "quantidade": 0.005},
+                {"symbol": "BTCUSDT", "preco_alvo": "62000", "quantidade": "0.005"},
             ]
         }
     )
 
-    cliente_id: DbId
+    cliente_id: BodyId | None = Field(
+        default=None, description="Defaults to the token's client; the admin token must name it."
+    )
     symbol: SymbolText
     preco_alvo: Amount
     quantidade: Amount
@@ -50,7 +53,9 @@ class RegistrarBody(BaseModel):
         }
     )
 
-    cliente_id: DbId
+    cliente_id: BodyId | None = Field(
+        default=None, description="Defaults to the token's client; the admin token must name it."
+    )
     symbol: SymbolText
     preco_executado: Amount
     quantidade: Amount
@@ -96,7 +101,7 @@ class NegociacaoOut(BaseModel):
 class OrderIn(BaseModel):
     """Position an order (``client_id`` defaults to the token's client)."""
 
-    client_id: DbId | None = None
+    client_id: BodyId | None = None
     symbol: SymbolText
     side: Side
     target_price: Amount
@@ -126,7 +131,7 @@ class OrderOut(BaseModel):
 class TradeIn(BaseModel):
     """Record a trade executed elsewhere."""
 
-    client_id: DbId | None = None
+    client_id: BodyId | None = None
     symbol: SymbolText
     side: Side
     price: Amount

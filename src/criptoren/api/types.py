@@ -5,9 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    Strict,
+    WithJsonSchema,
+)
 
 from criptoren.domain.money import QUANTUM, AmountError, check_amount, parse_decimal
+from criptoren.domain.text import TextError, check_plain_text
 
 AMOUNT_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
 
@@ -64,7 +72,21 @@ MoneyOut = Annotated[Decimal, _OUTPUT, _OUTPUT_SCHEMA]
 """An amount in a response: always a string, never a float."""
 
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
-"""A database id (fits a PostgreSQL ``integer``)."""
+"""A database id in a path or query (fits a PostgreSQL ``integer``)."""
+
+BodyId = Annotated[DbId, Strict()]
+"""A database id in a JSON body: a JSON integer only (``true`` or ``"1"`` are refused)."""
+
+
+def _plain(value: str) -> str:
+    try:
+        return check_plain_text(value)
+    except TextError as exc:
+        raise ValueError(str(exc)) from None
+
+
+PlainText = Annotated[str, AfterValidator(_plain)]
+"""Free text to store: no control characters (NUL, newlines, escapes)."""
 
 SymbolText = Annotated[str, Field(min_length=1, max_length=20, examples=["BTCUSDT"])]
 """A symbol as typed by a user (case-insensitive)."""

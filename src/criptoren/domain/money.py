@@ -22,13 +22,10 @@ def parse_decimal(value: object) -> Decimal:
     if isinstance(value, bool | float):
         # floats are refused on purpose: 0.1 has no exact binary form
         raise AmountError("amounts must be strings or integers, not floats")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int | str):
-        try:
-            result = Decimal(str(value).strip())
-        except InvalidOperation as exc:
-            raise AmountError(f"not a number: {value!r}") from exc
+    if isinstance(value, Decimal | int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        result = _parse_text(value)
     else:
         raise AmountError(f"not a number: {value!r}")
     if not result.is_finite():
@@ -36,16 +33,28 @@ def parse_decimal(value: object) -> Decimal:
     return result
 
 
+def _parse_text(value: str) -> Decimal:
+    text = value.strip(" \t\r\n")
+    shown = repr(value[:40])
+    if not text.isascii():
+        # Decimal() reads any Unicode digit ("６００００", "٣٠٠٠٠"): amounts are ASCII only
+        raise AmountError(f"amounts use ASCII digits only: {shown}")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise AmountError(f"not a number: {shown}") from None
+
+
 def check_amount(value: Decimal, field: str = "value") -> Decimal:
     """Check that ``value`` is positive and fits ``DECIMAL(18,8)``; return it normalised."""
     if value <= 0:
         raise AmountError(f"{field} must be greater than zero")
-    exponent = value.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -SCALE:
-        raise AmountError(f"{field} has more than {SCALE} decimal places")
-    if value > MAX_AMOUNT:
+    if value > MAX_AMOUNT:  # first: quantize() of a huge value would overflow
         raise AmountError(f"{field} is too large (at most {MAX_AMOUNT})")
-    return value.quantize(QUANTUM)
+    quantized = value.quantize(QUANTUM)
+    if quantized != value:  # also catches "1e-999999999", which normalize() turns into 0
+        raise AmountError(f"{field} has more than {SCALE} decimal places")
+    return quantized
 
 
 def to_units(value: Decimal) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from criptoren.db.models import Client
 from criptoren.db.repositories import ClientRepository
 from criptoren.db.types import utcnow
+from criptoren.domain.text import TextError, check_plain_text
 from criptoren.errors import InvalidInput, NotFound
 from criptoren.services.auth import hash_token, new_token
 
@@ -44,6 +45,10 @@ class ClientService:
         clean = name.strip()
         if not clean or len(clean) > 100:
             raise InvalidInput("a client name has 1 to 100 characters")
+        try:
+            check_plain_text(clean, "the client name")
+        except TextError as exc:
+            raise InvalidInput(str(exc)) from None
         token = new_token()
         client = await ClientRepository(session).add(clean, hash_token(token))
         return IssuedToken(_view(client), token)
@@ -52,13 +57,16 @@ class ClientService:
         """Every client."""
         return [_view(c) for c in await ClientRepository(session).list()]
 
-    async def rotate(self, session: AsyncSession, client_id: int) -> IssuedToken:
-        """Replace the client's token; the old one stops working at once."""
+    async def rotate(
+        self, session: AsyncSession, client_id: int, *, reactivate: bool = False
+    ) -> IssuedToken:
+        """Replace the client's token; a revoked client stays revoked unless ``reactivate``."""
         client = await self._get(session, client_id)
         token = new_token()
         client.api_token = hash_token(token)
-        client.active = True
-        client.revoked_at = None
+        if reactivate:
+            client.active = True
+            client.revoked_at = None
         await session.flush()
         return IssuedToken(_view(client), token)
 

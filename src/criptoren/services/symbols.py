@@ -50,8 +50,9 @@ class SymbolService:
         if rules is None:
             if await repository.count() == 0:
                 raise Unavailable(
-                    "no symbols are known yet: the exchange could not be reached; "
-                    "try again later or run `criptoren symbols sync`",
+                    "no symbols are known yet: the exchange could not be reached at start-up; "
+                    "restart once it is reachable, or run `make demo` to try Criptoren "
+                    "offline against its fake exchange",
                     code="symbols_unavailable",
                 )
             raise InvalidInput(f"unknown symbol {clean}", code="unknown_symbol")
