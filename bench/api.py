@@ -81,6 +81,7 @@ class Figure:
     p99_ms: float
     non_2xx: int
     socket_errors: int  # connect, read, write errors and timeouts (2 s)
+    cpu_us: float = 0.0  # server CPU time per request (steadier than req/s on a busy machine)
 
 
 @dataclass
@@ -127,13 +128,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    """A server process under test: its base URL and process id."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the process and its live children (uvicorn's workers)."""
+        pids = [self.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # exited meanwhile
+            if int(fields[1]) == self.pid:
+                pids.append(int(stat.parent.name))
+        return sum(_own_cpu(pid) for pid in pids)
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def process(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` (output to ``log``) for the block; SIGTERM and wait at the end."""
     with log.open("ab") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT, env=env)
     try:
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -170,13 +201,15 @@ def service_env(database_url: str, ws_url: str, rest_url: str) -> dict[str, str]
 
 
 @asynccontextmanager
-async def serving(command: list[str], log: Path, env: dict[str, str] | None) -> AsyncIterator[str]:
-    """Start a server on a free port; yield its base URL once it answers."""
+async def serving(
+    command: list[str], log: Path, env: dict[str, str] | None
+) -> AsyncIterator[Server]:
+    """Start a server on a free port; yield it once it answers."""
     port = free_port()
-    with process([*command, "--port", str(port)], log, env):
+    with process([*command, "--port", str(port)], log, env) as proc:
         base = f"http://127.0.0.1:{port}"
         await wait_ready(base, log)
-        yield base
+        yield Server(base, proc.pid)
 
 
 def serve_command(workers: int) -> list[str]:
@@ -232,15 +265,19 @@ async def check_once(base: str, endpoint: Endpoint, token: str | None) -> None:
 
 
 async def measure(
-    base: str, endpoints: list[Endpoint], token: str | None, args: argparse.Namespace, run: Run
+    server: Server, endpoints: list[Endpoint], token: str | None, args: argparse.Namespace, run: Run
 ) -> None:
     """Warm each endpoint up, then measure it."""
+    base = server.base
     for endpoint in endpoints:
         await check_once(base, endpoint, token)
         await asyncio.to_thread(wrk, base, endpoint, token, 1, args.tmp)
+        cpu = server.cpu_seconds()
         figure = await asyncio.to_thread(wrk, base, endpoint, token, args.seconds, args.tmp)
+        requests = figure.rps * args.seconds
+        figure.cpu_us = (server.cpu_seconds() - cpu) / max(requests, 1) * 1e6
         run.figures[endpoint.label] = figure
-        print(f"  {endpoint.label:<30} {figure.rps:>9,.0f} req/s", flush=True)
+        print(f"  {endpoint.label:<30} {figure.rps:>9,.0f} req/s {figure.cpu_us:>6,.0f} µs CPU/req")
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -277,7 +314,7 @@ async def prepare(base: str) -> tuple[str, int, str]:
 
 
 async def measure_service(
-    url: str, title: str, urls: tuple[str, str], args: argparse.Namespace, bare: str
+    url: str, title: str, urls: tuple[str, str], args: argparse.Namespace, bare: Server
 ) -> list[Run]:
     """Bare endpoints, then the service's routes with 1 worker (and N for the reads)."""
     run = Run(title)
@@ -285,18 +322,18 @@ async def measure_service(
     await measure(bare, bare_endpoints(), None, args, run)
     env = service_env(url, *urls)
     log = args.tmp / "service.log"
-    async with serving(serve_command(1), log, env) as base:
-        reader, writer_id, writer = await prepare(base)
+    async with serving(serve_command(1), log, env) as server:
+        reader, writer_id, writer = await prepare(server.base)
         endpoints = service_endpoints(writer_id)
-        await measure(base, [e for e in endpoints if e.kind != "write"], reader, args, run)
-        await measure(base, [e for e in endpoints if e.kind == "write"], writer, args, run)
+        await measure(server, [e for e in endpoints if e.kind != "write"], reader, args, run)
+        await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
     runs = [run]
     if args.workers > 1:
         scaled = Run(f"{title}, {args.workers} workers (reads)", args.workers, run)
         print(f"\n{scaled.title}", flush=True)
-        async with serving(serve_command(args.workers), log, env) as base:
+        async with serving(serve_command(args.workers), log, env) as server:
             reads = [e for e in endpoints if e.kind == "read"]
-            await measure(base, reads, reader, args, scaled)
+            await measure(server, reads, reader, args, scaled)
         runs.append(scaled)
     return runs
 
@@ -330,7 +367,9 @@ async def run_all(args: argparse.Namespace) -> list[Run]:
     return runs
 
 
-async def measure_postgres(args: argparse.Namespace, urls: tuple[str, str], bare: str) -> list[Run]:
+async def measure_postgres(
+    args: argparse.Namespace, urls: tuple[str, str], bare: Server
+) -> list[Run]:
     """The same on a scratch PostgreSQL database (a table saying why when unreachable)."""
     try:
         async with scratch_postgres("criptoren_bench_api") as (url, detail):
@@ -353,19 +392,22 @@ def report_run(run: Run) -> bool:
     if run.note:
         print(f"  {run.note}")
         return False
-    print(f"  {'endpoint':<30} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>7}  bar")
+    print(
+        f"  {'endpoint':<30} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'µs CPU':>7}"
+        f" {'ratio':>6}  bar"
+    )
     bare_get = run.figures.get("bare GET /")
     bare_post = run.figures.get("bare POST /orders")
     ok = True
     for label, f in run.figures.items():
         base = {"read": bare_get, "write": bare_post}.get(f.kind)
-        line = f"  {label:<30} {f.rps:>9,.0f} {f.p50_ms:>7.2f} {f.p99_ms:>7.2f}"
+        line = f"  {label:<30} {f.rps:>9,.0f} {f.p50_ms:>7.2f} {f.p99_ms:>7.2f} {f.cpu_us:>7,.0f}"
         passed = f.non_2xx == 0 and f.socket_errors == 0
         if base is not None:
             bar = READ_BAR if f.kind == "read" else WRITE_BAR
             ratio = f.rps / base.rps
             passed = passed and ratio >= bar and f.p99_ms <= P99_BAR_MS
-            line += f" {ratio:>6.0%}  ≥ {bar:.0%}, p99 ≤ {P99_BAR_MS:g} ms {verdict(passed)}"
+            line += f" {ratio:>5.0%}  ≥ {bar:.0%}, p99 ≤ {P99_BAR_MS:g} ms {verdict(passed)}"
         if f.non_2xx or f.socket_errors:
             line += f"  ({f.non_2xx} non-2xx, {f.socket_errors} socket errors/timeouts)"
         ok = ok and passed
