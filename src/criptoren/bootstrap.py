@@ -24,6 +24,7 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.facade import MarketData
 from criptoren.ports import ExchangeInfoSource
+from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.monitoring import MonitoringService
 from criptoren.services.orders import OrderService
@@ -54,6 +55,7 @@ class Container:
     trades: TradeService
     positions: PositionService
     monitoring: MonitoringService
+    tokens: TokenCache
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -176,6 +178,7 @@ def build_container(
     trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
     follower = EngineFollower(trigger_engine, watch, bus)
+    tokens = TokenCache(settings.auth_cache_seconds)
     return Container(
         settings=settings,
         engine=engine,
@@ -188,9 +191,10 @@ def build_container(
         reconciler=reconciler,
         broker=chosen_broker,
         symbols=symbols,
-        clients=ClientService(),
+        clients=ClientService(tokens),
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
         trades=TradeService(symbols, settings.mode),
         positions=PositionService(prices),
         monitoring=MonitoringService(symbols, watch, prices),
+        tokens=tokens,
     )

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     feed_stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     gap_fill_lookback_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
     cursor_flush_seconds: Annotated[float, Field(gt=0)] = 1.0
+    # a token revoked by another process (CLI, another worker) stops working within this
+    auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"
 
     @field_validator("admin_token")

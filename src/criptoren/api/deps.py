@@ -48,7 +48,7 @@ async def get_principal(
 ) -> Principal:
     """The authenticated caller (401 without a valid token)."""
     token = credentials.credentials if credentials else None
-    return await authenticate(session, token, container.settings.admin_token)
+    return await authenticate(session, token, container.settings.admin_token, container.tokens)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -51,8 +53,52 @@ def hash_token(token: str) -> str:
     return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
 
 
+class TokenCache:
+    """Token hash → principal for ``ttl`` seconds, so a request needs no query to authenticate.
+
+    Rotating or revoking a client's token in this process drops its entries at once; a
+    lookup that began before such a change never stores its (stale) answer. A change made
+    by another process (the CLI, another worker) is seen within ``ttl``; ``ttl=0`` disables
+    the cache.
+    """
+
+    def __init__(
+        self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic, size: int = 10_000
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.size = size
+        self.generation = 0  # bumped by every invalidation
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        """The cached principal, if still fresh."""
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock():
+            del self._entries[token_hash]
+            return None
+        return entry[0]
+
+    def put(self, token_hash: str, principal: Principal, generation: int) -> None:
+        """Remember ``principal`` unless an invalidation happened since ``generation``."""
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # only a flood of distinct valid tokens gets here
+        self._entries[token_hash] = (principal, self.clock() + self.ttl)
+
+    def invalidate(self, client_id: int) -> None:
+        """Forget every token of ``client_id`` and any lookup still in flight."""
+        self.generation += 1
+        stale = [key for key, (p, _) in self._entries.items() if p.client_id == client_id]
+        for key in stale:
+            del self._entries[key]
+
+
 async def authenticate(
-    session: AsyncSession, token: str | None, admin_token: SecretStr | None
+    session: AsyncSession, token: str | None, admin_token: SecretStr | None, cache: TokenCache
 ) -> Principal:
     """The principal behind a bearer token, or ``Unauthorized``."""
     if not token:
@@ -61,10 +107,17 @@ async def authenticate(
         token.encode(), admin_token.get_secret_value().encode()
     ):
         return Principal(client_id=None, is_admin=True)
-    client = await ClientRepository(session).by_token_hash(hash_token(token))
+    token_hash = hash_token(token)
+    principal = cache.get(token_hash)
+    if principal is not None:
+        return principal
+    generation = cache.generation
+    client = await ClientRepository(session).by_token_hash(token_hash)
     if client is None:
         raise Unauthorized("invalid or revoked token")
-    return Principal(client_id=client.id)
+    principal = Principal(client_id=client.id)
+    cache.put(token_hash, principal, generation)
+    return principal
 
 
 async def require_active_client(session: AsyncSession, client_id: int) -> None:

@@ -11,7 +11,8 @@ from criptoren.db.models import Client
 from criptoren.db.repositories import ClientRepository
 from criptoren.db.types import utcnow
 from criptoren.errors import InvalidInput, NotFound
-from criptoren.services.auth import hash_token, new_token
+from criptoren.services.auth import TokenCache, hash_token, new_token
+from criptoren.services.unit_of_work import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,9 @@ def _view(client: Client) -> ClientView:
 class ClientService:
     """Creates clients and manages their tokens."""
 
+    def __init__(self, tokens: TokenCache) -> None:
+        self.tokens = tokens
+
     async def create(self, session: AsyncSession, name: str) -> IssuedToken:
         """A new client with a fresh token."""
         clean = name.strip()
@@ -60,6 +64,7 @@ class ClientService:
         client.active = True
         client.revoked_at = None
         await session.flush()
+        self._forget_tokens(session, client_id)
         return IssuedToken(_view(client), token)
 
     async def revoke(self, session: AsyncSession, client_id: int) -> ClientView:
@@ -68,7 +73,17 @@ class ClientService:
         client.active = False
         client.revoked_at = utcnow()
         await session.flush()
+        self._forget_tokens(session, client_id)
         return _view(client)
+
+    def _forget_tokens(self, session: AsyncSession, client_id: int) -> None:
+        # now, and again once committed: a lookup racing the commit must not re-cache the old
+        self.tokens.invalidate(client_id)
+
+        async def again() -> None:
+            self.tokens.invalidate(client_id)
+
+        after_commit(session, again)
 
     async def _get(self, session: AsyncSession, client_id: int) -> Client:
         client = await ClientRepository(session).get(client_id)
