@@ -17,7 +17,7 @@ from criptoren.services.auth import Principal, authenticate
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The application's composition root."""
     container: Container = request.app.state.container
     return container
@@ -54,7 +54,7 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     """Only the operator's token passes."""
     if not principal.is_admin:
         raise Forbidden("this endpoint needs the admin token")
