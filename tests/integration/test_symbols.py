@@ -10,7 +10,7 @@ import pytest
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.services.symbols import SymbolService
-from tests.support.harness import running_service
+from tests.support.harness import Harness, running_service
 from tests.support.paths import exchange_info_path
 
 OLD_BODY = "exchangeInfo_spot_full_2021-10-12_cryptofeed.json"
@@ -87,3 +87,20 @@ async def test_no_symbols_at_all_is_a_503_not_a_422(database_url: str) -> None:
         assert synced.json()["symbols"] == 25
         response = await service.http.post("/posicionar-compra", json=body, headers=auth)
         assert response.status_code == 201
+
+
+async def test_a_sync_replaces_the_rules_the_service_remembers(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    body = {
+        "cliente_id": client_id,
+        "symbol": "BTCUSDT",
+        "preco_alvo": "1000",
+        "quantidade": "0.01",
+    }
+    placed = await service.http.post("/posicionar-compra", json=body, headers=auth)
+    assert placed.status_code == 201  # the rules of BTCUSDT are now remembered
+    service.exchange.set_symbol_status("BTCUSDT", "BREAK")
+    assert (await service.http.post("/api/v1/symbols/sync", headers=service.admin)).is_success
+    refused = await service.http.post("/posicionar-compra", json=body, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "symbol_not_trading"

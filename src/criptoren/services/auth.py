@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.repositories import ClientRepository
 from criptoren.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from criptoren.services.memo import Memo
 
 TOKEN_BYTES = 32
 
@@ -53,48 +54,20 @@ def hash_token(token: str) -> str:
     return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
 
 
-class TokenCache:
-    """Token hash → principal for ``ttl`` seconds, so a request needs no query to authenticate.
+class TokenCache(Memo[str, Principal]):
+    """Token hash → principal, so a request needs no query to authenticate.
 
-    Rotating or revoking a client's token in this process drops its entries at once; a
-    lookup that began before such a change never stores its (stale) answer. A change made
-    by another process (the CLI, another worker) is seen within ``ttl``; ``ttl=0`` disables
-    the cache.
+    Rotating or revoking a client's token in this process drops its entries at once (and
+    voids lookups in flight); a change made by another process (the CLI, another worker)
+    is seen within ``ttl``.
     """
 
-    def __init__(
-        self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic, size: int = 10_000
-    ) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self.size = size
-        self.generation = 0  # bumped by every invalidation
-        self._entries: dict[str, tuple[Principal, float]] = {}
-
-    def get(self, token_hash: str) -> Principal | None:
-        """The cached principal, if still fresh."""
-        entry = self._entries.get(token_hash)
-        if entry is None:
-            return None
-        if entry[1] <= self.clock():
-            del self._entries[token_hash]
-            return None
-        return entry[0]
-
-    def put(self, token_hash: str, principal: Principal, generation: int) -> None:
-        """Remember ``principal`` unless an invalidation happened since ``generation``."""
-        if self.ttl <= 0 or generation != self.generation:
-            return
-        if len(self._entries) >= self.size:
-            self._entries.clear()  # only a flood of distinct valid tokens gets here
-        self._entries[token_hash] = (principal, self.clock() + self.ttl)
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl, clock)
 
     def invalidate(self, client_id: int) -> None:
-        """Forget every token of ``client_id`` and any lookup still in flight."""
-        self.generation += 1
-        stale = [key for key, (p, _) in self._entries.items() if p.client_id == client_id]
-        for key in stale:
-            del self._entries[key]
+        """Forget every token of ``client_id``."""
+        self.forget(lambda _hash, principal: principal.client_id == client_id)
 
 
 async def authenticate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,7 @@ from criptoren.db.repositories import ClientRepository
 from criptoren.db.types import utcnow
 from criptoren.errors import InvalidInput, NotFound
 from criptoren.services.auth import TokenCache, hash_token, new_token
-from criptoren.services.unit_of_work import after_commit
+from criptoren.services.unit_of_work import now_and_after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,7 @@ class ClientService:
         return _view(client)
 
     def _forget_tokens(self, session: AsyncSession, client_id: int) -> None:
-        # now, and again once committed: a lookup racing the commit must not re-cache the old
-        self.tokens.invalidate(client_id)
-
-        async def again() -> None:
-            self.tokens.invalidate(client_id)
-
-        after_commit(session, again)
+        now_and_after_commit(session, partial(self.tokens.invalidate, client_id))
 
     async def _get(self, session: AsyncSession, client_id: int) -> Client:
         client = await ClientRepository(session).get(client_id)
