@@ -329,7 +329,7 @@ async def measure_service(
         await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
     runs = [run]
     if args.workers > 1:
-        scaled = Run(f"{title}, {args.workers} workers (reads)", args.workers, run)
+        scaled = Run(f"{title.split()[0]}, {args.workers} workers", args.workers, run)
         print(f"\n{scaled.title}", flush=True)
         async with serving(serve_command(args.workers), log, env) as server:
             reads = [e for e in endpoints if e.kind == "read"]
