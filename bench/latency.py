@@ -46,7 +46,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 from sqlalchemy.engine import Connection
@@ -69,6 +68,7 @@ from criptoren.market.schemas import AggTrade
 from criptoren.services.auth import Principal
 from criptoren.services.orders import OrderRequest
 from criptoren.services.unit_of_work import commit
+from scratch_db import PG_ADMIN_DSN, PostgresUnreachable, scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "BTCUSDT"
@@ -79,8 +79,6 @@ QUANTITY = Decimal("0.00100")
 BAR_P50_MS = 2.0
 BAR_P99_MS = 10.0
 SAMPLE_TIMEOUT_S = 10.0
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 # --- the fake exchange's process ------------------------------------------------------------
@@ -464,26 +462,14 @@ async def run_sqlite(ws_url: str, rest_url: str, count: int, warmup: int) -> DbR
 
 async def run_postgres(ws_url: str, rest_url: str, count: int, warmup: int) -> DbResult:
     """PostgreSQL on loopback: a scratch database, dropped at the end."""
-    name = f"criptoren_bench_{os.getpid()}"
     result = DbResult("PostgreSQL", PG_ADMIN_DSN)
     try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        result.measured = False
-        result.reason = f"PostgreSQL unreachable at {PG_ADMIN_DSN}: {exc!r}"
-        return result
-    try:
-        version = admin.get_server_version().major
-        result.detail = f"127.0.0.1:5432/{name} (asyncpg, server {version})"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = PG_URL.format(name=name)
-            await upgrade(url)
+        async with scratch_postgres("criptoren_bench") as (url, detail):
+            result.detail = detail
             await measure(result, url, ws_url, rest_url, count, warmup)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    except PostgresUnreachable as exc:
+        result.measured = False
+        result.reason = str(exc)
     return result
 
 

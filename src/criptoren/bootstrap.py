@@ -24,6 +24,7 @@ from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
 from criptoren.ports import ExchangeInfoSource
+from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.health import HealthService
 from criptoren.services.monitoring import MonitoringService
@@ -57,6 +58,7 @@ class Container:
     positions: PositionService
     monitoring: MonitoringService
     health: HealthService
+    tokens: TokenCache
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -170,6 +172,7 @@ def build_container(
     trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
     follower = EngineFollower(trigger_engine, feed, bus)
+    tokens = TokenCache(settings.auth_cache_seconds)
     return Container(
         settings=settings,
         engine=engine,
@@ -183,10 +186,11 @@ def build_container(
         reconciler=reconciler,
         broker=chosen_broker,
         symbols=symbols,
-        clients=ClientService(),
+        clients=ClientService(tokens),
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
         trades=TradeService(symbols, settings.mode),
         positions=PositionService(prices),
         monitoring=MonitoringService(symbols, feed, prices),
         health=HealthService(sessions, feed),
+        tokens=tokens,
     )

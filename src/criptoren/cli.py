@@ -13,7 +13,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
-from criptoren.config import get_settings
+from criptoren.config import Mode, get_settings
 from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
 from criptoren.db.migrate import schema_problem, upgrade
 from criptoren.domain.strategies import StrategyKind
@@ -75,6 +75,14 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (paper mode); each runs its own feed and engine, "
+            "and the compare-and-set claim keeps every execution exactly-once.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API and the market engine in one process (exit 1 if the database is out)."""
     import uvicorn
@@ -86,9 +94,16 @@ def serve(
     problem = _run(schema_problem(settings.database_url), settings.database_url)
     if problem is not None:
         _fail(problem)
+    if workers > 1 and settings.mode is Mode.LIVE:
+        typer.echo("error: live mode runs one worker (one reconciler per venue account)", err=True)
+        raise typer.Exit(code=1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # several workers need an import string: each process builds its app from the environment
+    target = "criptoren.api.app:create_app" if workers > 1 else create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     gap_fill_lookback_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
     cursor_flush_seconds: Annotated[float, Field(gt=0)] = 1.0
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # a token revoked by another process (CLI, another worker) stops working within this
+    auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"
 
     @field_validator("admin_token")

@@ -89,3 +89,13 @@ async def test_fee_in_a_third_asset_stays_out_of_the_pnl(service: Harness) -> No
     [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
     assert position["quantity"] == "0.01000000"
     assert position["cost_basis"] == "600.00000000"  # not 600.0009: BNB is not USDT
+
+
+async def test_monitoring_again_after_a_stop_is_persisted_again(service: Harness) -> None:
+    _, auth = await service.new_client()
+    for _ in range(2):  # the second call finds BTCUSDT already monitored
+        assert (await service.http.get("/monitorar-par/BTCUSDT", headers=auth)).is_success
+    await service.http.delete("/api/v1/monitored/BTCUSDT", headers=auth)
+    assert (await service.http.get("/monitorar-par/BTCUSDT", headers=auth)).is_success
+    listed = (await service.http.get("/api/v1/monitored", headers=auth)).json()
+    assert [m["symbol"] for m in listed] == ["BTCUSDT"]

@@ -26,6 +26,7 @@ async def test_token_is_shown_once_and_stored_only_as_a_hash(service: Harness) -
 
 
 async def test_rotate_replaces_the_token_and_revoke_disables_it(service: Harness) -> None:
+    # the first request caches the token: rotate and revoke must still take effect at once
     client_id, old = await service.new_client()
     assert (await service.http.get("/ordens", headers=old)).status_code == 200
     rotated = await service.http.post(f"/api/v1/clients/{client_id}/rotate", headers=service.admin)
@@ -62,3 +63,22 @@ async def test_rotating_a_revoked_client_keeps_it_revoked(service: Harness) -> N
     )
     token = {"Authorization": f"Bearer {reactivated.json()['token']}"}
     assert (await service.http.get("/ordens", headers=token)).status_code == 200
+
+
+async def test_a_cached_token_is_refused_as_soon_as_it_is_revoked(service: Harness) -> None:
+    client_id, token = await service.new_client()
+    for _ in range(3):  # authenticated (and cached) several times
+        assert (await service.http.get("/ordens", headers=token)).status_code == 200
+    await service.http.post(f"/api/v1/clients/{client_id}/revoke", headers=service.admin)
+    refused = await service.http.get("/ordens", headers=token)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthorized"
+
+
+async def test_a_revoke_outside_a_request_is_seen_at_once(service: Harness) -> None:
+    # as `criptoren clients revoke` does: the service in a plain transaction, no request
+    client_id, token = await service.new_client()
+    assert (await service.http.get("/ordens", headers=token)).status_code == 200
+    async with service.container.session_factory() as session, session.begin():
+        await service.container.clients.revoke(session, client_id)
+    assert (await service.http.get("/ordens", headers=token)).status_code == 401

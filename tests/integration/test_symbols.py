@@ -13,7 +13,7 @@ from criptoren.binance.transport import BinanceHttp
 from criptoren.db.models import Symbol
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.services.symbols import SymbolService
-from tests.support.harness import running_service
+from tests.support.harness import Harness, running_service
 from tests.support.paths import exchange_info_path
 
 OLD_BODY = "exchangeInfo_spot_full_2021-10-12_cryptofeed.json"
@@ -129,3 +129,20 @@ async def test_is_active_follows_the_exchange_status_on_every_sync(database_url:
         assert await sync_and_read() == {"BTCUSDT": True, "ETHBTC": True}
     finally:
         await engine.dispose()
+
+
+async def test_a_sync_replaces_the_rules_the_service_remembers(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    body = {
+        "cliente_id": client_id,
+        "symbol": "BTCUSDT",
+        "preco_alvo": "1000",
+        "quantidade": "0.01",
+    }
+    placed = await service.http.post("/posicionar-compra", json=body, headers=auth)
+    assert placed.status_code == 201  # the rules of BTCUSDT are now remembered
+    service.exchange.set_symbol_status("BTCUSDT", "BREAK")
+    assert (await service.http.post("/api/v1/symbols/sync", headers=service.admin)).is_success
+    refused = await service.http.post("/posicionar-compra", json=body, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "symbol_not_trading"

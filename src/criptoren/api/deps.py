@@ -17,7 +17,7 @@ from criptoren.services.auth import Principal, authenticate
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The application's composition root."""
     container: Container = request.app.state.container
     return container
@@ -48,13 +48,13 @@ async def get_principal(
 ) -> Principal:
     """The authenticated caller (401 without a valid token)."""
     token = credentials.credentials if credentials else None
-    return await authenticate(session, token, container.settings.admin_token)
+    return await authenticate(session, token, container.settings.admin_token, container.tokens)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     """Only the operator's token passes."""
     if not principal.is_admin:
         raise Forbidden("this endpoint needs the admin token")

@@ -163,6 +163,14 @@ class FakeExchange(TradingControls):
             body["symbols"] = [s for s in body["symbols"] if s["symbol"] in set(symbols)]
         return body
 
+    def set_symbol_status(self, symbol: str, status: str) -> None:
+        """Change one symbol's ``status`` in the exchangeInfo served from now on (e.g. BREAK)."""
+        body = self.exchange_info()
+        body["symbols"] = [
+            {**s, "status": status} if s["symbol"] == symbol else s for s in body["symbols"]
+        ]
+        self._info = body
+
     def knows_symbol(self, symbol: str) -> bool:
         """A symbol of exchangeInfo, or one that has traded here."""
         if symbol in self.market.tapes:

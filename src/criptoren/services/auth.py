@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.repositories import ClientRepository
 from criptoren.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from criptoren.services.memo import Memo
 
 TOKEN_BYTES = 32
 
@@ -51,8 +54,24 @@ def hash_token(token: str) -> str:
     return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
 
 
+class TokenCache(Memo[str, Principal]):
+    """Token hash → principal, so a request needs no query to authenticate.
+
+    Rotating or revoking a client's token in this process drops its entries at once (and
+    voids lookups in flight); a change made by another process (the CLI, another worker)
+    is seen within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl, clock)
+
+    def invalidate(self, client_id: int) -> None:
+        """Forget every token of ``client_id``."""
+        self.forget(lambda _hash, principal: principal.client_id == client_id)
+
+
 async def authenticate(
-    session: AsyncSession, token: str | None, admin_token: SecretStr | None
+    session: AsyncSession, token: str | None, admin_token: SecretStr | None, cache: TokenCache
 ) -> Principal:
     """The principal behind a bearer token, or ``Unauthorized``."""
     if not token:
@@ -61,10 +80,17 @@ async def authenticate(
         token.encode(), admin_token.get_secret_value().encode()
     ):
         return Principal(client_id=None, is_admin=True)
-    client = await ClientRepository(session).by_token_hash(hash_token(token))
+    token_hash = hash_token(token)
+    principal = cache.get(token_hash)
+    if principal is not None:
+        return principal
+    generation = cache.generation
+    client = await ClientRepository(session).by_token_hash(token_hash)
     if client is None:
         raise Unauthorized("invalid or revoked token")
-    return Principal(client_id=client.id)
+    principal = Principal(client_id=client.id)
+    cache.put(token_hash, principal, generation)
+    return principal
 
 
 async def require_active_client(session: AsyncSession, client_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,8 @@ from criptoren.db.repositories import ClientRepository
 from criptoren.db.types import utcnow
 from criptoren.domain.text import TextError, check_plain_text
 from criptoren.errors import InvalidInput, NotFound
-from criptoren.services.auth import hash_token, new_token
+from criptoren.services.auth import TokenCache, hash_token, new_token
+from criptoren.services.unit_of_work import now_and_after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,9 @@ def _view(client: Client) -> ClientView:
 
 class ClientService:
     """Creates clients and manages their tokens."""
+
+    def __init__(self, tokens: TokenCache) -> None:
+        self.tokens = tokens
 
     async def create(self, session: AsyncSession, name: str) -> IssuedToken:
         """A new client with a fresh token."""
@@ -68,6 +73,7 @@ class ClientService:
             client.active = True
             client.revoked_at = None
         await session.flush()
+        self._forget_tokens(session, client_id)
         return IssuedToken(_view(client), token)
 
     async def revoke(self, session: AsyncSession, client_id: int) -> ClientView:
@@ -76,7 +82,11 @@ class ClientService:
         client.active = False
         client.revoked_at = utcnow()
         await session.flush()
+        self._forget_tokens(session, client_id)
         return _view(client)
+
+    def _forget_tokens(self, session: AsyncSession, client_id: int) -> None:
+        now_and_after_commit(session, partial(self.tokens.invalidate, client_id))
 
     async def _get(self, session: AsyncSession, client_id: int) -> Client:
         client = await ClientRepository(session).get(client_id)

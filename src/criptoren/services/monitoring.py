@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from criptoren.db.repositories import MonitoredSymbolRepository, OrderRepository
 from criptoren.errors import Conflict
 from criptoren.ports import MarketWatch, PriceSource
+from criptoren.services.memo import Memo
 from criptoren.services.symbols import SymbolService
-from criptoren.services.unit_of_work import after_commit
+from criptoren.services.unit_of_work import after_commit, now_and_after_commit
+
+PERSISTED_TTL_SECONDS = 10.0  # a stop by another worker is seen within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +38,15 @@ class MonitoringService:
         self.symbols = symbols
         self.market = market
         self.prices = prices
+        self.persisted: Memo[str, bool] = Memo(PERSISTED_TTL_SECONDS)
 
     async def monitor(self, session: AsyncSession, symbol: str) -> MonitorState:
         """Validate ``symbol``, persist it as monitored and stream it once that is committed."""
         rules = await self.symbols.rules(session, symbol)
-        await MonitoredSymbolRepository(session).add(rules.symbol)
+        if self.persisted.get(rules.symbol) is None:  # known monitored: nothing to write
+            generation = self.persisted.generation
+            await MonitoredSymbolRepository(session).add(rules.symbol)
+            after_commit(session, partial(self._persisted, rules.symbol, generation))
         after_commit(session, partial(self.market.watch, [rules.symbol]))
         state = self.state(rules.symbol, rules.status, monitored=True)
         if state.last_price is None:  # not streamed yet
@@ -52,6 +59,7 @@ class MonitoringService:
         if rules.symbol in await OrderRepository(session).waiting_symbols():
             raise Conflict(f"{rules.symbol} has waiting orders and stays monitored")
         await MonitoredSymbolRepository(session).remove(rules.symbol)
+        now_and_after_commit(session, partial(self.persisted.forget, _is(rules.symbol)))
         after_commit(session, partial(self.market.unwatch, [rules.symbol]))
         return self.state(rules.symbol, rules.status, monitored=False)
 
@@ -68,6 +76,9 @@ class MonitoringService:
             await self.market.watch(sorted(wanted))
         return wanted
 
+    async def _persisted(self, symbol: str, generation: int) -> None:
+        self.persisted.put(symbol, True, generation)
+
     def state(self, symbol: str, status: str, *, monitored: bool) -> MonitorState:
         """Snapshot of one symbol."""
         return MonitorState(
@@ -77,3 +88,7 @@ class MonitoringService:
             last_price=self.prices.cached_price(symbol),
             market=self.market.snapshot(symbol),
         )
+
+
+def _is(symbol: str) -> Callable[[str, bool], bool]:
+    return lambda key, _value: key == symbol

@@ -10,9 +10,12 @@ from criptoren.db.repositories import SymbolRepository
 from criptoren.domain.filters import SymbolRules, parse_exchange_info
 from criptoren.errors import ExchangeError, ExchangeUnavailable, InvalidInput, Unavailable
 from criptoren.ports import ExchangeInfoSource
+from criptoren.services.memo import Memo
+from criptoren.services.unit_of_work import now_and_after_commit
 
 log = logging.getLogger(__name__)
 MAX_SYMBOL_LENGTH = 20
+RULES_TTL_SECONDS = 60.0  # rules change rarely; a sync by another process is seen within this
 
 
 def normalise_symbol(symbol: str) -> str:
@@ -26,13 +29,16 @@ def normalise_symbol(symbol: str) -> str:
 class SymbolService:
     """Keeps the ``symbols`` table in step with the exchange."""
 
-    def __init__(self, source: ExchangeInfoSource) -> None:
+    def __init__(self, source: ExchangeInfoSource, ttl: float = RULES_TTL_SECONDS) -> None:
         self.source = source
+        self.known: Memo[str, SymbolRules] = Memo(ttl)
 
     async def sync(self, session: AsyncSession) -> int:
         """Refresh every symbol from ``exchangeInfo``; returns how many were written."""
         rules = parse_exchange_info(await self.source.exchange_info())
-        return await SymbolRepository(session).upsert_many(rules)
+        count = await SymbolRepository(session).upsert_many(rules)
+        now_and_after_commit(session, self.known.forget)
+        return count
 
     async def sync_or_keep(self, session: AsyncSession) -> int | None:
         """Like :meth:`sync`, but keeps the table and logs a warning if the exchange is down."""
@@ -45,6 +51,10 @@ class SymbolService:
     async def rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
         """The rules of a known symbol (422 when unknown)."""
         clean = normalise_symbol(symbol)
+        cached = self.known.get(clean)
+        if cached is not None:
+            return cached
+        generation = self.known.generation
         repository = SymbolRepository(session)
         rules = await repository.get(clean)
         if rules is None:
@@ -56,6 +66,7 @@ class SymbolService:
                     code="symbols_unavailable",
                 )
             raise InvalidInput(f"unknown symbol {clean}", code="unknown_symbol")
+        self.known.put(clean, rules, generation)
         return rules
 
     async def trading_rules(self, session: AsyncSession, symbol: str) -> SymbolRules:

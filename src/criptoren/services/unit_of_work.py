@@ -10,6 +10,17 @@ AfterCommit = Callable[[], Awaitable[None]]
 KEY = "criptoren.after_commit"
 
 
+def now_and_after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` now and again once committed: a cache invalidation that a lookup racing
+    the commit (reading the old rows) cannot undo."""
+    action()
+
+    async def again() -> None:
+        action()
+
+    after_commit(session, again)
+
+
 def after_commit(session: AsyncSession, action: AfterCommit) -> None:
     """Run ``action`` once the session's transaction has been committed (never on rollback)."""
     session.info.setdefault(KEY, []).append(action)

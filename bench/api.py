@@ -1,0 +1,477 @@
+"""API throughput: Criptoren's authenticated routes against a bare FastAPI app, same run.
+
+Install the load generator once (Debian): ``apt-get update && apt-get install -y wrk``
+Run: ``.venv/bin/python bench/api.py`` (≈ 3 min; ``--quick`` ≈ 1 min; ``--workers 2`` also
+measures the reads with two uvicorn workers; ``--databases sqlite`` for one database).
+
+Processes, all on loopback: the fake exchange (``python -m criptoren.fake_exchange``, a
+random walk on BTCUSDT, 4 trades/s), the service as a user runs it (``criptoren serve``, one
+uvicorn worker, settings from the environment, on a migrated temporary SQLite file and then
+on a scratch PostgreSQL database, dropped at the end), and the baseline
+(``uvicorn bare_app:app``: a bare FastAPI app, one GET and one POST with a pydantic body, no
+database). ``wrk`` drives each endpoint with 32 keep-alive connections from one thread
+(request bodies and headers from a small lua script written into a temporary directory);
+the bare endpoints are measured again right before each database's routes so the ratios
+compare figures taken minutes apart at most. Reads use a client with 5 orders and 1 trade;
+writes use a second client, so the listings keep their size while the writes pile up.
+The buy target (1,000 USDT, price ≈ 60,000) never fires. Every response must be a 2xx.
+
+Bars (design §5): authenticated reads ≥ 50 % of bare GET, writes ≥ 25 % of bare POST, on
+both databases; p99 ≤ 50 ms at 32 connections; with ``--workers 2`` reads scale ≥ 1.6×.
+Exits 1 if a measured bar fails, 2 if ``wrk`` is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+import exchange_process
+from criptoren.db.migrate import upgrade
+from scratch_db import PostgresUnreachable, scratch_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+CONNECTIONS = 32
+READ_BAR, WRITE_BAR, P99_BAR_MS, SCALE_BAR = 0.50, 0.25, 50.0, 1.6
+WRK_MISSING = "wrk is not installed: run `apt-get update && apt-get install -y wrk` (Debian)"
+LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local socket = e.connect + e.read + e.write + e.timeout
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status, socket))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One measured request: its label, kind (read/write/bare/info), method, path and body."""
+
+    label: str
+    kind: str
+    method: str
+    path: str
+    body: dict[str, object] | None = None
+
+
+@dataclass
+class Figure:
+    """What wrk measured for one endpoint."""
+
+    kind: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int  # connect, read, write errors and timeouts (2 s)
+    cpu_us: float = 0.0  # server CPU time per request (steadier than req/s on a busy machine)
+
+
+@dataclass
+class Run:
+    """One table: a database (or the scaling run) and its figures."""
+
+    title: str
+    workers: int = 1
+    baseline: Run | None = None  # the 1-worker run a scaled run compares with
+    figures: dict[str, Figure] = field(default_factory=dict)
+    note: str = ""
+
+
+def bare_endpoints() -> list[Endpoint]:
+    """The baseline's two routes."""
+    body = {"cliente_id": 1, "symbol": "BTCUSDT", "preco_alvo": "1000", "quantidade": "0.01"}
+    return [
+        Endpoint("bare GET /", "bare", "GET", "/"),
+        Endpoint("bare POST /orders", "bare", "POST", "/orders", body),
+    ]
+
+
+def service_endpoints(writer_id: int) -> list[Endpoint]:
+    """Criptoren's measured routes; writes act for the writer client."""
+    common = {"cliente_id": writer_id, "symbol": "BTCUSDT", "quantidade": "0.01"}
+    order = {**common, "preco_alvo": "1000"}
+    trade = {**common, "preco_executado": "60000"}
+    return [
+        Endpoint("GET / (no auth, info)", "info", "GET", "/"),
+        Endpoint("GET /monitorar-par/BTCUSDT", "read", "GET", "/monitorar-par/BTCUSDT"),
+        Endpoint("GET /api/v1/orders", "read", "GET", "/api/v1/orders"),
+        Endpoint("POST /posicionar-compra", "write", "POST", "/posicionar-compra", order),
+        Endpoint("POST /registrar-compra", "write", "POST", "/registrar-compra", trade),
+    ]
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server process under test: its base URL and process id."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the process and its live children (uvicorn's workers)."""
+        pids = [self.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # exited meanwhile
+            if int(fields[1]) == self.pid:
+                pids.append(int(stat.parent.name))
+        return sum(_own_cpu(pid) for pid in pids)
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def process(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (output to ``log``) for the block; SIGTERM and wait at the end."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT, env=env)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_ready(base: str, log: Path) -> None:
+    """Poll ``GET /`` until the server answers (start-up is not part of the measurement)."""
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get("/")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-3000:]
+    raise RuntimeError(f"server at {base} did not start; its log ends with:\n{tail}")
+
+
+def service_env(database_url: str, ws_url: str, rest_url: str) -> dict[str, str]:
+    """``criptoren serve``'s settings, from the environment as a user would give them."""
+    return {
+        **os.environ,
+        "CRIPTOREN_DATABASE_URL": database_url,
+        "CRIPTOREN_BINANCE_WS_URL": ws_url,
+        "CRIPTOREN_BINANCE_REST_URL": rest_url,
+        "CRIPTOREN_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+
+
+@asynccontextmanager
+async def serving(
+    command: list[str], log: Path, env: dict[str, str] | None
+) -> AsyncIterator[Server]:
+    """Start a server on a free port; yield it once it answers."""
+    port = free_port()
+    with process([*command, "--port", str(port)], log, env) as proc:
+        base = f"http://127.0.0.1:{port}"
+        await wait_ready(base, log)
+        yield Server(base, proc.pid)
+
+
+def serve_command(workers: int) -> list[str]:
+    """The service, as ``criptoren serve``."""
+    return [str(VENV_BIN / "criptoren"), "serve", "--workers", str(workers)]
+
+
+def bare_command(workers: int) -> list[str]:
+    """The baseline, as ``uvicorn module:app`` (same uvicorn defaults as the service)."""
+    app_dir = str(ROOT / "bench")
+    base = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", app_dir]
+    return [*base, "--workers", str(workers)]
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+def lua_script(tmp: Path, endpoint: Endpoint, token: str | None) -> Path:
+    """The wrk script: method, headers, body and the machine-readable summary line."""
+    lines = [f'wrk.method = "{endpoint.method}"']
+    if token:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    if endpoint.body is not None:
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+        lines.append(f"wrk.body = '{orjson.dumps(endpoint.body).decode()}'")
+    handle, name = tempfile.mkstemp(suffix=".lua", dir=tmp)
+    with os.fdopen(handle, "w") as script:
+        script.write("\n".join(lines) + LUA_DONE)
+    return Path(name)
+
+
+def wrk(base: str, endpoint: Endpoint, token: str | None, seconds: int, tmp: Path) -> Figure:
+    """Drive one endpoint with ``CONNECTIONS`` connections for ``seconds``."""
+    script = lua_script(tmp, endpoint, token)
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script)]
+    out = subprocess.run(
+        [*command, base + endpoint.path], capture_output=True, text=True, check=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, duration_us, p50, p99, status, errors = (int(x) for x in line.split()[1:])
+    rps = requests / (duration_us / 1e6)
+    return Figure(endpoint.kind, rps, p50 / 1000, p99 / 1000, status, errors)
+
+
+async def check_once(base: str, endpoint: Endpoint, token: str | None) -> None:
+    """One request before the load: a non-2xx answer stops the benchmark with its body."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        reply = await http.request(
+            endpoint.method, endpoint.path, json=endpoint.body, headers=headers
+        )
+    checked(reply)
+
+
+async def measure(
+    server: Server, endpoints: list[Endpoint], token: str | None, args: argparse.Namespace, run: Run
+) -> None:
+    """Warm each endpoint up, then measure it."""
+    base = server.base
+    for endpoint in endpoints:
+        await check_once(base, endpoint, token)
+        await asyncio.to_thread(wrk, base, endpoint, token, 1, args.tmp)
+        cpu = server.cpu_seconds()
+        figure = await asyncio.to_thread(wrk, base, endpoint, token, args.seconds, args.tmp)
+        requests = figure.rps * args.seconds
+        figure.cpu_us = (server.cpu_seconds() - cpu) / max(requests, 1) * 1e6
+        run.figures[endpoint.label] = figure
+        print(f"  {endpoint.label:<30} {figure.rps:>9,.0f} req/s {figure.cpu_us:>6,.0f} µs CPU/req")
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def checked(reply: httpx.Response) -> httpx.Response:
+    """``reply`` if it is a 2xx; otherwise stop with its status and body."""
+    if not reply.is_success:
+        raise RuntimeError(f"{reply.request.url}: {reply.status_code} {reply.text[:300]}")
+    return reply
+
+
+async def new_client(http: httpx.AsyncClient, name: str) -> tuple[int, str]:
+    """A client created through the admin API: its id and token."""
+    reply = checked(await http.post("/api/v1/clients", json={"name": name}))
+    return reply.json()["id"], reply.json()["token"]
+
+
+async def prepare(base: str) -> tuple[str, int, str]:
+    """Reader (5 orders, 1 trade, BTCUSDT monitored) and writer clients; both tokens."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, headers=admin, timeout=10) as http:
+        reader_id, reader = await new_client(http, "bench-reader")
+        writer_id, writer = await new_client(http, "bench-writer")
+        auth = {"Authorization": f"Bearer {reader}"}
+        checked(await http.get("/monitorar-par/BTCUSDT", headers=auth))
+        common = {"cliente_id": reader_id, "symbol": "BTCUSDT", "quantidade": "0.01"}
+        trade = {**common, "preco_executado": "60000"}
+        checked(await http.post("/registrar-compra", json=trade, headers=auth))
+        for i in range(5):
+            order = {**common, "preco_alvo": str(1000 + i)}
+            checked(await http.post("/posicionar-compra", json=order, headers=auth))
+    return reader, writer_id, writer
+
+
+async def measure_service(
+    url: str, title: str, urls: tuple[str, str], args: argparse.Namespace, bare: Server
+) -> list[Run]:
+    """Bare endpoints, then the service's routes with 1 worker (and N for the reads)."""
+    run = Run(title)
+    print(f"\n{title}", flush=True)
+    await measure(bare, bare_endpoints(), None, args, run)
+    env = service_env(url, *urls)
+    log = args.tmp / "service.log"
+    async with serving(serve_command(1), log, env) as server:
+        reader, writer_id, writer = await prepare(server.base)
+        endpoints = service_endpoints(writer_id)
+        await measure(server, [e for e in endpoints if e.kind != "write"], reader, args, run)
+        await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
+    runs = [run]
+    if args.workers > 1:
+        scaled = Run(f"{title.split()[0]}, {args.workers} workers", args.workers, run)
+        print(f"\n{scaled.title}", flush=True)
+        async with serving(serve_command(args.workers), log, env) as server:
+            reads = [e for e in endpoints if e.kind == "read"]
+            await measure(server, reads, reader, args, scaled)
+        runs.append(scaled)
+    return runs
+
+
+async def run_all(args: argparse.Namespace) -> list[Run]:
+    """Every table, against one exchange process and one bare app per worker count."""
+    exchange = [sys.executable, "-m", "criptoren.fake_exchange", "--ws-port", "0"]
+    exchange += ["--rest-port", "0", "--generate", "BTCUSDT"]
+    proc, ws_url, rest_url = exchange_process.start_exchange(exchange)
+    runs: list[Run] = []
+    try:
+        bare_log = args.tmp / "bare.log"
+        async with serving(bare_command(1), bare_log, None) as bare:
+            if "sqlite" in args.databases:
+                url = f"sqlite+aiosqlite:///{args.tmp / 'api.db'}"
+                await upgrade(url)
+                runs += await measure_service(url, "SQLite", (ws_url, rest_url), args, bare)
+            if "postgres" in args.databases:
+                runs += await measure_postgres(args, (ws_url, rest_url), bare)
+        if args.workers > 1:
+            scaled = Run(
+                f"bare app, {args.workers} workers", args.workers, runs[0] if runs else None
+            )
+            print(f"\n{scaled.title}", flush=True)
+            async with serving(bare_command(args.workers), bare_log, None) as bare:
+                await measure(bare, bare_endpoints()[:1], None, args, scaled)
+            runs.append(scaled)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return runs
+
+
+async def measure_postgres(
+    args: argparse.Namespace, urls: tuple[str, str], bare: Server
+) -> list[Run]:
+    """The same on a scratch PostgreSQL database (a table saying why when unreachable)."""
+    try:
+        async with scratch_postgres("criptoren_bench_api") as (url, detail):
+            return await measure_service(url, f"PostgreSQL {detail}", urls, args, bare)
+    except PostgresUnreachable as exc:
+        return [Run("PostgreSQL", note=f"not measured: {exc}")]
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+def report_run(run: Run) -> bool:
+    """One table; True when its bars pass."""
+    print(f"\n{run.title}")
+    if run.note:
+        print(f"  {run.note}")
+        return False
+    print(
+        f"  {'endpoint':<30} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'µs CPU':>7}"
+        f" {'ratio':>6}  bar"
+    )
+    bare_get = run.figures.get("bare GET /")
+    bare_post = run.figures.get("bare POST /orders")
+    ok = True
+    for label, f in run.figures.items():
+        base = {"read": bare_get, "write": bare_post}.get(f.kind)
+        line = f"  {label:<30} {f.rps:>9,.0f} {f.p50_ms:>7.2f} {f.p99_ms:>7.2f} {f.cpu_us:>7,.0f}"
+        passed = f.non_2xx == 0 and f.socket_errors == 0
+        if base is not None:
+            bar = READ_BAR if f.kind == "read" else WRITE_BAR
+            ratio = f.rps / base.rps
+            passed = passed and ratio >= bar and f.p99_ms <= P99_BAR_MS
+            line += f" {ratio:>5.0%}  ≥ {bar:.0%}, p99 ≤ {P99_BAR_MS:g} ms {verdict(passed)}"
+        if f.non_2xx or f.socket_errors:
+            line += f"  ({f.non_2xx} non-2xx, {f.socket_errors} socket errors/timeouts)"
+        ok = ok and passed
+        print(line)
+    return ok
+
+
+def report_scaling(runs: list[Run], workers: int) -> bool:
+    """Reads with N workers against 1 worker, with the bare app's own scaling for reference."""
+    ok = True
+    print(f"\nScaling with {workers} workers (bar: reads ≥ {SCALE_BAR}×)")
+    for run in runs:
+        if run.baseline is None:
+            continue
+        for label, f in run.figures.items():
+            base = run.baseline.figures.get(label)
+            if base is None:
+                continue
+            scale = f.rps / base.rps
+            passed = scale >= SCALE_BAR or f.kind == "bare"
+            ok = ok and passed
+            mark = "(reference)" if f.kind == "bare" else verdict(passed)
+            print(f"  {run.title:<44} {label:<28} ×{scale:.2f} {mark}")
+    return ok
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per endpoint instead of 10")
+    parser.add_argument("--seconds", type=int, default=None, help="seconds per endpoint")
+    parser.add_argument("--workers", type=int, default=1, help="also measure reads with N workers")
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds is None:
+        args.seconds = 3 if args.quick else 10
+    args.databases = {d.strip() for d in args.databases.split(",") if d.strip()}
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 1 if a bar fails, 2 without wrk."""
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return 2
+    print(
+        f"API throughput: wrk, {CONNECTIONS} connections, {args.seconds} s per endpoint, "
+        f"{os.cpu_count()} CPUs shared by wrk, the servers and the fake exchange"
+    )
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="criptoren-bench-api-") as tmp:
+        args.tmp = Path(tmp)
+        runs = asyncio.run(run_all(args))
+    ok = all([report_run(run) for run in runs if run.workers == 1])
+    if args.workers > 1:
+        ok = report_scaling(runs, args.workers) and ok
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nload average after: {load}; total {time.perf_counter() - started:.0f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
