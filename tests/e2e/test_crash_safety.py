@@ -24,16 +24,20 @@ import pytest
 
 from criptoren.fake_exchange import FakeExchange
 from tests.support.databases import skip_or_fail
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env
+from tests.support.live import (
+    ServiceProcess,
+    fake_exchange_in_thread,
+    run_cli,
+    service_env,
+    service_process,
+)
 from tests.support.oracle import OracleFill, expected_fills
 from tests.support.processes import (
     DbProbe,
     ExchangeDriver,
-    ServiceProcess,
     place_orders,
     poll_until,
     scratch_postgres,
-    service_process,
 )
 
 SYMBOL = "BTCUSDT"
@@ -182,8 +186,7 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
         env = _env(tmp_path, fake, scratch_url)
         client_id, token = _setup_client(env)
         probe = DbProbe(scratch_url)
-        first = ServiceProcess(env, free_port(), "serve-1").wait_ready()
-        try:
+        with service_process(env, "serve-1") as first:
             _record_holdings(first.base_url, token, "0.1")
             placed = place_orders(first.base_url, token, orders)
             assert {p["client_id"] for p in placed} == {client_id}
@@ -210,15 +213,13 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
                 what="the first engine trade",
             )
             first.kill()
-        finally:
-            first.stop()
         at_kill = probe.engine_trades_count()
         # the kill must have interrupted the burst, or this test proves nothing
         assert 0 < at_kill < burst_fires - 10, (at_kill, burst_fires)
 
         exchange.emit(SYMBOL, downtime)  # a gap the restarted service must fill from its cursor
 
-        with service_process(env, free_port(), "serve-2") as second:
+        with service_process(env, "serve-2") as second:
             exchange.wait_subscribed(STREAM)
             exchange.emit(SYMBOL, [Decimal("60450.00"), Decimal("60460.00")])  # live again
             last_id = exchange.tape(SYMBOL)[-1].agg_id
@@ -259,11 +260,11 @@ def test_two_engines_on_one_postgres_execute_each_order_once(
         _, token = _setup_client(env)
         probe = DbProbe(postgres_scratch_url)
         # A places the orders (its index learns them as placed); B rebuilds them from the DB
-        with service_process(env, free_port(), "engine-a") as a:
+        with service_process(env, "engine-a") as a:
             _record_holdings(a.base_url, token, "1")
             place_orders(a.base_url, token, buys + sells)
             assert probe.count_status("waiting") == 500
-            with service_process(env, free_port(), "engine-b") as b:
+            with service_process(env, "engine-b") as b:
                 exchange.wait_subscribed(STREAM, count=2)  # both see every trade live
                 exchange.emit(SYMBOL, path)
                 oracle_orders = [o.oracle() for o in probe.orders()]

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env, serving
+from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
 
 CHECKS: list[Any] = [
     schemathesis.checks.not_a_server_error,
@@ -34,10 +34,8 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
         exchange.emit_prices("BTCUSDT", ["61837.63"])
         env = service_env(Path(tmp), exchange)
         run_cli(env, "migrate")
-        client = httpx.Client(timeout=10)
-        port = free_port()
-        with serving(env, port):
-            base = f"http://127.0.0.1:{port}"
+        with service_process(env) as service, httpx.Client(timeout=10) as client:
+            base = service.base_url
             admin = {"Authorization": f"Bearer {env['CRIPTOREN_ADMIN_TOKEN']}"}
             token = client.post(f"{base}/api/v1/clients", json={"name": "c"}, headers=admin)
             auth = {"Authorization": f"Bearer {token.json()['token']}"}
@@ -52,7 +50,6 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
                 headers=auth,
             )
             yield base, auth
-        client.close()
 
 
 @pytest.fixture(scope="module")
