@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +15,28 @@ from tests.support.databases import run_database_name, skip_or_fail, truncate
 from tests.support.processes import scratch_postgres
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No CA bundle: tests talk to loopback over plain HTTP and WebSocket only.
+
+    httpx parses the whole CA bundle (``SSL_CERT_FILE`` or certifi's) each time a client is
+    built, 0.1 s of CPU, and every service a test starts builds two; a CA directory is read
+    only on a TLS handshake, which no test makes. (Also inherited by served processes.)
+    """
+    os.environ.pop("SSL_CERT_FILE", None)
+    os.environ["SSL_CERT_DIR"] = os.devnull
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests parametrised on a PostgreSQL database carry the ``postgres`` marker."""
+    """Mark PostgreSQL-parametrised tests ``postgres``; run ``slow`` tests first.
+
+    Slow first: with xdist workers the long tests start early and the short ones fill in
+    around them, instead of one worker finishing a long test alone at the end.
+    """
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "postgres":
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ from tests.support.processes import (
     scratch_postgres,
 )
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 SYMBOL = "BTCUSDT"
 STREAM = "btcusdt@aggTrade"
 QTY = "0.001"

@@ -12,10 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
 from tests.support.processes import DbProbe, ExchangeDriver, poll_until
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 API_KEY = "live-crash-key-0123456789abcdef"
 API_SECRET = "live-crash-secret-0123456789abcdef"
 START = Decimal("60000.00")

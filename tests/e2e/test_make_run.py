@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
+
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 
 
 def test_original_examples_against_a_served_process(tmp_path: Path) -> None:

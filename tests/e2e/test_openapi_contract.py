@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 CHECKS: list[Any] = [
     schemathesis.checks.not_a_server_error,
     status_code_conformance,
