@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from criptoren.db.migrate import upgrade
-from tests.support.databases import run_database_name, skip_or_fail, truncate
+from tests.support.databases import run_database_name, skip_or_fail, sqlite_copy, truncate
 from tests.support.processes import scratch_postgres
 
 
@@ -70,9 +69,7 @@ async def database_url(
 ) -> str:
     """A fresh, migrated database: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
-        target = tmp_path / "criptoren.db"
-        shutil.copy(sqlite_template, target)
-        return f"sqlite+aiosqlite:///{target}"
+        return sqlite_copy(sqlite_template, tmp_path / "criptoren.db")
     url, reason = postgres_url
     if url is None:
         skip_or_fail(reason)

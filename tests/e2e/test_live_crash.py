@@ -7,14 +7,14 @@ anything new executes: exactly one exchange order, exactly one trade, never a re
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
+from tests.support.databases import sqlite_copy
+from tests.support.live import create_client, fake_exchange_in_thread, service_env, service_process
 from tests.support.processes import DbProbe, ExchangeDriver, poll_until
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
@@ -23,8 +23,10 @@ API_SECRET = "live-crash-secret-0123456789abcdef"
 START = Decimal("60000.00")
 
 
-def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+def test_sigkill_while_the_outcome_is_unknown_then_reconcile(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    database_url = sqlite_copy(sqlite_template, tmp_path / "live.db")
     with fake_exchange_in_thread() as (loop, fake):
         exchange = ExchangeDriver(loop, fake)
         exchange._call(lambda: fake.add_account(API_KEY, API_SECRET, {"USDT": "100000"}))
@@ -38,11 +40,10 @@ def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> 
             CRIPTOREN_HTTP_TIMEOUT_SECONDS="5",
         )
         env["CRIPTOREN_DATABASE_URL"] = database_url
-        run_cli(env, "migrate")
-        created = json.loads(run_cli(env, "clients", "create", "live", "--json"))
-        auth = {"Authorization": f"Bearer {created['token']}"}
         probe = DbProbe(database_url)
         with service_process(env, "live-1") as first:
+            _, token = create_client(first, env, "live")
+            auth = {"Authorization": f"Bearer {token}"}
             order = httpx.post(
                 f"{first.base_url}/api/v1/orders",
                 json={

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
 
 T = TypeVar("T")
@@ -159,6 +161,15 @@ def service_process(env: dict[str, str], name: str = "serve") -> Iterator[Servic
         yield service.wait_ready()
     finally:
         service.stop()
+
+
+def create_client(service: ServiceProcess, env: dict[str, str], name: str) -> tuple[int, str]:
+    """Create a client through the served admin API; returns its id and token."""
+    admin = {"Authorization": f"Bearer {env['CRIPTOREN_ADMIN_TOKEN']}"}
+    url = f"{service.base_url}/api/v1/clients"
+    response = httpx.post(url, json={"name": name}, headers=admin, timeout=10)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"]), str(response.json()["token"])
 
 
 def free_port() -> int:
