@@ -11,6 +11,7 @@ import pytest
 
 from criptoren.db.migrate import upgrade
 from tests.support.databases import run_database_name, skip_or_fail, sqlite_copy, truncate
+from tests.support.leaks import logged_errors
 from tests.support.processes import scratch_postgres
 
 
@@ -36,6 +37,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if callspec is not None and callspec.params.get("database_url") == "postgres":
             item.add_marker(pytest.mark.postgres)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def _no_logged_async_errors() -> Iterator[None]:
+    """Fail a test during which asyncio or uvicorn logged an error it could not raise."""
+    with logged_errors() as errors:
+        yield
+    if errors:
+        pytest.fail("logged, not raised:\n" + "\n".join(errors), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,11 @@ class FakeExchange(TradingControls):
 
     @staticmethod
     async def _stop_rest(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-        """Close the REST server now (``should_exit`` costs two of uvicorn's 0.1 s ticks)."""
+        """Close the REST server now (``should_exit`` costs two of uvicorn's 0.1 s ticks).
+
+        As uvicorn's own shutdown: no new connections, idle ones closed, replies in flight
+        (faults released) finished before returning.
+        """
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -130,6 +134,7 @@ class FakeExchange(TradingControls):
             listener.close()
         for connection in list(server.server_state.connections):
             connection.shutdown()
+        await asyncio.gather(*server.server_state.tasks, return_exceptions=True)
         for listener in server.servers:
             await listener.wait_closed()
 
