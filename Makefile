@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CODE := src tests bench
+# pytest-xdist workers (each has its own databases, ports and temp files); 0 = no workers
+TEST_WORKERS ?= 2
 
 .PHONY: venv run test lint types unit demo bench clean docs-assets
 
@@ -27,7 +29,7 @@ types: venv
 	$(BIN)/mypy --strict src
 
 test: lint types
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal
 
 # `make demo PORT=8001` when 8000 is taken
 PORT ?= 8000

@@ -12,30 +12,37 @@ only exists in another process's database, bounded polls of that database.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
+from criptoren.db.migrate import upgrade
 from criptoren.fake_exchange import FakeExchange
-from tests.support.databases import skip_or_fail
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env
+from tests.support.databases import skip_or_fail, sqlite_copy
+from tests.support.live import (
+    ServiceProcess,
+    create_client,
+    fake_exchange_in_thread,
+    service_env,
+    service_process,
+)
 from tests.support.oracle import OracleFill, expected_fills
 from tests.support.processes import (
     DbProbe,
     ExchangeDriver,
-    ServiceProcess,
     place_orders,
     poll_until,
     scratch_postgres,
-    service_process,
 )
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 SYMBOL = "BTCUSDT"
 STREAM = "btcusdt@aggTrade"
 QTY = "0.001"
@@ -46,30 +53,34 @@ _scratch_serial = iter(range(1_000_000))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: a SQLite file, or a PostgreSQL database created here.
+def scratch_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated, empty database of its own: a SQLite file, or a PostgreSQL database.
 
-    Not ``criptoren_test``: other tests truncate that one while these processes run.
+    Not the run's shared database: no test may truncate it while these processes run.
     """
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+        yield sqlite_copy(sqlite_template, tmp_path / "crash.db")
         return
-    name = f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}"
-    with scratch_postgres(name) as url:
-        if url is None:
-            skip_or_fail("PostgreSQL is not reachable on the test server")
-            raise AssertionError("unreachable")
+    with _migrated_postgres() as url:
         yield url
 
 
 @pytest.fixture
 def postgres_scratch_url() -> Iterator[str]:
-    """A PostgreSQL database of its own (two engines need a shared server database)."""
-    name = f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}"
-    with scratch_postgres(name) as url:
+    """A migrated PostgreSQL database of its own (two engines need a server database)."""
+    with _migrated_postgres() as url:
+        yield url
+
+
+@contextmanager
+def _migrated_postgres() -> Iterator[str]:
+    with scratch_postgres(f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}") as url:
         if url is None:
             skip_or_fail("PostgreSQL is not reachable on the test server")
             raise AssertionError("unreachable")
+        asyncio.run(upgrade(url))
         yield url
 
 
@@ -77,12 +88,6 @@ def _env(tmp_path: Path, fake: FakeExchange, database_url: str) -> dict[str, str
     env = service_env(tmp_path, fake, **SERVICE_SETTINGS)
     env["CRIPTOREN_DATABASE_URL"] = database_url
     return env
-
-
-def _setup_client(env: dict[str, str]) -> tuple[int, str]:
-    assert "up to date" in run_cli(env, "migrate")
-    created = json.loads(run_cli(env, "clients", "create", "crash-test", "--json"))
-    return int(created["id"]), str(created["token"])
 
 
 def _order(side: str, condition: str, target: Decimal) -> dict[str, str]:
@@ -180,10 +185,9 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
         exchange = ExchangeDriver(loop, fake)
         exchange.emit(SYMBOL, [START])
         env = _env(tmp_path, fake, scratch_url)
-        client_id, token = _setup_client(env)
         probe = DbProbe(scratch_url)
-        first = ServiceProcess(env, free_port(), "serve-1").wait_ready()
-        try:
+        with service_process(env, "serve-1") as first:
+            client_id, token = create_client(first, env, "crash-test")
             _record_holdings(first.base_url, token, "0.1")
             placed = place_orders(first.base_url, token, orders)
             assert {p["client_id"] for p in placed} == {client_id}
@@ -210,15 +214,13 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
                 what="the first engine trade",
             )
             first.kill()
-        finally:
-            first.stop()
         at_kill = probe.engine_trades_count()
         # the kill must have interrupted the burst, or this test proves nothing
         assert 0 < at_kill < burst_fires - 10, (at_kill, burst_fires)
 
         exchange.emit(SYMBOL, downtime)  # a gap the restarted service must fill from its cursor
 
-        with service_process(env, free_port(), "serve-2") as second:
+        with service_process(env, "serve-2") as second:
             exchange.wait_subscribed(STREAM)
             exchange.emit(SYMBOL, [Decimal("60450.00"), Decimal("60460.00")])  # live again
             last_id = exchange.tape(SYMBOL)[-1].agg_id
@@ -256,14 +258,14 @@ def test_two_engines_on_one_postgres_execute_each_order_once(
         exchange = ExchangeDriver(loop, fake)
         exchange.emit(SYMBOL, [START])
         env = _env(tmp_path, fake, postgres_scratch_url)
-        _, token = _setup_client(env)
         probe = DbProbe(postgres_scratch_url)
         # A places the orders (its index learns them as placed); B rebuilds them from the DB
-        with service_process(env, free_port(), "engine-a") as a:
+        with service_process(env, "engine-a") as a:
+            _, token = create_client(a, env, "crash-test")
             _record_holdings(a.base_url, token, "1")
             place_orders(a.base_url, token, buys + sells)
             assert probe.count_status("waiting") == 500
-            with service_process(env, free_port(), "engine-b") as b:
+            with service_process(env, "engine-b") as b:
                 exchange.wait_subscribed(STREAM, count=2)  # both see every trade live
                 exchange.emit(SYMBOL, path)
                 oracle_orders = [o.oracle() for o in probe.orders()]

@@ -18,31 +18,31 @@ DEADLINE_SECONDS = 30
 
 def test_demo_serves_moving_prices_and_cleans_up(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [CRIPTOREN, "demo", "--port", str(port), "--interval", "0.05"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env=demo_env(tmp_path),
-    )
-    try:
-        exports = read_banner(process)
-        assert exports["BASE"] == f"http://127.0.0.1:{port}"
-        assert list(tmp_path.glob("criptoren-demo-*"))  # its database lives there meanwhile
-        auth = {"Authorization": f"Bearer {exports['TOKEN']}"}
-        with httpx.Client(base_url=exports["BASE"], headers=auth, timeout=5) as http:
-            seen: set[Decimal] = set()
-            deadline = time.monotonic() + DEADLINE_SECONDS
-            # a subprocess gives no event to await: poll the endpoint until prices move
-            while len(seen) < 3 and time.monotonic() < deadline:
-                state = http.get("/monitorar-par/BTCUSDT").json()
-                if state["last_price"] is not None:
-                    seen.add(Decimal(state["last_price"]))
-            assert len(seen) >= 3, seen
-            assert http.get("/healthz").json()["feed"]["connected"] is True
-    finally:
-        process.terminate()
-        process.wait(20)
+    ) as process:
+        try:
+            exports = read_banner(process)
+            assert exports["BASE"] == f"http://127.0.0.1:{port}"
+            assert list(tmp_path.glob("criptoren-demo-*"))  # its database lives there meanwhile
+            auth = {"Authorization": f"Bearer {exports['TOKEN']}"}
+            with httpx.Client(base_url=exports["BASE"], headers=auth, timeout=5) as http:
+                seen: set[Decimal] = set()
+                deadline = time.monotonic() + DEADLINE_SECONDS
+                # a subprocess gives no event to await: poll the endpoint until prices move
+                while len(seen) < 3 and time.monotonic() < deadline:
+                    state = http.get("/monitorar-par/BTCUSDT").json()
+                    if state["last_price"] is not None:
+                        seen.add(Decimal(state["last_price"]))
+                assert len(seen) >= 3, seen
+                assert http.get("/healthz").json()["feed"]["connected"] is True
+        finally:
+            process.terminate()
+            process.wait(20)
     assert process.returncode == 0
     assert list(tmp_path.glob("criptoren-demo-*")) == []
 

@@ -7,22 +7,26 @@ anything new executes: exactly one exchange order, exactly one trade, never a re
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env
-from tests.support.processes import DbProbe, ExchangeDriver, ServiceProcess, poll_until
+from tests.support.databases import sqlite_copy
+from tests.support.live import create_client, fake_exchange_in_thread, service_env, service_process
+from tests.support.processes import DbProbe, ExchangeDriver, poll_until
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 API_KEY = "live-crash-key-0123456789abcdef"
 API_SECRET = "live-crash-secret-0123456789abcdef"
 START = Decimal("60000.00")
 
 
-def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+def test_sigkill_while_the_outcome_is_unknown_then_reconcile(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    database_url = sqlite_copy(sqlite_template, tmp_path / "live.db")
     with fake_exchange_in_thread() as (loop, fake):
         exchange = ExchangeDriver(loop, fake)
         exchange._call(lambda: fake.add_account(API_KEY, API_SECRET, {"USDT": "100000"}))
@@ -36,12 +40,10 @@ def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> 
             CRIPTOREN_HTTP_TIMEOUT_SECONDS="5",
         )
         env["CRIPTOREN_DATABASE_URL"] = database_url
-        run_cli(env, "migrate")
-        created = json.loads(run_cli(env, "clients", "create", "live", "--json"))
-        auth = {"Authorization": f"Bearer {created['token']}"}
         probe = DbProbe(database_url)
-        first = ServiceProcess(env, free_port(), "live-1").wait_ready()
-        try:
+        with service_process(env, "live-1") as first:
+            _, token = create_client(first, env, "live")
+            auth = {"Authorization": f"Bearer {token}"}
             order = httpx.post(
                 f"{first.base_url}/api/v1/orders",
                 json={
@@ -63,21 +65,16 @@ def test_sigkill_while_the_outcome_is_unknown_then_reconcile(tmp_path: Path) -> 
                 what="the order executed at the exchange",
             )
             first.kill()
-        finally:
-            first.stop()
         assert probe.count_status("triggered") == 1, "the kill must find the outcome unknown"
         assert probe.engine_trades_count() == 0
 
-        second = ServiceProcess(env, free_port(), "live-2").wait_ready()
-        try:
+        with service_process(env, "live-2") as second:
             poll_until(
                 lambda: probe.count_status("executed") == 1,
                 within=20,
                 what="the reconciler to record the fill",
                 describe=second.log,
             )
-        finally:
-            second.stop()
         [at_exchange] = exchange._call(lambda: fake.orders(API_KEY))
         posts = [r for r in exchange._call(fake.order_requests) if r.method == "POST"]
         assert len(posts) == 1, "the order was resent"

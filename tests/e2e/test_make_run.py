@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env, serving
+from tests.support.live import fake_exchange_in_thread, run_cli, service_env, service_process
+
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
 
 
 def test_original_examples_against_a_served_process(tmp_path: Path) -> None:
@@ -19,11 +22,9 @@ def test_original_examples_against_a_served_process(tmp_path: Path) -> None:
         created = json.loads(run_cli(env, "clients", "create", "Alice", "--json"))
         assert set(created) == {"id", "name", "token"}
         assert created["token"] not in run_cli(env, "clients", "list")
-        port = free_port()
-        with serving(env, port):
-            base = f"http://127.0.0.1:{port}"
+        with service_process(env) as service:
             auth = {"Authorization": f"Bearer {created['token']}"}
-            with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+            with httpx.Client(base_url=service.base_url, headers=auth, timeout=10) as http:
                 assert http.get("/").json() == {"status": "OK"}
                 assert http.get("/monitorar-par/BTCUSDT").status_code == 200
                 order = http.post(

@@ -16,8 +16,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.live import fake_exchange_in_thread, free_port, run_cli, service_env, serving
+from tests.support.databases import sqlite_copy
+from tests.support.live import create_client, fake_exchange_in_thread, service_env, service_process
 
+pytestmark = pytest.mark.slow  # real processes; started first under xdist
+NO_PING = 24 * 3600.0
 CHECKS: list[Any] = [
     schemathesis.checks.not_a_server_error,
     status_code_conformance,
@@ -27,32 +30,34 @@ CHECKS: list[Any] = [
 
 
 @pytest.fixture(scope="module")
-def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def live_api(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
     """A served process with one client that holds some BTC, and its auth header."""
     tmp = tmp_path_factory.mktemp("contract")
-    with fake_exchange_in_thread() as (_loop, exchange):
+    # no keepalive pings during the run: websockets draws their payload from the global
+    # `random`, and hypothesis, which watches that state while it generates a case, then
+    # fails the test (HypothesisDeprecationWarning) when a ping lands mid-generation
+    with fake_exchange_in_thread(ping_interval=NO_PING) as (_loop, exchange):
         exchange.emit_prices("BTCUSDT", ["61837.63"])
-        env = service_env(Path(tmp), exchange)
-        run_cli(env, "migrate")
-        client = httpx.Client(timeout=10)
-        port = free_port()
-        with serving(env, port):
-            base = f"http://127.0.0.1:{port}"
-            admin = {"Authorization": f"Bearer {env['CRIPTOREN_ADMIN_TOKEN']}"}
-            token = client.post(f"{base}/api/v1/clients", json={"name": "c"}, headers=admin)
-            auth = {"Authorization": f"Bearer {token.json()['token']}"}
-            client.post(
-                f"{base}/registrar-compra",
+        env = service_env(tmp, exchange)
+        env["CRIPTOREN_DATABASE_URL"] = sqlite_copy(sqlite_template, tmp / "contract.db")
+        with service_process(env) as service:
+            client_id, token = create_client(service, env, "c")
+            auth = {"Authorization": f"Bearer {token}"}
+            bought = httpx.post(
+                f"{service.base_url}/registrar-compra",
                 json={
-                    "cliente_id": 1,
+                    "cliente_id": client_id,
                     "symbol": "BTCUSDT",
                     "preco_executado": "60000",
                     "quantidade": "1",
                 },
                 headers=auth,
+                timeout=10,
             )
-            yield base, auth
-        client.close()
+            assert bought.status_code == 201, bought.text
+            yield service.base_url, auth
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +18,12 @@ TABLES = "clients, symbols, positioned_orders, trades, monitored_symbols, feed_c
 def run_database_name() -> str:
     """A database name of this test run's own: two runs (or xdist workers) never share one."""
     return f"criptoren_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def sqlite_copy(template: Path, target: Path) -> str:
+    """A migrated SQLite database at ``target``, copied from the session's template; its URL."""
+    shutil.copy(template, target)
+    return f"sqlite+aiosqlite:///{target}"
 
 
 async def truncate(url: str) -> None:

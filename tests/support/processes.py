@@ -1,14 +1,12 @@
-"""Service processes that can be SIGKILLed, scratch PostgreSQL databases, and DB probes.
+"""Scratch PostgreSQL databases, DB probes and helpers for tests that drive real processes.
 
 Everything here is for crash and concurrency tests that drive ``criptoren serve`` as real
-processes and look at what they left in the database.
+processes (``tests/support/live.py``) and look at what they left in the database.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -27,11 +25,10 @@ from sqlalchemy.pool import NullPool
 from criptoren.db.models import FeedCursor, PositionedOrder, Trade
 from criptoren.fake_exchange import FakeExchange
 from tests.support.databases import DEFAULT_ADMIN_DSN
-from tests.support.live import CRIPTOREN, LoopThread
+from tests.support.live import LoopThread
 from tests.support.oracle import OracleOrder, OracleTrade
 
 T = TypeVar("T")
-READY_LINE = "Uvicorn running on"
 
 
 # --- polling --------------------------------------------------------------------------
@@ -59,85 +56,6 @@ def poll_until(
             detail = f"\n{describe()}" if describe is not None else ""
             raise AssertionError(f"timed out after {within}s waiting for {what}{detail}")
         time.sleep(every)
-
-
-# --- criptoren serve as a killable process --------------------------------------------
-
-
-class ServiceProcess:
-    """``criptoren serve`` as a subprocess whose log is kept (for failure messages)."""
-
-    def __init__(self, env: dict[str, str], port: int, name: str = "serve") -> None:
-        self.name = name
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self.process = subprocess.Popen(
-            [CRIPTOREN, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-            if READY_LINE in line:
-                self._ready.set()
-        self._ready.set()  # the process ended: wake a waiter, which checks returncode
-
-    def wait_ready(self, within: float = 30.0) -> ServiceProcess:
-        """Block until uvicorn logs that it listens (an event set by the log reader)."""
-        if not self._ready.wait(within) or self.process.poll() is not None:
-            raise AssertionError(f"{self.name} did not start:\n{self.log()}")
-        return self
-
-    def log(self) -> str:
-        """Everything the process wrote to stderr so far."""
-        return "".join(self.lines)
-
-    def kill(self) -> None:
-        """SIGKILL: no lifespan shutdown, no cursor flush, connections just vanish."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self._join_reader()
-
-    def _join_reader(self) -> None:
-        self._reader.join(10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM), if still running."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._join_reader()
-
-    def errors(self) -> list[str]:
-        """Log lines at ERROR level or with a traceback."""
-        return [line for line in self.lines if " ERROR " in line or "Traceback" in line]
-
-
-@contextmanager
-def service_process(
-    env: dict[str, str], port: int, name: str = "serve"
-) -> Iterator[ServiceProcess]:
-    """A started ``criptoren serve``; stopped (if still alive) on exit."""
-    service = ServiceProcess(env, port, name)
-    try:
-        yield service.wait_ready()
-    finally:
-        service.stop()
 
 
 # --- the fake exchange, driven from the test thread -----------------------------------
@@ -197,6 +115,9 @@ async def _create_database(name: str) -> str | None:
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
+        # commits return before their WAL reaches the disk (~2 ms each here): only a crash
+        # of the PostgreSQL server itself could lose them, and no test crashes the server
+        await admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
     finally:
         await admin.close()
     return None
