@@ -23,13 +23,17 @@ from criptoren.engine.reconciler import Reconciler
 from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.facade import MarketData
-from criptoren.ports import ExchangeInfoSource
+from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
 from criptoren.services.clients import ClientService
-from criptoren.services.monitoring import MonitoringService
+from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.symbols import SymbolService
 from criptoren.services.trades import TradeService
+from criptoren.services.watchlists import WatchlistService
+from criptoren.stream.events import InProcessChanges
+from criptoren.stream.hub import StreamHub
+from criptoren.stream.render import StreamRenderer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,10 @@ class Container:
     orders: OrderService
     trades: TradeService
     positions: PositionService
-    monitoring: MonitoringService
+    prices: PriceSource
+    demand: FeedDemand
+    watchlists: WatchlistService
+    streams: StreamHub
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -79,10 +86,12 @@ class Container:
         for symbol, start_ms in resume.since_ms.items():
             self.market.set_resume_time(symbol, start_ms)
         self.market.add_listener(self.trigger_engine.on_trade)
-        async with self.session_factory() as session, session.begin():
-            await self.monitoring.resume(session)
+        self.market.add_listener(self.streams.on_trade)
+        await self.demand.resume()
         await self.market.start()
         self.trigger_engine.start()
+        self.demand.start()
+        self.streams.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -90,6 +99,8 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.streams.stop()
+            await self.demand.stop()
             await self.market.stop()
             await self.trigger_engine.stop()
             if self._reconciling is not None:
@@ -175,7 +186,11 @@ def build_container(
     )
     trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
-    follower = EngineFollower(trigger_engine, watch, bus)
+    demand = FeedDemand(sessions, watch, settings.feed_release_after_seconds)
+    bus.subscribe(demand.on_order_event)
+    follower = EngineFollower(trigger_engine, demand, bus)
+    changes = InProcessChanges(bus)
+    positions = PositionService(prices)
     return Container(
         settings=settings,
         engine=engine,
@@ -190,7 +205,28 @@ def build_container(
         symbols=symbols,
         clients=ClientService(),
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
-        trades=TradeService(symbols, settings.mode),
-        positions=PositionService(prices),
-        monitoring=MonitoringService(symbols, watch, prices),
+        trades=TradeService(symbols, settings.mode, [changes]),
+        positions=positions,
+        prices=prices,
+        demand=demand,
+        watchlists=WatchlistService(symbols, demand, prices, [changes]),
+        streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
+    )
+
+
+def build_stream_hub(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    changes: InProcessChanges,
+    positions: PositionService,
+    prices: PriceSource,
+    market: MarketWatch,
+) -> StreamHub:
+    """The push stream's hub, fed by the in-process event port."""
+    return StreamHub(
+        changes,
+        StreamRenderer(sessions, positions, prices, market),
+        coalesce_seconds=settings.stream_coalesce_seconds,
+        buffer_limit=settings.stream_buffer_messages,
+        auth_recheck_seconds=settings.stream_auth_recheck_seconds,
     )

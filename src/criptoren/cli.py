@@ -56,19 +56,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Run the HTTP API and the market engine in one process."""
-    import uvicorn
-
+    """Run the HTTP API, the push stream and the market engine in one process."""
     from criptoren.api.app import create_app
+    from criptoren.api.serving import serve as run_server
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    run_server(create_app(settings), settings, host or settings.host, port or settings.port)
 
 
 @clients_app.command("create")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,9 +15,11 @@ from criptoren.db.repositories import TradeRepository
 from criptoren.domain.filters import check_order
 from criptoren.domain.orders import Side, TradeSource
 from criptoren.errors import InvalidInput
+from criptoren.ports import TradeFollower
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.ledger import ensure_can_sell
 from criptoren.services.symbols import SymbolService, normalise_symbol
+from criptoren.services.unit_of_work import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +39,12 @@ class TradeRequest:
 class TradeService:
     """Records and lists trades."""
 
-    def __init__(self, symbols: SymbolService, mode: Mode) -> None:
+    def __init__(
+        self, symbols: SymbolService, mode: Mode, followers: Sequence[TradeFollower] = ()
+    ) -> None:
         self.symbols = symbols
         self.mode = mode
+        self.followers = list(followers)
 
     async def record(
         self, session: AsyncSession, principal: Principal, request: TradeRequest
@@ -57,7 +63,7 @@ class TradeService:
             await ensure_can_sell(
                 session, client_id, rules, request.quantity, respect_reservations=False
             )
-        return await TradeRepository(session).add(
+        trade = await TradeRepository(session).add(
             Trade(
                 client_id=client_id,
                 symbol=rules.symbol,
@@ -71,6 +77,11 @@ class TradeService:
                 mode=self.mode.value,
             )
         )
+        for follower in self.followers:
+            after_commit(
+                session, partial(follower.trade_recorded, trade.id, client_id, rules.symbol)
+            )
+        return trade
 
     async def list(
         self,
