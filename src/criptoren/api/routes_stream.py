@@ -19,7 +19,6 @@ from criptoren.stream.hub import UNAUTHORIZED
 from criptoren.stream.render import dumps
 
 router = APIRouter()
-AUTH_TIMEOUT_SECONDS = 10.0
 MAX_SYMBOLS_PER_MESSAGE = 100
 PONG = dumps({"type": "pong"})
 
@@ -44,7 +43,7 @@ async def stream(websocket: WebSocket) -> None:
     """The caller's live prices, orders and positions, pushed as they happen."""
     container: Container = websocket.app.state.container
     await websocket.accept()
-    token = await _token(websocket)
+    token = await _token(websocket, container.settings.stream_auth_timeout_seconds)
     try:
         principal = await principal_for(container, token)
     except Unauthorized:
@@ -66,13 +65,13 @@ async def stream(websocket: WebSocket) -> None:
         connection.finished.set()
 
 
-async def _token(websocket: WebSocket) -> str | None:
+async def _token(websocket: WebSocket, timeout: float) -> str | None:
     """From the upgrade's ``Authorization`` header, else the first message (browsers)."""
     scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     try:
-        async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
+        async with asyncio.timeout(timeout):
             message = await websocket.receive()
     except TimeoutError:
         return None
