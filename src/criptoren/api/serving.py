@@ -33,7 +33,11 @@ class StreamingServer(uvicorn.Server):
 
 def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
     """Uvicorn settings: server pings every ``stream_ping_interval_seconds``, a peer that
-    does not answer within ``stream_ping_timeout_seconds`` is dropped."""
+    does not answer within ``stream_ping_timeout_seconds`` is dropped.
+
+    No per-message deflate: a price is encoded once and the same bytes go to every stream;
+    compressing per connection would cost CPU per message and a zlib state (tens of KiB)
+    per connection, for messages of about a hundred bytes."""
     return uvicorn.Config(
         app,
         host=host,
@@ -41,6 +45,7 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvi
         log_level="info",
         ws_ping_interval=settings.stream_ping_interval_seconds,
         ws_ping_timeout=settings.stream_ping_timeout_seconds,
+        ws_per_message_deflate=False,
     )
 
 
