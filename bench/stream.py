@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import socket
@@ -39,11 +40,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 import exchange_process
 
@@ -129,33 +134,58 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-class Client:
-    """One stream client: records price staleness and ``placed`` arrivals."""
+class Client(asyncio.Protocol):
+    """One stream client on ``websockets``' sans-I/O protocol: no task per client, so a
+    thousand of them cost this process little (it must out-run the service it measures)."""
 
-    def __init__(self, index: int, token: str, ws: ClientConnection, bench: Bench) -> None:
+    def __init__(self, index: int, token: str, url: str, bench: Bench) -> None:
         self.index = index
         self.token = token
-        self.ws = ws
         self.bench = bench
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self.snapshot: asyncio.Future[None] = loop.create_future()
+        self.watching: asyncio.Future[None] = loop.create_future()
         self.placed: asyncio.Future[float] | None = None
-        self.watching: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.reader: asyncio.Task[None] | None = None
 
-    async def read(self) -> None:
-        async for raw in self.ws:
-            received = time.time()
-            message = orjson.loads(raw)
-            kind = message["type"]
-            if kind == "price":
-                if self.bench.recording:
-                    self.bench.staleness.append(received * 1000 - message["time"])
-            elif kind == "order" and message["event"] == "placed":
-                if self.placed is not None and not self.placed.done():
-                    self.placed.set_result(time.perf_counter())
-            elif (
-                kind == "watchlist" and len(message["watchlist"]) == 3 and not self.watching.done()
-            ):
-                self.watching.set_result(None)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a uvloop TCP transport
+        request = self.protocol.connect()
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        self.protocol.send_request(request)
+        self._flush()
+
+    def send(self, message: dict[str, object]) -> None:
+        self.protocol.send_text(orjson.dumps(message))
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        received = time.time()
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self._on_message(orjson.loads(event.data), received)
+        self._flush()  # pongs to the server's pings
+
+    def _on_message(self, message: dict[str, Any], received: float) -> None:
+        kind = message["type"]
+        if kind == "price":
+            if self.bench.recording:
+                self.bench.staleness.append(received * 1000 - message["time"])
+        elif kind == "snapshot":
+            self.snapshot.set_result(None)
+        elif kind == "order" and message["event"] == "placed":
+            if self.placed is not None and not self.placed.done():
+                self.placed.set_result(time.perf_counter())
+        elif kind == "watchlist" and len(message["watchlist"]) == 3 and not self.watching.done():
+            self.watching.set_result(None)
+
+    def _flush(self) -> None:
+        if self.transport is not None:
+            for chunk in self.protocol.data_to_send():
+                if chunk:
+                    self.transport.write(chunk)
 
 
 class Bench:
@@ -177,7 +207,9 @@ class Bench:
 
 
 def p(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank)."""
+    """The ``q`` quantile (nearest rank); NaN without values."""
+    if not values:
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
@@ -200,12 +232,14 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def open_client(url: str, index: int, token: str, bench: Bench) -> Client:
-    """Connect, read the snapshot, start the reader."""
-    ws = await connect(url, additional_headers=_auth(token), proxy=None, compression=None)
-    await ws.recv()  # the snapshot
-    client = Client(index, token, ws, bench)
-    client.reader = asyncio.create_task(client.read())
+async def open_client(port: int, index: int, token: str, bench: Bench) -> Client:
+    """Connect and wait for the snapshot."""
+    url = f"ws://127.0.0.1:{port}/api/v1/stream"
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(
+        lambda: Client(index, token, url, bench), "127.0.0.1", port
+    )
+    await asyncio.wait_for(client.snapshot, 60)
     return client
 
 
@@ -220,7 +254,7 @@ async def probe_orders(http: httpx.AsyncClient, clients: list[Client], bench: Be
         started = time.perf_counter()
         r = await http.post("/api/v1/orders", json=body, headers=_auth(client.token))
         r.raise_for_status()
-        arrived = await asyncio.wait_for(client.placed, 10)
+        arrived = await asyncio.wait_for(client.placed, 60)
         if bench.recording:
             bench.delivery.append((arrived - started) * 1000)
         await asyncio.sleep(0.05)
@@ -324,17 +358,18 @@ async def measure(
         bench = Bench()
         lag = asyncio.create_task(bench.watch_lag())
         before = rss_kib(pid)
-        url = f"ws://127.0.0.1:{port}/api/v1/stream"
         clients = []
         for start in range(0, args.clients, 100):
             batch = range(start, min(start + 100, args.clients))
-            clients += await asyncio.gather(*(open_client(url, i, tokens[i], bench) for i in batch))
+            clients += await asyncio.gather(
+                *(open_client(port, i, tokens[i], bench) for i in batch)
+            )
         per_connection = (rss_kib(pid) - before) / args.clients
         print(f"memory per idle connection: {per_connection:.1f} KiB", flush=True)
         for client in clients:
             i = client.index
             watch = [SYMBOLS[i % 20], SYMBOLS[(i + 7) % 20], SYMBOLS[(i + 13) % 20]]
-            await client.ws.send(json.dumps({"type": "watch", "symbols": watch}))
+            client.send({"type": "watch", "symbols": watch})
         await asyncio.wait_for(asyncio.gather(*(c.watching for c in clients)), 120)
         await asyncio.sleep(2.0)  # every symbol subscribed and streaming
         alone = await phase("all clients reading", pid, http, exchange, clients, args.seconds)
