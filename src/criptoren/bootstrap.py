@@ -23,15 +23,19 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
-from criptoren.ports import ExchangeInfoSource
+from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
 from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
+from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.health import HealthService
-from criptoren.services.monitoring import MonitoringService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.symbols import SymbolService
 from criptoren.services.trades import TradeService
+from criptoren.services.watchlists import WatchlistService
+from criptoren.stream.events import InProcessChanges
+from criptoren.stream.hub import StreamHub
+from criptoren.stream.render import StreamRenderer
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,12 @@ class Container:
     orders: OrderService
     trades: TradeService
     positions: PositionService
-    monitoring: MonitoringService
     health: HealthService
     tokens: TokenCache
+    prices: PriceSource
+    demand: FeedDemand
+    watchlists: WatchlistService
+    streams: StreamHub
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -85,10 +92,12 @@ class Container:
             self.feed.set_resume_time(symbol, start_ms)
         self.feed.book.add_listener(self.trigger_engine.on_trade)
         self.feed.book.add_reset_listener(self.trigger_engine.on_feed_reset)
-        async with self.session_factory() as session, session.begin():
-            await self.monitoring.resume(session)
+        self.feed.book.add_listener(self.streams.on_trade)
+        await self.demand.resume()
         await self.feed.start()
         self.trigger_engine.start()
+        self.demand.start()
+        self.streams.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -96,6 +105,8 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.streams.stop()
+            await self.demand.stop()
             await self.feed.stop()
             await self.trigger_engine.stop()
             if self._reconciling is not None:
@@ -171,8 +182,12 @@ def build_container(
     )
     trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
     symbols = SymbolService(exchange_info or rest)
-    follower = EngineFollower(trigger_engine, feed, bus)
     tokens = TokenCache(settings.auth_cache_seconds)
+    demand = FeedDemand(sessions, feed, settings.feed_release_after_seconds)
+    bus.subscribe(demand.on_order_event)
+    follower = EngineFollower(trigger_engine, demand, bus)
+    changes = InProcessChanges(bus)
+    positions = PositionService(prices)
     return Container(
         settings=settings,
         engine=engine,
@@ -188,9 +203,30 @@ def build_container(
         symbols=symbols,
         clients=ClientService(tokens),
         orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
-        trades=TradeService(symbols, settings.mode),
-        positions=PositionService(prices),
-        monitoring=MonitoringService(symbols, feed, prices),
+        trades=TradeService(symbols, settings.mode, [changes]),
+        positions=positions,
         health=HealthService(sessions, feed),
         tokens=tokens,
+        prices=prices,
+        demand=demand,
+        watchlists=WatchlistService(symbols, demand, prices, [changes]),
+        streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
+    )
+
+
+def build_stream_hub(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    changes: InProcessChanges,
+    positions: PositionService,
+    prices: PriceSource,
+    market: MarketWatch,
+) -> StreamHub:
+    """The push stream's hub, fed by the in-process event port."""
+    return StreamHub(
+        changes,
+        StreamRenderer(sessions, positions, prices, market),
+        coalesce_seconds=settings.stream_coalesce_seconds,
+        buffer_limit=settings.stream_buffer_messages,
+        auth_recheck_seconds=settings.stream_auth_recheck_seconds,
     )

@@ -84,10 +84,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the HTTP API and the market engine in one process (exit 1 if the database is out)."""
-    import uvicorn
-
-    from criptoren.api.app import create_app
+    """Run the HTTP API, the push stream and the market engine (exit 1 without a database)."""
+    from criptoren.api.serving import serve as run_server
 
     settings = get_settings()
     # the engine rebuilds its index from the database at start-up: without one it cannot run
@@ -98,16 +96,7 @@ def serve(
         typer.echo("error: live mode runs one worker (one reconciler per venue account)", err=True)
         raise typer.Exit(code=1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # several workers need an import string: each process builds its app from the environment
-    target = "criptoren.api.app:create_app" if workers > 1 else create_app(settings)
-    uvicorn.run(
-        target,
-        factory=workers > 1,
-        workers=workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    run_server(settings, host or settings.host, port or settings.port, workers)
 
 
 @clients_app.command("create")

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # a token revoked by another process (CLI, another worker) stops working within this
     auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"
+    feed_release_after_seconds: Annotated[float, Field(ge=0)] = 30.0
+    stream_buffer_messages: Annotated[int, Field(gt=0)] = 256
+    stream_auth_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    stream_coalesce_seconds: Annotated[float, Field(gt=0)] = 0.25
+    stream_auth_recheck_seconds: Annotated[float, Field(gt=0)] = 2.0
+    stream_ping_interval_seconds: Annotated[float, Field(gt=0)] = 20.0
+    stream_ping_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
     @field_validator("admin_token")
     @classmethod

@@ -90,3 +90,19 @@ class OrderFollower(Protocol):
     async def order_cancelled(self, order: PlacedOrder) -> None:
         """A waiting order was cancelled."""
         ...
+
+
+class TradeFollower(Protocol):
+    """Told after commit when a trade was recorded by hand (positions changed)."""
+
+    async def trade_recorded(self, trade_id: int, client_id: int, symbol: str) -> None:
+        """A manual trade exists."""
+        ...
+
+
+class WatchlistFollower(Protocol):
+    """Told after commit when a watchlist changed (``None``: the operator's)."""
+
+    async def watchlist_changed(self, owner: int | None) -> None:
+        """The owner's watchlist is different now."""
+        ...

@@ -60,18 +60,22 @@ async def test_trades_and_positions_in_english(service: Harness) -> None:
     assert position["realized_pnl"] == "1498.00000000"  # 4000 - 1 fee - 2501 average cost
 
 
-async def test_monitoring_can_be_stopped_unless_an_order_needs_it(service: Harness) -> None:
-    _, auth = await service.new_client()
-    assert (await service.http.put("/api/v1/monitored/BTCUSDT", headers=auth)).status_code == 200
-    stopped = await service.http.delete("/api/v1/monitored/BTCUSDT", headers=auth)
-    assert stopped.json()["monitored"] is False
+async def test_unwatching_never_reveals_other_clients_orders(service: Harness) -> None:
+    _, alice = await service.new_client("alice")
+    _, bob = await service.new_client("bob")
     await service.http.post(
         "/api/v1/orders",
         json={"symbol": "BTCUSDT", "side": "buy", "target_price": "60000", "quantity": "0.001"},
-        headers=auth,
+        headers=alice,
     )
-    refused = await service.http.delete("/api/v1/monitored/BTCUSDT", headers=auth)
-    assert refused.status_code == 409
+    assert (await service.http.put("/api/v1/monitored/BTCUSDT", headers=bob)).status_code == 200
+    # before: 409 "BTCUSDT has waiting orders" told bob that someone has orders there
+    stopped = await service.http.delete("/api/v1/monitored/BTCUSDT", headers=bob)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["monitored"] is False
+    assert (await service.http.get("/api/v1/monitored", headers=bob)).json() == []
+    # alice's order still needs the symbol: the feed keeps it
+    assert "BTCUSDT" in service.container.feed.monitored()
 
 
 async def test_fee_in_a_third_asset_stays_out_of_the_pnl(service: Harness) -> None:

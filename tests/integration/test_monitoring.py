@@ -1,4 +1,4 @@
-"""Monitoring starts (or stops) streaming a symbol only once the request has committed."""
+"""A watchlist change starts (or stops) streaming a symbol only once the request has committed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from criptoren.services import unit_of_work
-from criptoren.services.monitoring import MonitoringService
+from criptoren.services.auth import Principal
+from criptoren.services.watchlists import WatchlistService
 from tests.support.harness import Harness
 
 
@@ -32,18 +33,20 @@ class _RecordingWatch:
 async def test_a_rolled_back_monitor_request_streams_nothing(service: Harness) -> None:
     watch = _RecordingWatch()
     container = service.container
-    monitoring = MonitoringService(container.symbols, watch, container.orders.prices)
+    watchlists = WatchlistService(container.symbols, watch, container.orders.prices)
+    client_id, _ = await service.new_client()
+    caller = Principal(client_id=client_id)
     async with container.session_factory() as session:
-        await monitoring.monitor(session, "BTCUSDT")
+        await watchlists.watch(session, caller, "BTCUSDT")
         assert watch.calls == []  # not before the commit
         unit_of_work.discard(session)
         await session.rollback()
     assert watch.calls == []
     async with container.session_factory() as session:
-        await monitoring.monitor(session, "btcusdt")
+        await watchlists.watch(session, caller, "btcusdt")
         await unit_of_work.commit(session)
     assert watch.calls == [("watch", ["BTCUSDT"])]
     async with container.session_factory() as session:
-        await monitoring.stop(session, "BTCUSDT")
+        await watchlists.unwatch(session, caller, "BTCUSDT")
         await unit_of_work.commit(session)
     assert watch.calls[-1] == ("unwatch", ["BTCUSDT"])

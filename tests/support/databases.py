@@ -12,7 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-TABLES = "clients, symbols, positioned_orders, trades, monitored_symbols, feed_cursors"
+TABLES = (
+    "clients, symbols, positioned_orders, trades, monitored_symbols, feed_cursors, "
+    "client_watchlists"
+)
 
 
 def run_database_name() -> str:

@@ -18,6 +18,7 @@ from criptoren.config import Settings
 from criptoren.db.models import Trade
 from criptoren.db.repositories import SymbolRepository
 from criptoren.fake_exchange import FakeExchange, FakeExchangeConfig
+from tests.support.served import uvicorn_on_loopback
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 BTC_START = Decimal("61837.63")
@@ -30,6 +31,10 @@ class Harness:
     http: httpx.AsyncClient
     container: Container
     exchange: FakeExchange
+    ws_url: str | None = None
+    """Where the app is served over real sockets (``served=True``), e.g. ``ws://127.0.0.1:N``."""
+    stop: Callable[[], Awaitable[None]] | None = None
+    """Shut the served app down (as SIGTERM would)."""
 
     async def new_client(self, name: str = "alice") -> tuple[int, dict[str, str]]:
         """Create a client through the admin API; returns its id and auth header."""
@@ -74,9 +79,13 @@ async def running_service(
     exchange_info: Path | None = None,
     prepare: Callable[[FakeExchange], None] | None = None,
     before_start: Callable[[Settings], Awaitable[None]] | None = None,
+    *,
+    served: bool = False,
+    send_buffer: int | None = None,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
-    """Fake exchange + service (lifespan run) + HTTP client over ASGI."""
+    """Fake exchange + service (lifespan run) + HTTP client over ASGI, or over loopback
+    sockets with uvicorn when ``served`` (for WebSocket clients)."""
     async with FakeExchange(FakeExchangeConfig(exchange_info=exchange_info)) as exchange:
         exchange.emit_prices("BTCUSDT", [BTC_START])
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
@@ -87,6 +96,14 @@ async def running_service(
             await before_start(settings)
         container = build_container(settings)
         app = create_app(container=container)
+        if served:
+            async with (
+                uvicorn_on_loopback(app, container.settings, send_buffer) as (base_url, stop),
+                httpx.AsyncClient(base_url=base_url) as http,
+            ):
+                ws_url = base_url.replace("http://", "ws://")
+                yield Harness(http, container, exchange, ws_url, stop)
+            return
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

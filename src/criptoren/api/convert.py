@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from criptoren.api.schemas import (
     MonitorOut,
     NegociacaoOut,
@@ -14,13 +17,29 @@ from criptoren.api.schemas import (
 )
 from criptoren.db.models import PositionedOrder, Trade
 from criptoren.domain.filters import SymbolRules
-from criptoren.domain.orders import Condition, OrderStatus, Side
-from criptoren.services.monitoring import MonitorState
+from criptoren.domain.orders import Condition, OrderStatus, Side, distance_to_target
 from criptoren.services.positions import PositionView
+from criptoren.services.watchlists import MonitorState
+
+LastPrice = Callable[[str], Decimal | None]
+"""The live price of a symbol, when known (no I/O)."""
 
 
-def order_out(order: PositionedOrder) -> OrderOut:
-    """English view of an order."""
+def _no_price(_symbol: str) -> Decimal | None:
+    return None
+
+
+def _distance(order: PositionedOrder, last: Decimal | None) -> tuple[Decimal, str] | None:
+    if last is None:
+        return None
+    gap, percent = distance_to_target(order.target_price, last)
+    return gap, format(percent, "f")
+
+
+def order_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrderOut:
+    """English view of an order (with its distance to the live price, when known)."""
+    last_price = prices(order.symbol)
+    distance = _distance(order, last_price)
     return OrderOut(
         id=order.id,
         client_id=order.client_id,
@@ -36,11 +55,16 @@ def order_out(order: PositionedOrder) -> OrderOut:
         triggered_at=order.triggered_at,
         executed_trade_id=order.executed_trade_id,
         failure_reason=order.failure_reason,
+        last_price=last_price,
+        distance=distance[0] if distance else None,
+        distance_percent=distance[1] if distance else None,
     )
 
 
-def ordem_out(order: PositionedOrder) -> OrdemOut:
-    """Original-vocabulary view of an order."""
+def ordem_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrdemOut:
+    """Original-vocabulary view of an order (with its distance to the live price)."""
+    last_price = prices(order.symbol)
+    distance = _distance(order, last_price)
     return OrdemOut(
         id=order.id,
         cliente_id=order.client_id,
@@ -53,6 +77,9 @@ def ordem_out(order: PositionedOrder) -> OrdemOut:
         preco_referencia=order.reference_price,
         client_order_id=order.client_order_id,
         criado_em=order.created_at,
+        preco_atual=last_price,
+        distancia=distance[0] if distance else None,
+        distancia_percentual=distance[1] if distance else None,
     )
 
 

@@ -54,10 +54,10 @@ async def root() -> dict[str, str]:
 
 @router.get("/monitorar-par/{symbol}", response_model=MonitorOut)
 async def monitorar_par(
-    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+    symbol: str, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> MonitorOut:
-    """Start monitoring a symbol (idempotent) and return its live state."""
-    return monitor_out(await container.monitoring.monitor(session, symbol))
+    """Put a symbol on the caller's watchlist (idempotent) and return its live state."""
+    return monitor_out(await container.watchlists.watch(session, principal, symbol))
 
 
 @router.post("/posicionar-compra", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
@@ -66,7 +66,7 @@ async def posicionar_compra(
 ) -> OrdemOut:
     """Position a buy at a target price; nothing executes now."""
     order = await container.orders.place(session, principal, _order_request(body, Side.BUY))
-    return ordem_out(order)
+    return ordem_out(order, container.prices.cached_price)
 
 
 @router.post("/posicionar-venda", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
@@ -75,7 +75,7 @@ async def posicionar_venda(
 ) -> OrdemOut:
     """Position a sell at a target price; it reserves the quantity from the holdings."""
     order = await container.orders.place(session, principal, _order_request(body, Side.SELL))
-    return ordem_out(order)
+    return ordem_out(order, container.prices.cached_price)
 
 
 @router.post("/registrar-compra", status_code=status.HTTP_201_CREATED, response_model=NegociacaoOut)
@@ -107,7 +107,7 @@ async def listar_ordens(
 ) -> list[OrdemOut]:
     """The caller's positioned orders."""
     orders = await container.orders.list(session, principal, cliente_id, status_, symbol)
-    return [ordem_out(o) for o in orders]
+    return [ordem_out(o, container.prices.cached_price) for o in orders]
 
 
 @router.delete("/ordens/{ordem_id}", response_model=OrdemOut)
@@ -115,7 +115,9 @@ async def cancelar_ordem(
     ordem_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrdemOut:
     """Cancel a waiting order (409 if it already fired or was cancelled)."""
-    return ordem_out(await container.orders.cancel(session, principal, ordem_id))
+    return ordem_out(
+        await container.orders.cancel(session, principal, ordem_id), container.prices.cached_price
+    )
 
 
 @router.get("/negociacoes", response_model=list[NegociacaoOut])

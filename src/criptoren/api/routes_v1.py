@@ -37,7 +37,9 @@ async def create_order(
     request = OrderRequest(
         body.client_id, body.symbol, body.side, body.target_price, body.quantity, condition
     )
-    return order_out(await container.orders.place(session, principal, request))
+    return order_out(
+        await container.orders.place(session, principal, request), container.prices.cached_price
+    )
 
 
 @router.get("/orders", tags=["orders"])
@@ -51,7 +53,7 @@ async def list_orders(
 ) -> list[OrderOut]:
     """The caller's orders, filtered by status and symbol."""
     orders = await container.orders.list(session, principal, client_id, status_, symbol)
-    return [order_out(o) for o in orders]
+    return [order_out(o, container.prices.cached_price) for o in orders]
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
@@ -59,7 +61,9 @@ async def get_order(
     order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrderOut:
     """One of the caller's orders."""
-    return order_out(await container.orders.get(session, principal, order_id))
+    return order_out(
+        await container.orders.get(session, principal, order_id), container.prices.cached_price
+    )
 
 
 @router.post("/orders/{order_id}/cancel", tags=["orders"])
@@ -67,7 +71,9 @@ async def cancel_order(
     order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrderOut:
     """Cancel a waiting order (409 when it is no longer waiting)."""
-    return order_out(await container.orders.cancel(session, principal, order_id))
+    return order_out(
+        await container.orders.cancel(session, principal, order_id), container.prices.cached_price
+    )
 
 
 @router.post("/trades", status_code=status.HTTP_201_CREATED, tags=["trades"])
@@ -143,23 +149,27 @@ async def sync_symbols(
 
 @router.get("/monitored", tags=["monitoring"])
 async def list_monitored(
-    session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+    session: SessionDep,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    client_id: DbId | None = None,
 ) -> list[MonitorOut]:
-    """Symbols being monitored, with their live state."""
-    return [monitor_out(s) for s in await container.monitoring.list(session)]
+    """The caller's watchlist with live state (the admin may name any client)."""
+    states = await container.watchlists.list(session, principal, client_id)
+    return [monitor_out(s) for s in states]
 
 
 @router.put("/monitored/{symbol}", tags=["monitoring"])
 async def monitor_symbol(
-    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+    symbol: str, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> MonitorOut:
-    """Start monitoring a symbol (idempotent)."""
-    return monitor_out(await container.monitoring.monitor(session, symbol))
+    """Put a symbol on the caller's watchlist (idempotent)."""
+    return monitor_out(await container.watchlists.watch(session, principal, symbol))
 
 
 @router.delete("/monitored/{symbol}", tags=["monitoring"])
 async def stop_monitoring(
-    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+    symbol: str, session: SessionDep, container: ContainerDep, principal: PrincipalDep
 ) -> MonitorOut:
-    """Stop monitoring a symbol that no waiting order needs."""
-    return monitor_out(await container.monitoring.stop(session, symbol))
+    """Take a symbol off the caller's watchlist (its waiting orders keep it streaming)."""
+    return monitor_out(await container.watchlists.unwatch(session, principal, symbol))

@@ -78,6 +78,9 @@ class OrdemOut(BaseModel):
     preco_referencia: MoneyOut | None
     client_order_id: str | None
     criado_em: datetime
+    preco_atual: MoneyOut | None = None
+    distancia: MoneyOut | None = None
+    distancia_percentual: str | None = None
 
 
 class NegociacaoOut(BaseModel):
@@ -126,6 +129,9 @@ class OrderOut(BaseModel):
     triggered_at: datetime | None
     executed_trade_id: int | None
     failure_reason: str | None
+    last_price: MoneyOut | None = Field(default=None, description="Live price, when known.")
+    distance: MoneyOut | None = Field(default=None, description="target_price - last_price.")
+    distance_percent: str | None = Field(default=None, description="distance in % of last.")
 
 
 class TradeIn(BaseModel):

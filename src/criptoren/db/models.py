@@ -172,10 +172,20 @@ class Trade(Base):
 
 
 class MonitoredSymbol(Base):
-    """A symbol whose prices the service keeps watching (survives restarts)."""
+    """A symbol on the operator's (admin token's) watchlist; was the global list."""
 
     __tablename__ = "monitored_symbols"
 
+    symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class ClientWatchlistEntry(Base):
+    """A symbol on one client's watchlist."""
+
+    __tablename__ = "client_watchlists"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 

@@ -14,7 +14,6 @@ from criptoren.db.ledger import CLAIMED_COLUMNS, ClaimedOrder, stored_rules
 from criptoren.db.models import (
     Client,
     FeedCursor,
-    MonitoredSymbol,
     PositionedOrder,
     Symbol,
     Trade,
@@ -46,6 +45,13 @@ class ClientRepository:
         """The active client whose token hashes to ``token_hash``."""
         query = select(Client).where(Client.api_token == token_hash, Client.active.is_(True))
         return (await self.session.scalars(query)).first()
+
+    async def active_token_hashes(self, token_hashes: Iterable[str]) -> set[str]:
+        """Which of ``token_hashes`` still belong to an active client."""
+        query = select(Client.api_token).where(
+            Client.api_token.in_(list(token_hashes)), Client.active.is_(True)
+        )
+        return set((await self.session.scalars(query)).all())
 
     async def list(self) -> Sequence[Client]:
         """Every client, oldest first."""
@@ -164,33 +170,6 @@ class TradeRepository:
         if symbol is not None:
             query = query.where(Trade.symbol == symbol)
         return (await self.session.scalars(query)).all()
-
-
-class MonitoredSymbolRepository:
-    """The persisted set of monitored symbols."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, symbol: str) -> bool:
-        """Record ``symbol`` as monitored; ``False`` if it already was."""
-        if await self.session.get(MonitoredSymbol, symbol) is not None:
-            return False
-        self.session.add(MonitoredSymbol(symbol=symbol))
-        await self.session.flush()
-        return True
-
-    async def remove(self, symbol: str) -> bool:
-        """Stop monitoring ``symbol``; ``False`` if it was not monitored."""
-        result = await self.session.execute(
-            delete(MonitoredSymbol).where(MonitoredSymbol.symbol == symbol)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
-
-    async def list(self) -> list[str]:
-        """Monitored symbols, alphabetically."""
-        query = select(MonitoredSymbol.symbol).order_by(MonitoredSymbol.symbol)
-        return list((await self.session.scalars(query)).all())
 
 
 class FeedCursorRepository:

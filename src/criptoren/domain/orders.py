@@ -54,6 +54,15 @@ def infer_condition(side: Side, target: Decimal, reference: Decimal) -> Conditio
     return Condition.LTE if side is Side.BUY else Condition.GTE
 
 
+PERCENT_QUANTUM = Decimal("0.01")
+
+
+def distance_to_target(target: Decimal, last: Decimal) -> tuple[Decimal, Decimal]:
+    """How far the target is from the last price: ``target - last`` and that in % of last."""
+    gap = target - last
+    return gap, (gap / last * 100).quantize(PERCENT_QUANTUM)
+
+
 def client_order_id(prefix: str, order_id: int) -> str:
     """Deterministic Binance ``newClientOrderId`` of a positioned order (≤ 36 chars)."""
     value = f"{prefix}{order_id}"

@@ -52,6 +52,15 @@ class PositionService:
             grouped[(trade.client_id, trade.symbol)].append(to_fact(row, rules[trade.symbol]))
         return [self._view(cid, sym, position_from_trades(f)) for (cid, sym), f in grouped.items()]
 
+    async def of(self, session: AsyncSession, client_id: int, symbol: str) -> PositionView | None:
+        """One client's position in one symbol (``None`` before its first trade)."""
+        trades = await TradeRepository(session).list(client_id, symbol, oldest_first=True)
+        if not trades:
+            return None
+        rules = await SymbolRepository(session).get(symbol)
+        facts = [to_fact((t.type, t.price, t.quantity, t.fee, t.fee_asset), rules) for t in trades]
+        return self._view(client_id, symbol, position_from_trades(facts))
+
     def _view(self, client_id: int, symbol: str, position: Position) -> PositionView:
         last = self.prices.cached_price(symbol)
         return PositionView(

@@ -17,8 +17,10 @@ from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
 from criptoren.errors import InvalidInput
+from criptoren.ports import TradeFollower
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.symbols import SymbolService, normalise_symbol
+from criptoren.services.unit_of_work import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +40,12 @@ class TradeRequest:
 class TradeService:
     """Records and lists trades."""
 
-    def __init__(self, symbols: SymbolService, mode: Mode) -> None:
+    def __init__(
+        self, symbols: SymbolService, mode: Mode, followers: Sequence[TradeFollower] = ()
+    ) -> None:
         self.symbols = symbols
         self.mode = mode
+        self.followers = list(followers)
 
     async def record(
         self, session: AsyncSession, principal: Principal, request: TradeRequest
@@ -72,6 +77,10 @@ class TradeService:
             "executed_at": utcnow(),
         }
         trade_id = await ledger.run_in(session, partial(ledger.insert_trade, values=values))
+        for follower in self.followers:
+            after_commit(
+                session, partial(follower.trade_recorded, trade_id, client_id, rules.symbol)
+            )
         return Trade(id=trade_id, positioned_order_id=None, **values)
 
     async def list(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 AfterCommit = Callable[[], Awaitable[None]]
 KEY = "criptoren.after_commit"
@@ -37,3 +38,16 @@ async def commit(session: AsyncSession) -> None:
 def discard(session: AsyncSession) -> None:
     """Forget pending actions (the transaction was rolled back)."""
     session.info.pop(KEY, None)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session committed (then its after-commit work run) on success, else rolled back."""
+    async with sessions() as session:
+        try:
+            yield session
+            await commit(session)
+        except BaseException:
+            discard(session)
+            await session.rollback()
+            raise

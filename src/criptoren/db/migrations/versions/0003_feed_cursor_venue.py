@@ -4,7 +4,7 @@ An empty venue marks a cursor written before this revision: it is trusted once a
 rewritten with the current venue on the next save.
 
 Revision ID: 0003_feed_cursor_venue
-Revises: 0001
+Revises: 0002_seed_schema
 Create Date: 2026-12-02
 """
 

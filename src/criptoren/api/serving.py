@@ -1,0 +1,72 @@
+"""Uvicorn, configured for the push stream: keep-alive pings, and 1001 on shutdown."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+
+from criptoren.config import Settings
+from criptoren.stream.hub import GOING_AWAY
+
+
+class StreamingServer(uvicorn.Server):
+    """Closes every push stream with 1001 (going away) before uvicorn's own shutdown.
+
+    Left to itself, uvicorn would close open WebSockets with 1012 (service restart).
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, close the streams with 1001, then shut down as usual."""
+        for server in self.servers:
+            server.close()
+        container = getattr(self.app.state, "container", None)
+        if container is not None:
+            await container.streams.close_all(GOING_AWAY)
+        await super().shutdown(sockets)
+
+
+def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """Uvicorn settings: server pings every ``stream_ping_interval_seconds``, a peer that
+    does not answer within ``stream_ping_timeout_seconds`` is dropped.
+
+    No per-message deflate: a price is encoded once and the same bytes go to every stream;
+    compressing per connection would cost CPU per message and a zlib state (tens of KiB)
+    per connection, for messages of about a hundred bytes."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ws_ping_interval=settings.stream_ping_interval_seconds,
+        ws_ping_timeout=settings.stream_ping_timeout_seconds,
+        ws_per_message_deflate=False,
+    )
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Run the application until SIGINT or SIGTERM (``workers`` processes when > 1)."""
+    if workers > 1:
+        # several processes need an import string: each builds its app from the environment;
+        # uvicorn's supervisor closes their streams with 1012 (service restart), not 1001
+        uvicorn.run(
+            "criptoren.api.app:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            ws_ping_interval=settings.stream_ping_interval_seconds,
+            ws_ping_timeout=settings.stream_ping_timeout_seconds,
+            ws_per_message_deflate=False,
+        )
+        return
+    from criptoren.api.app import create_app
+
+    app = create_app(settings)
+    StreamingServer(server_config(app, settings, host, port), app).run()

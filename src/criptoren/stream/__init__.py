@@ -1,0 +1,1 @@
+"""The push stream: per-connection buffers, price coalescing and the event port."""
