@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database_url") == "postgres":
+        if callspec is not None and "postgres" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 

@@ -35,7 +35,7 @@ def tour_commands() -> str:
 def test_readme_tour_runs_verbatim_against_make_demo(tmp_path: Path) -> None:
     port = free_port()
     # -o venv: use this test run's virtualenv as is, do not reinstall it
-    demo = subprocess.Popen(
+    with subprocess.Popen(
         ["make", "-o", "venv", "demo", f"PORT={port}", f"VENV={VENV}"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -43,32 +43,32 @@ def test_readme_tour_runs_verbatim_against_make_demo(tmp_path: Path) -> None:
         text=True,
         env=demo_env(tmp_path),
         start_new_session=True,  # one process group: make and the demo it runs stop together
-    )
-    try:
-        exports = read_banner(demo)
-        assert exports["BASE"] == f"http://127.0.0.1:{port}"
-        exported = "".join(f"export {name}={value}\n" for name, value in exports.items())
-        tour = subprocess.run(
-            ["bash", "-c", STRICT + exported + tour_commands()],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={"PATH": os.environ["PATH"]},
-        )
-        assert tour.returncode == 0, f"{tour.stdout}\n{tour.stderr}"
-        assert '{"status":"OK"}' in tour.stdout
-        auth = {"Authorization": f"Bearer {exports['TOKEN']}"}
-        with httpx.Client(base_url=exports["BASE"], headers=auth, timeout=5) as http:
-            deadline = time.monotonic() + 30
-            # the demo is another process: poll until the tour's firing order is executed
-            while time.monotonic() < deadline:
-                executed = http.get("/ordens", params={"status": "executed"}).json()
-                if any(order["symbol"] == "ETHUSDT" for order in executed):
-                    break
-            else:
-                raise AssertionError("the tour's ETHUSDT order never executed")
-    finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        demo.wait(20)
+    ) as demo:
+        try:
+            exports = read_banner(demo)
+            assert exports["BASE"] == f"http://127.0.0.1:{port}"
+            exported = "".join(f"export {name}={value}\n" for name, value in exports.items())
+            tour = subprocess.run(
+                ["bash", "-c", STRICT + exported + tour_commands()],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                env={"PATH": os.environ["PATH"]},
+            )
+            assert tour.returncode == 0, f"{tour.stdout}\n{tour.stderr}"
+            assert '{"status":"OK"}' in tour.stdout
+            auth = {"Authorization": f"Bearer {exports['TOKEN']}"}
+            with httpx.Client(base_url=exports["BASE"], headers=auth, timeout=5) as http:
+                deadline = time.monotonic() + 30
+                # the demo is another process: poll until the tour's firing order is executed
+                while time.monotonic() < deadline:
+                    executed = http.get("/ordens", params={"status": "executed"}).json()
+                    if any(order["symbol"] == "ETHUSDT" for order in executed):
+                        break
+                else:
+                    raise AssertionError("the tour's ETHUSDT order never executed")
+        finally:
+            os.killpg(demo.pid, signal.SIGTERM)
+            demo.wait(20)
     assert list(tmp_path.glob("criptoren-demo-*")) == []

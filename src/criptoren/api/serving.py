@@ -6,9 +6,12 @@ import socket
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from criptoren.config import Settings
 from criptoren.stream.hub import GOING_AWAY
+
+APP_FACTORY = "criptoren.api.app:create_app"  # what each worker process imports
 
 
 class StreamingServer(uvicorn.Server):
@@ -31,7 +34,9 @@ class StreamingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+def server_config(
+    app: FastAPI | str, settings: Settings, host: str, port: int, workers: int = 1
+) -> uvicorn.Config:
     """Uvicorn settings: server pings every ``stream_ping_interval_seconds``, a peer that
     does not answer within ``stream_ping_timeout_seconds`` is dropped.
 
@@ -43,6 +48,8 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvi
         host=host,
         port=port,
         log_level="info",
+        factory=isinstance(app, str),
+        workers=workers,
         ws_ping_interval=settings.stream_ping_interval_seconds,
         ws_ping_timeout=settings.stream_ping_timeout_seconds,
         ws_per_message_deflate=False,
@@ -54,17 +61,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if workers > 1:
         # several processes need an import string: each builds its app from the environment;
         # uvicorn's supervisor closes their streams with 1012 (service restart), not 1001
-        uvicorn.run(
-            "criptoren.api.app:create_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="info",
-            ws_ping_interval=settings.stream_ping_interval_seconds,
-            ws_ping_timeout=settings.stream_ping_timeout_seconds,
-            ws_per_message_deflate=False,
-        )
+        config = server_config(APP_FACTORY, settings, host, port, workers)
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     from criptoren.api.app import create_app
 
