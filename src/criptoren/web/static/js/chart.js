@@ -101,7 +101,7 @@ export class PriceChart {
         position: tr.side === 'buy' ? 'belowBar' : 'aboveBar',
         shape: tr.side === 'buy' ? 'arrowUp' : 'arrowDown',
         color: tr.side === 'buy' ? BUY : SELL,
-        text: `${t(tr.side)} ${format(tr.price, lang())}`,
+        text: `${t(tr.side)} ${format(tr.price, lang(), { min: this.places })}`,
       }))
       .sort((a, b) => a.time - b.time);
     this.markers.setMarkers(marks);
