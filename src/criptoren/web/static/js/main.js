@@ -81,7 +81,12 @@ function boot() {
     $('login-message').dataset.i18n = notice;
   }
   const saved = token();
-  if (saved) enter(saved).catch(() => logout('login_revoked'));
+  if (saved) {
+    enter(saved).catch((error) => {
+      const revoked = error instanceof ApiError && error.status === 401;
+      logout(revoked ? 'login_revoked' : 'login_unreachable');
+    });
+  }
   else $('login-token').focus();
 }
 
