@@ -7,7 +7,7 @@ CODE := src tests bench
 # pytest-xdist workers (each has its own databases, ports and temp files); 0 = no workers
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test lint types unit demo bench clean docs-assets
+.PHONY: venv run test lint types unit demo bench clean docs-assets panel-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,20 +43,38 @@ bench: venv
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
-# Swagger UI and ReDoc for /docs and /redoc, committed so they work offline and `make run`
-# needs no node: this refreshes them from the versions pinned in the lockfile beside them.
+# Browser assets committed so they work offline and `make run` needs no node: Swagger UI and
+# ReDoc for /docs and /redoc (`make docs-assets`), lightweight-charts for /painel and axe-core
+# for its accessibility tests (`make panel-assets`). Both refresh them from the versions pinned
+# in the one npm lockfile in $(DOCS_STATIC).
 DOCS_STATIC := src/criptoren/api/static
-DOCS_BUILD := $(or $(TMPDIR),/tmp)/criptoren-docs-assets
+NPM_BUILD := $(or $(TMPDIR),/tmp)/criptoren-npm-assets
+PANEL_VENDOR := src/criptoren/web/static/vendor
+AXE_VENDOR := tests/support/vendor/axe-core
+define npm_ci
+	rm -rf $(NPM_BUILD) && mkdir -p $(NPM_BUILD)
+	cp $(DOCS_STATIC)/package.json $(DOCS_STATIC)/package-lock.json $(NPM_BUILD)/
+	cd $(NPM_BUILD) && npm ci --ignore-scripts --no-audit --no-fund --legacy-peer-deps
+endef
+
 docs-assets:
-	rm -rf $(DOCS_BUILD) && mkdir -p $(DOCS_BUILD)
-	cp $(DOCS_STATIC)/package.json $(DOCS_STATIC)/package-lock.json $(DOCS_BUILD)/
-	cd $(DOCS_BUILD) && npm ci --ignore-scripts --no-audit --no-fund --legacy-peer-deps
+	$(npm_ci)
 	rm -rf $(DOCS_STATIC)/swagger-ui $(DOCS_STATIC)/redoc
 	mkdir -p $(DOCS_STATIC)/swagger-ui $(DOCS_STATIC)/redoc
-	cd $(DOCS_BUILD)/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
+	cd $(NPM_BUILD)/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
 		favicon-32x32.png LICENSE NOTICE package.json $(CURDIR)/$(DOCS_STATIC)/swagger-ui/
-	cd $(DOCS_BUILD)/node_modules/redoc && cp bundles/redoc.standalone.js LICENSE package.json \
+	cd $(NPM_BUILD)/node_modules/redoc && cp bundles/redoc.standalone.js LICENSE package.json \
 		$(CURDIR)/$(DOCS_STATIC)/redoc/
-	cp $(DOCS_BUILD)/node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt \
+	cp $(NPM_BUILD)/node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt \
 		$(CURDIR)/$(DOCS_STATIC)/redoc/ 2>/dev/null || true
-	rm -rf $(DOCS_BUILD)
+	rm -rf $(NPM_BUILD)
+
+panel-assets:
+	$(npm_ci)
+	rm -rf $(PANEL_VENDOR)/lightweight-charts $(AXE_VENDOR)
+	mkdir -p $(PANEL_VENDOR)/lightweight-charts $(AXE_VENDOR)
+	cd $(NPM_BUILD)/node_modules/lightweight-charts && cp LICENSE package.json \
+		dist/lightweight-charts.standalone.production.mjs $(CURDIR)/$(PANEL_VENDOR)/lightweight-charts/
+	cd $(NPM_BUILD)/node_modules/axe-core && cp axe.min.js LICENSE LICENSE-3RD-PARTY.txt \
+		package.json $(CURDIR)/$(AXE_VENDOR)/
+	rm -rf $(NPM_BUILD)

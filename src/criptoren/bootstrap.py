@@ -28,6 +28,7 @@ from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.health import HealthService
+from criptoren.services.klines import KlineService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.symbols import SymbolService
@@ -66,6 +67,7 @@ class Container:
     demand: FeedDemand
     watchlists: WatchlistService
     streams: StreamHub
+    klines: KlineService
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -211,6 +213,7 @@ def build_container(
         demand=demand,
         watchlists=WatchlistService(symbols, demand, prices, [changes]),
         streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
+        klines=KlineService(rest, symbols),
     )
 
 

@@ -31,6 +31,7 @@ def banner(base: str, client_id: int, token: str, admin: str) -> str:
 Criptoren demo: no internet needed, prices come from a fake exchange on loopback.
 
   API     {base}   (docs: {base}/docs)
+  panel   {base}/painel   (log in with the TOKEN below; ADMIN_TOKEN opens the operator's view)
   client  id {client_id} ("demo")
 
 Paste these lines into another shell, then follow the README's five-minute tour:

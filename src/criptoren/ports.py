@@ -106,3 +106,11 @@ class WatchlistFollower(Protocol):
     async def watchlist_changed(self, owner: int | None) -> None:
         """The owner's watchlist is different now."""
         ...
+
+
+class KlineSource(Protocol):
+    """Candles of a symbol from the exchange (``/api/v3/klines`` rows)."""
+
+    async def klines(self, symbol: str, interval: str, limit: int) -> list[list[Any]]:
+        """The latest ``limit`` rows, oldest first."""
+        ...

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from criptoren import __version__
-from criptoren.api import routes_admin, routes_pt, routes_stream, routes_v1
+from criptoren.api import routes_admin, routes_klines, routes_pt, routes_stream, routes_v1
 from criptoren.api.deps import ContainerDep
 from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
@@ -18,6 +18,7 @@ from criptoren.api.exact_json import BodyLimit
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings, get_settings
+from criptoren.web.panel import install_panel
 
 DESCRIPTION = """
 Criptoren watches Binance spot prices and executes, for many clients, the buy and sell
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         redoc_url=None,
     )
     install_docs(app)
+    install_panel(app)
     install_error_handlers(app)
     chosen = settings or (container.settings if container is not None else get_settings())
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_stream.router)
+    app.include_router(routes_klines.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app
 

@@ -1,4 +1,4 @@
-"""Public Binance REST endpoints: ``exchangeInfo``, the price ticker and ``aggTrades``."""
+"""Public Binance REST endpoints: ``exchangeInfo``, the price ticker, ``aggTrades``, klines."""
 
 from __future__ import annotations
 
@@ -39,4 +39,12 @@ class BinancePublicRest:
         body = await self.http.get("/api/v3/aggTrades", query)
         if not isinstance(body, list):
             raise BinanceError(NO_CODE, f"aggTrades answer is not a list: {body!r:.200}", 200)
+        return body
+
+    async def klines(self, symbol: str, interval: str, limit: int) -> list[list[Any]]:
+        """The latest ``limit`` candles of ``/api/v3/klines``, oldest first."""
+        query = [("symbol", symbol), ("interval", interval), ("limit", str(limit))]
+        body = await self.http.get("/api/v3/klines", query)
+        if not isinstance(body, list):
+            raise BinanceError(NO_CODE, f"klines answer is not a list: {body!r:.200}", 200)
         return body

@@ -1,0 +1,1 @@
+"""The web panel at ``/painel``: server-rendered HTML and ES modules over the public API."""
