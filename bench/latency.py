@@ -57,7 +57,7 @@ from criptoren.config import Settings
 from criptoren.db import ledger
 from criptoren.db.migrate import upgrade
 from criptoren.db.models import PositionedOrder
-from criptoren.db.repositories import OrderRepository, SymbolRepository
+from criptoren.db.repositories import OrderRepository, OrderRow, SymbolRepository
 from criptoren.db.types import utcnow
 from criptoren.domain.orders import Condition, OrderStatus, Side, TradeSource
 from criptoren.engine.events import EventKind, OrderEvent
@@ -67,7 +67,7 @@ from criptoren.fake_exchange.server import FakeExchange, FakeExchangeConfig
 from criptoren.market.schemas import AggTrade
 from criptoren.services.auth import Principal
 from criptoren.services.orders import OrderRequest
-from criptoren.services.unit_of_work import commit
+from criptoren.services.unit_of_work import commit, unit
 from scratch_db import PG_ADMIN_DSN, PostgresUnreachable, scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,13 +284,11 @@ def service_settings(url: str, ws_url: str, rest_url: str) -> Settings:
     )
 
 
-async def place(container: Container, principal: Principal) -> PositionedOrder:
+async def place(container: Container, principal: Principal) -> OrderRow:
     """Place one order through the service, committed (the follower indexes it)."""
     request = OrderRequest(None, SYMBOL, Side.BUY, TARGET, QUANTITY, Condition.LTE)
-    async with container.session_factory() as session:
-        order = await container.orders.place(session, principal, request)
-        await commit(session)
-    return order
+    async with unit(container.session_factory, container.database) as work:
+        return await container.orders.place(work, principal, request)
 
 
 async def past_millisecond(ms: int) -> None:

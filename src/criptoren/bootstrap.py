@@ -13,7 +13,12 @@ from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode, Settings
-from criptoren.db.session import TransactionRunner, create_engine, create_session_factory
+from criptoren.db.session import (
+    Database,
+    TransactionRunner,
+    create_engine,
+    create_session_factory,
+)
 from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
@@ -48,6 +53,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    database: Database
     http: BinanceHttp
     rest: BinancePublicRest
     signed: BinanceSignedRest | None
@@ -115,7 +121,8 @@ class Container:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.http.aclose()
-        await self.trigger_engine.executor.runner.aclose()
+        await self.database.aclose()
+        await self.database.runner.aclose()
         await self.engine.dispose()
 
 
@@ -142,13 +149,13 @@ def signed_client(settings: Settings, http: BinanceHttp) -> BinanceSignedRest | 
 
 def build_engine(
     settings: Settings,
-    engine: AsyncEngine,
+    runner: TransactionRunner,
     sessions: async_sessionmaker[AsyncSession],
     broker: Broker,
     bus: EventBus,
 ) -> tuple[TriggerEngine, Reconciler]:
     """The trigger engine, its executor and the reconciler of unknown outcomes."""
-    executor = Executor(broker, TransactionRunner(settings.database_url, engine), bus)
+    executor = Executor(broker, runner, bus)
     reconciler = Reconciler(sessions, executor)
     executor.on_unknown = reconciler.wake.set
     trigger_engine = TriggerEngine(
@@ -182,7 +189,12 @@ def build_container(
         if signed is not None
         else PaperBroker(settings.paper_fee_rate, settings.paper_slippage_bps)
     )
-    trigger_engine, reconciler = build_engine(settings, engine, sessions, chosen_broker, bus)
+    # one runner: on SQLite the engine and the request path share the single writer thread
+    runner = TransactionRunner(settings.database_url, engine)
+    database = Database(settings.database_url, engine, runner)
+    trigger_engine, reconciler = build_engine(
+        settings, database.runner, sessions, chosen_broker, bus
+    )
     symbols = SymbolService(exchange_info or rest)
     tokens = TokenCache(settings.auth_cache_seconds)
     demand = FeedDemand(sessions, feed, settings.feed_release_after_seconds)
@@ -194,6 +206,7 @@ def build_container(
         settings=settings,
         engine=engine,
         session_factory=sessions,
+        database=database,
         http=http,
         rest=rest,
         signed=signed,

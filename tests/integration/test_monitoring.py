@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from criptoren.services import unit_of_work
 from criptoren.services.auth import Principal
+from criptoren.services.unit_of_work import UnitOfWork
 from criptoren.services.watchlists import WatchlistService
 from tests.support.harness import Harness
 
@@ -36,17 +36,16 @@ async def test_a_rolled_back_monitor_request_streams_nothing(service: Harness) -
     watchlists = WatchlistService(container.symbols, watch, container.orders.prices)
     client_id, _ = await service.new_client()
     caller = Principal(client_id=client_id)
-    async with container.session_factory() as session:
-        await watchlists.watch(session, caller, "BTCUSDT")
-        assert watch.calls == []  # not before the commit
-        unit_of_work.discard(session)
-        await session.rollback()
+    work = UnitOfWork(container.session_factory, container.database)
+    await watchlists.watch(work, caller, "BTCUSDT")
+    assert watch.calls == []  # not before the commit
+    await work.rollback()
     assert watch.calls == []
-    async with container.session_factory() as session:
-        await watchlists.watch(session, caller, "btcusdt")
-        await unit_of_work.commit(session)
+    work = UnitOfWork(container.session_factory, container.database)
+    await watchlists.watch(work, caller, "btcusdt")
+    await work.commit()
     assert watch.calls == [("watch", ["BTCUSDT"])]
-    async with container.session_factory() as session:
-        await watchlists.unwatch(session, caller, "BTCUSDT")
-        await unit_of_work.commit(session)
+    work = UnitOfWork(container.session_factory, container.database)
+    await watchlists.unwatch(work, caller, "BTCUSDT")
+    await work.commit()
     assert watch.calls[-1] == ("unwatch", ["BTCUSDT"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import select
 
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.transport import BinanceHttp
+from criptoren.db.ledger import run_in
 from criptoren.db.models import Symbol
 from criptoren.db.session import create_engine, create_session_factory
 from criptoren.services.symbols import SymbolService
@@ -66,7 +68,8 @@ async def test_unreachable_exchange_keeps_the_table(
         with caplog.at_level(logging.WARNING):
             async with create_session_factory(engine)() as session, session.begin():
                 assert await symbols.sync_or_keep(session) is None
-                assert (await symbols.rules(session, "BTCUSDT")).tick_size == Decimal("0.01")
+                read = partial(run_in, session)
+                assert (await symbols.rules(read, "BTCUSDT")).tick_size == Decimal("0.01")
         assert "symbols not refreshed" in caplog.text
     finally:
         await rest.http.aclose()

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from criptoren.services.auth import Principal
+from criptoren.services.unit_of_work import UnitOfWork
 from tests.support.harness import Harness, running_service
 from tests.support.prices import price_seen
 
@@ -73,3 +75,34 @@ async def test_orders_carry_their_distance_to_the_live_price(service: Harness) -
     [order] = (await service.http.get("/api/v1/orders", headers=auth)).json()
     assert (order["last_price"], order["distance"]) == ("62500.00000000", "-2500.00000000")
     assert order["distance_percent"] == "-4.00"
+
+
+async def test_watching_again_after_a_removal_puts_the_symbol_back(service: Harness) -> None:
+    # a watch remembered in memory must be forgotten by the removal, or the second
+    # watch would answer 200 and write nothing
+    _, alice = await service.new_client("alice")
+    for _ in range(2):
+        assert (await service.http.get("/monitorar-par/ETHUSDT", headers=alice)).status_code == 200
+    assert await _symbols(service, alice) == ["ETHUSDT"]
+    assert (
+        await service.http.delete("/api/v1/monitored/ETHUSDT", headers=alice)
+    ).status_code == 200
+    assert await _symbols(service, alice) == []
+    assert (await service.http.get("/monitorar-par/ETHUSDT", headers=alice)).status_code == 200
+    assert await _symbols(service, alice) == ["ETHUSDT"]
+
+
+async def test_a_rolled_back_watch_is_not_remembered(service: Harness) -> None:
+    client_id, _ = await service.new_client("alice")
+    container = service.container
+    caller = Principal(client_id=client_id)
+    work = UnitOfWork(container.session_factory, container.database)
+    await container.watchlists.watch(work, caller, "ETHUSDT")
+    await work.rollback()
+    work = UnitOfWork(container.session_factory, container.database)
+    await container.watchlists.watch(work, caller, "ETHUSDT")  # must write this time
+    await work.commit()
+    work = UnitOfWork(container.session_factory, container.database)
+    listed = await container.watchlists.list(work, caller)
+    await work.commit()
+    assert [state.symbol for state in listed] == ["ETHUSDT"]

@@ -16,11 +16,14 @@ from criptoren.api.schemas import (
     TradeOut,
 )
 from criptoren.db.models import PositionedOrder, Trade
+from criptoren.db.repositories import OrderRow, TradeRow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Condition, OrderStatus, Side, distance_to_target
 from criptoren.services.positions import PositionView
 from criptoren.services.watchlists import MonitorState
 
+AnyOrder = PositionedOrder | OrderRow
+AnyTrade = Trade | TradeRow
 LastPrice = Callable[[str], Decimal | None]
 """The live price of a symbol, when known (no I/O)."""
 
@@ -29,14 +32,14 @@ def _no_price(_symbol: str) -> Decimal | None:
     return None
 
 
-def _distance(order: PositionedOrder, last: Decimal | None) -> tuple[Decimal, str] | None:
+def _distance(order: AnyOrder, last: Decimal | None) -> tuple[Decimal, str] | None:
     if last is None:
         return None
     gap, percent = distance_to_target(order.target_price, last)
     return gap, format(percent, "f")
 
 
-def order_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrderOut:
+def order_out(order: AnyOrder, prices: LastPrice = _no_price) -> OrderOut:
     """English view of an order (with its distance to the live price, when known)."""
     last_price = prices(order.symbol)
     distance = _distance(order, last_price)
@@ -61,7 +64,7 @@ def order_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrderOut
     )
 
 
-def ordem_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrdemOut:
+def ordem_out(order: AnyOrder, prices: LastPrice = _no_price) -> OrdemOut:
     """Original-vocabulary view of an order (with its distance to the live price)."""
     last_price = prices(order.symbol)
     distance = _distance(order, last_price)
@@ -83,7 +86,7 @@ def ordem_out(order: PositionedOrder, prices: LastPrice = _no_price) -> OrdemOut
     )
 
 
-def trade_out(trade: Trade) -> TradeOut:
+def trade_out(trade: AnyTrade) -> TradeOut:
     """English view of a trade."""
     return TradeOut(
         id=trade.id,
@@ -102,7 +105,7 @@ def trade_out(trade: Trade) -> TradeOut:
     )
 
 
-def negociacao_out(trade: Trade) -> NegociacaoOut:
+def negociacao_out(trade: AnyTrade) -> NegociacaoOut:
     """Original-vocabulary view of a trade."""
     return NegociacaoOut(
         id=trade.id,

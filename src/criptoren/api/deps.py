@@ -1,4 +1,4 @@
-"""Request dependencies: the container, one session per request, the caller."""
+"""Request dependencies: the container, one unit of work per request, the caller."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden
-from criptoren.services import unit_of_work
 from criptoren.services.auth import Principal, authenticate
+from criptoren.services.unit_of_work import UnitOfWork, unit
 
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
 
@@ -26,29 +26,31 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed if the endpoint succeeds, rolled back otherwise."""
-    async with container.session_factory() as session:
-        try:
-            yield session
-            await unit_of_work.commit(session)
-        except BaseException:
-            unit_of_work.discard(session)
-            await session.rollback()
-            raise
+async def get_work(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
+    """One unit of work per request: committed if the endpoint succeeds, rolled back otherwise."""
+    async with unit(container.session_factory, container.database) as work:
+        yield work
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+WorkDep = Annotated[UnitOfWork, Depends(get_work, scope="function")]
+
+
+async def get_session(work: WorkDep) -> AsyncSession:
+    """The request's ORM session (part of its unit of work)."""
+    return work.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(
-    session: SessionDep,
+    work: WorkDep,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The authenticated caller (401 without a valid token)."""
     token = credentials.credentials if credentials else None
-    return await authenticate(session, token, container.settings.admin_token, container.tokens)
+    return await authenticate(work.read, token, container.settings.admin_token, container.tokens)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

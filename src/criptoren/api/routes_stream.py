@@ -33,8 +33,8 @@ class _Sender:
 
 async def principal_for(container: Container, token: str | None) -> Principal:
     """The caller behind a stream's token (the one place a stream authenticates)."""
-    async with container.session_factory() as session:
-        return await authenticate(session, token, container.settings.admin_token, container.tokens)
+    read = container.database.read
+    return await authenticate(read, token, container.settings.admin_token, container.tokens)
 
 
 @router.websocket("/api/v1/stream")
@@ -155,9 +155,9 @@ async def _change_watchlist(
     """Same effect as the REST watchlist: all the symbols, or none (unknown ones refused)."""
     service = container.watchlists
     change = service.watch if watch else service.unwatch
-    async with unit_of_work.transaction(container.session_factory) as session:
+    async with unit_of_work.unit(container.session_factory, container.database) as work:
         for symbol in symbols:
-            await change(session, principal, symbol)
+            await change(work, principal, symbol)
 
 
 def _error(code: str, message: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from criptoren.api.convert import monitor_out, order_out, position_out, symbol_out, trade_out
-from criptoren.api.deps import AdminDep, ContainerDep, PrincipalDep, SessionDep
+from criptoren.api.deps import AdminDep, ContainerDep, PrincipalDep, SessionDep, WorkDep
 from criptoren.api.exact_json import ExactJSONRoute
 from criptoren.api.schemas import (
     MonitorOut,
@@ -30,7 +30,7 @@ SymbolQuery = Query(default=None, max_length=20)
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, tags=["orders"])
 async def create_order(
-    body: OrderIn, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    body: OrderIn, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrderOut:
     """Position a buy or sell at a target price."""
     condition = CONDITION_ALIASES[body.condition] if body.condition else None
@@ -38,13 +38,13 @@ async def create_order(
         body.client_id, body.symbol, body.side, body.target_price, body.quantity, condition
     )
     return order_out(
-        await container.orders.place(session, principal, request), container.prices.cached_price
+        await container.orders.place(work, principal, request), container.prices.cached_price
     )
 
 
 @router.get("/orders", tags=["orders"])
 async def list_orders(
-    session: SessionDep,
+    work: WorkDep,
     container: ContainerDep,
     principal: PrincipalDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
@@ -52,33 +52,33 @@ async def list_orders(
     client_id: DbId | None = None,
 ) -> list[OrderOut]:
     """The caller's orders, filtered by status and symbol."""
-    orders = await container.orders.list(session, principal, client_id, status_, symbol)
+    orders = await container.orders.list(work, principal, client_id, status_, symbol)
     return [order_out(o, container.prices.cached_price) for o in orders]
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
 async def get_order(
-    order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    order_id: DbId, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrderOut:
     """One of the caller's orders."""
     return order_out(
-        await container.orders.get(session, principal, order_id), container.prices.cached_price
+        await container.orders.get(work, principal, order_id), container.prices.cached_price
     )
 
 
 @router.post("/orders/{order_id}/cancel", tags=["orders"])
 async def cancel_order(
-    order_id: DbId, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    order_id: DbId, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> OrderOut:
     """Cancel a waiting order (409 when it is no longer waiting)."""
     return order_out(
-        await container.orders.cancel(session, principal, order_id), container.prices.cached_price
+        await container.orders.cancel(work, principal, order_id), container.prices.cached_price
     )
 
 
 @router.post("/trades", status_code=status.HTTP_201_CREATED, tags=["trades"])
 async def record_trade(
-    body: TradeIn, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    body: TradeIn, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> TradeOut:
     """Record a trade executed elsewhere."""
     request = TradeRequest(
@@ -91,19 +91,19 @@ async def record_trade(
         fee_asset=body.fee_asset,
         order_id=body.order_id,
     )
-    return trade_out(await container.trades.record(session, principal, request))
+    return trade_out(await container.trades.record(work, principal, request))
 
 
 @router.get("/trades", tags=["trades"])
 async def list_trades(
-    session: SessionDep,
+    work: WorkDep,
     container: ContainerDep,
     principal: PrincipalDep,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
 ) -> list[TradeOut]:
     """The caller's trades, newest first."""
-    trades = await container.trades.list(session, principal, client_id, symbol)
+    trades = await container.trades.list(work, principal, client_id, symbol)
     return [trade_out(t) for t in trades]
 
 
@@ -133,10 +133,10 @@ async def list_symbols(
 
 @router.get("/symbols/{symbol}", tags=["symbols"])
 async def get_symbol(
-    symbol: str, session: SessionDep, container: ContainerDep, _principal: PrincipalDep
+    symbol: str, work: WorkDep, container: ContainerDep, _principal: PrincipalDep
 ) -> SymbolOut:
     """One symbol's rules (422 for an unknown symbol)."""
-    return symbol_out(await container.symbols.rules(session, symbol))
+    return symbol_out(await container.symbols.rules(work.read, symbol))
 
 
 @router.post("/symbols/sync", tags=["symbols"])
@@ -149,27 +149,27 @@ async def sync_symbols(
 
 @router.get("/monitored", tags=["monitoring"])
 async def list_monitored(
-    session: SessionDep,
+    work: WorkDep,
     container: ContainerDep,
     principal: PrincipalDep,
     client_id: DbId | None = None,
 ) -> list[MonitorOut]:
     """The caller's watchlist with live state (the admin may name any client)."""
-    states = await container.watchlists.list(session, principal, client_id)
+    states = await container.watchlists.list(work, principal, client_id)
     return [monitor_out(s) for s in states]
 
 
 @router.put("/monitored/{symbol}", tags=["monitoring"])
 async def monitor_symbol(
-    symbol: str, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    symbol: str, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> MonitorOut:
     """Put a symbol on the caller's watchlist (idempotent)."""
-    return monitor_out(await container.watchlists.watch(session, principal, symbol))
+    return monitor_out(await container.watchlists.watch(work, principal, symbol))
 
 
 @router.delete("/monitored/{symbol}", tags=["monitoring"])
 async def stop_monitoring(
-    symbol: str, session: SessionDep, container: ContainerDep, principal: PrincipalDep
+    symbol: str, work: WorkDep, container: ContainerDep, principal: PrincipalDep
 ) -> MonitorOut:
     """Take a symbol off the caller's watchlist (its waiting orders keep it streaming)."""
-    return monitor_out(await container.watchlists.unwatch(session, principal, symbol))
+    return monitor_out(await container.watchlists.unwatch(work, principal, symbol))

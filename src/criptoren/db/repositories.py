@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.ledger import CLAIMED_COLUMNS, ClaimedOrder, stored_rules
@@ -19,9 +24,110 @@ from criptoren.db.models import (
     Trade,
 )
 from criptoren.domain.filters import SymbolRules
-from criptoren.domain.orders import OrderStatus
+from criptoren.domain.orders import Condition, OrderStatus, Side, client_order_id
 
 NO_SYNC = {"synchronize_session": False}  # bulk statements: loaded objects are not refreshed
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """A positioned order as the request path reads it (no ORM object behind it)."""
+
+    id: int
+    client_id: int
+    symbol: str
+    type: Side
+    target_price: Decimal
+    quantity: Decimal
+    status: OrderStatus
+    condition: Condition
+    reference_price: Decimal | None
+    client_order_id: str | None
+    created_at: datetime
+    triggered_at: datetime | None
+    executed_trade_id: int | None
+    failure_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """A trade as the request path stored it (no ORM object behind it)."""
+
+    id: int
+    client_id: int
+    symbol_id: int
+    symbol: str
+    type: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str | None
+    order_id: str | None
+    positioned_order_id: int | None
+    source: str
+    mode: str
+    executed_at: datetime
+
+
+ORDER_COLUMNS = tuple(getattr(PositionedOrder, name) for name in OrderRow.__dataclass_fields__)
+_ACTIVE_CLIENT_BY_TOKEN = select(Client.id).where(
+    Client.api_token == bindparam("token_hash"), Client.active.is_(True)
+)
+_ACTIVE_CLIENT = select(Client.id).where(Client.id == bindparam("client_id"), Client.active)
+_SYMBOL_COUNT = select(func.count(Symbol.id))
+_INSERT_ORDER = insert(PositionedOrder).returning(PositionedOrder.id)
+_NAME_ORDER = (
+    update(PositionedOrder)
+    .where(PositionedOrder.id == bindparam("order_id"))
+    .values(client_order_id=bindparam("name"))
+    .returning(*ORDER_COLUMNS)
+)
+
+
+def active_client_of_token(connection: Connection, token_hash: str) -> int | None:
+    """The id of the active client whose token hashes to ``token_hash``."""
+    return connection.execute(_ACTIVE_CLIENT_BY_TOKEN, {"token_hash": token_hash}).scalar()
+
+
+def is_active_client(connection: Connection, client_id: int) -> bool:
+    """Whether ``client_id`` exists and is not revoked."""
+    return connection.execute(_ACTIVE_CLIENT, {"client_id": client_id}).first() is not None
+
+
+def symbol_count(connection: Connection) -> int:
+    """How many symbols are stored."""
+    return int(connection.execute(_SYMBOL_COUNT).scalar_one())
+
+
+def insert_order(connection: Connection, values: Mapping[str, Any], prefix: str) -> OrderRow:
+    """Store a waiting order and name it (``client_order_id``) in the same transaction."""
+    order_id = int(connection.execute(_INSERT_ORDER, dict(values)).scalar_one())
+    params = {"order_id": order_id, "name": client_order_id(prefix, order_id)}
+    return OrderRow(*connection.execute(_NAME_ORDER, params).one())
+
+
+@lru_cache(maxsize=8)
+def _order_listing(by_client: bool, by_status: bool, by_symbol: bool) -> Select[Any]:
+    query = select(*ORDER_COLUMNS).order_by(PositionedOrder.id.desc())
+    if by_client:
+        query = query.where(PositionedOrder.client_id == bindparam("client_id"))
+    if by_status:
+        query = query.where(PositionedOrder.status == bindparam("status"))
+    if by_symbol:
+        query = query.where(PositionedOrder.symbol == bindparam("symbol"))
+    return query
+
+
+def list_orders(
+    connection: Connection,
+    client_id: int | None,
+    status: OrderStatus | None = None,
+    symbol: str | None = None,
+) -> list[OrderRow]:
+    """Orders of a client (all clients when ``None``), newest first."""
+    query = _order_listing(client_id is not None, status is not None, symbol is not None)
+    params = {"client_id": client_id, "status": status, "symbol": symbol}
+    return [OrderRow(*row) for row in connection.execute(query, params)]
 
 
 class ClientRepository:
@@ -99,10 +205,6 @@ class SymbolRepository:
             query = query.where(Symbol.is_active.is_(True))
         rows = (await self.session.scalars(query)).all()
         return [stored_rules(row) for row in rows]
-
-    async def count(self) -> int:
-        """How many symbols are stored."""
-        return int(await self.session.scalar(select(func.count(Symbol.id))) or 0)
 
 
 def claimed_order(order: PositionedOrder) -> ClaimedOrder:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READER_THREADS = 2
 T = TypeVar("T")
 
 
@@ -44,7 +46,14 @@ def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN; SQLAlchemy's documented recipe takes it
     # over so each transaction starts with BEGIN IMMEDIATE: one writer at a time, no lost update.
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    _sqlite_pragmas(sync_engine)
 
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_pragmas(sync_engine: Engine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -57,9 +66,19 @@ def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+def _threaded_sqlite(url: str, **pool: Any) -> Engine:
+    """A plain pysqlite engine on the same file, for connections used from worker threads."""
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    return create_sync_engine(url.replace("+aiosqlite", ""), connect_args=connect_args, **pool)
+
+
+class Reader(Protocol):
+    """Runs a synchronous query function against the database and returns its answer."""
+
+    async def __call__(self, work: Callable[[Connection], T], /) -> T:
+        """``work(connection)``'s result."""
+        ...
 
 
 class TransactionRunner:
@@ -79,11 +98,7 @@ class TransactionRunner:
         self._sqlite: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if is_sqlite(url):
-            self._sqlite = create_sync_engine(
-                url.replace("+aiosqlite", ""),
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-                poolclass=StaticPool,
-            )
+            self._sqlite = _threaded_sqlite(url, poolclass=StaticPool)
             _serialise_sqlite_writers(self._sqlite)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
@@ -116,6 +131,59 @@ class TransactionRunner:
             self._thread.shutdown(wait=True)
         if self._sqlite is not None:
             self._sqlite.dispose()
+
+
+class Database:
+    """The request path's way to the database: one synchronous function per read or write.
+
+    ``read`` opens no transaction: PostgreSQL runs it in autocommit on a pooled connection;
+    SQLite (WAL: readers take no lock) runs it on a small reader thread pool, one thread hop
+    per request. ``write`` runs the function as one transaction: PostgreSQL on a pooled
+    connection, SQLite on the single writer thread the engine uses too (BEGIN IMMEDIATE).
+    """
+
+    def __init__(self, url: str, engine: AsyncEngine, runner: TransactionRunner) -> None:
+        self.engine = engine
+        self.runner = runner
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers: ThreadPoolExecutor | None = None
+        self._sqlite: Engine | None = None
+        if is_sqlite(url):
+            self._sqlite = _threaded_sqlite(url, pool_size=READER_THREADS)
+            _sqlite_pragmas(self._sqlite)
+            self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` outside any transaction (each statement sees committed rows)."""
+        if self._sqlite is None or self._readers is None:
+            async with self._autocommit.connect() as connection:
+                return await connection.run_sync(work)
+        sqlite = self._sqlite
+
+        def on_reader_thread() -> T:
+            with sqlite.connect() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, on_reader_thread)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in one transaction, committed when it returns."""
+        if self._sqlite is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        return await self.runner.run(partial(_in_transaction, work=work))
+
+    async def aclose(self) -> None:
+        """Stop the reader threads and close their connections."""
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+
+
+def _in_transaction(connection: Connection, work: Callable[[Connection], T]) -> T:
+    with connection.begin():
+        return work(connection)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

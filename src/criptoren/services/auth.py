@@ -8,11 +8,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db.repositories import ClientRepository
+from criptoren.db.repositories import active_client_of_token, is_active_client
+from criptoren.db.session import Reader
 from criptoren.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from criptoren.services.memo import Memo
 
@@ -71,7 +72,7 @@ class TokenCache(Memo[str, Principal]):
 
 
 async def authenticate(
-    session: AsyncSession, token: str | None, admin_token: SecretStr | None, cache: TokenCache
+    read: Reader, token: str | None, admin_token: SecretStr | None, cache: TokenCache
 ) -> Principal:
     """The principal behind a bearer token, or ``Unauthorized``."""
     if not token:
@@ -85,16 +86,22 @@ async def authenticate(
     if principal is not None:
         return principal
     generation = cache.generation
-    client = await ClientRepository(session).by_token_hash(token_hash)
-    if client is None:
+    client_id = await read(partial(active_client_of_token, token_hash=token_hash))
+    if client_id is None:
         raise Unauthorized("invalid or revoked token")
-    principal = Principal(client_id=client.id)
+    principal = Principal(client_id=client_id)
     cache.put(token_hash, principal, generation)
     return principal
 
 
-async def require_active_client(session: AsyncSession, client_id: int) -> None:
-    """Refuse to act for a client that does not exist or was revoked."""
-    client = await ClientRepository(session).get(client_id)
-    if client is None or not client.active:
+async def require_active_client(read: Reader, principal: Principal, client_id: int) -> None:
+    """Refuse to act for a client that does not exist or was revoked.
+
+    A client's own token already proved it active (within the token cache's time to live,
+    and a revoke in this process is seen at once); only the admin acting for a client needs
+    the query.
+    """
+    if not principal.is_admin:
+        return
+    if not await read(partial(is_active_client, client_id=client_id)):
         raise NotFound(f"client {client_id} not found")

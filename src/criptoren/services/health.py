@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from criptoren.db.repositories import SymbolRepository
+from criptoren.db.ledger import run_in
+from criptoren.db.repositories import symbol_count
 from criptoren.ports import MarketWatch
 
 
@@ -55,7 +56,7 @@ class HealthService:
         symbols: int | None = None
         try:
             async with self.sessions() as session:
-                symbols = await SymbolRepository(session).count()
+                symbols = await run_in(session, symbol_count)
         except Exception:  # any failure here means "not healthy", whatever its kind
             database_ok = False
         else:

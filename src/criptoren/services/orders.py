@@ -6,27 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 
 from criptoren.db import ledger
 from criptoren.db.models import PositionedOrder
-from criptoren.db.repositories import OrderRepository
-from criptoren.domain.filters import check_order
-from criptoren.domain.orders import (
-    Condition,
-    OrderStatus,
-    PlacedOrder,
-    Side,
-    client_order_id,
-    infer_condition,
-)
+from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
+from criptoren.domain.filters import SymbolRules, check_order
+from criptoren.domain.orders import Condition, OrderStatus, PlacedOrder, Side, infer_condition
 from criptoren.errors import Conflict, NotFound
 from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.symbols import SymbolService, normalise_symbol
-from criptoren.services.trades import ensure_can_sell
-from criptoren.services.unit_of_work import after_commit
+from criptoren.services.trades import refuse_sale
+from criptoren.services.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,65 +51,70 @@ class OrderService:
         self.followers = list(followers)
 
     async def place(
-        self, session: AsyncSession, principal: Principal, request: OrderRequest
-    ) -> PositionedOrder:
+        self, work: UnitOfWork, principal: Principal, request: OrderRequest
+    ) -> OrderRow:
         """Validate and store a waiting order; nothing is executed here."""
         client_id = principal.acting_for(request.client_id)
-        await require_active_client(session, client_id)
-        rules = await self.symbols.trading_rules(session, request.symbol)
+        await require_active_client(work.read, principal, client_id)
+        rules = await self.symbols.trading_rules(work.read, request.symbol)
         check_order(rules, request.target_price, request.quantity)
         reference = await self.prices.reference_price(rules.symbol)
         condition = request.condition or infer_condition(
             request.side, request.target_price, reference.to_infer_from(rules.symbol)
         )
-        if request.side is Side.SELL:
-            await ensure_can_sell(session, client_id, rules, request.quantity)
-        order = await OrderRepository(session).add(
-            PositionedOrder(
-                client_id=client_id,
-                symbol_id=rules.symbol_id,
-                symbol=rules.symbol,
-                type=request.side,
-                target_price=request.target_price,
-                quantity=request.quantity,
-                status=OrderStatus.WAITING,
-                condition=condition,
-                reference_price=reference.price,
-            )
-        )
-        order.client_order_id = client_order_id(self.client_order_prefix, order.id)
-        await session.flush()
+        values: dict[str, Any] = {
+            "client_id": client_id,
+            "symbol_id": rules.symbol_id,
+            "symbol": rules.symbol,
+            "type": request.side,
+            "target_price": request.target_price,
+            "quantity": request.quantity,
+            "status": OrderStatus.WAITING,
+            "condition": condition,
+            "reference_price": reference.price,
+        }
+        store = partial(self._store, rules=rules, values=values)
+        order = await work.write(store)
         placed = placed_order(order)
         for follower in self.followers:
-            after_commit(session, partial(follower.order_placed, placed))
+            work.after_commit(partial(follower.order_placed, placed))
         return order
+
+    def _store(
+        self, connection: Connection, rules: SymbolRules, values: dict[str, Any]
+    ) -> OrderRow:
+        if values["type"] is Side.SELL:  # the sale rule and the insert: one transaction
+            refuse_sale(connection, values["client_id"], rules, values["quantity"])
+        return insert_order(connection, values, self.client_order_prefix)
 
     async def list(
         self,
-        session: AsyncSession,
+        work: UnitOfWork,
         principal: Principal,
         client_id: int | None = None,
         status: OrderStatus | None = None,
         symbol: str | None = None,
-    ) -> Sequence[PositionedOrder]:
+    ) -> list[OrderRow]:
         """The caller's orders, optionally filtered."""
         clean = normalise_symbol(symbol) if symbol else None
-        return await OrderRepository(session).list(principal.scope(client_id), status, clean)
+        listing = partial(
+            list_orders, client_id=principal.scope(client_id), status=status, symbol=clean
+        )
+        return await work.read(listing)
 
-    async def get(
-        self, session: AsyncSession, principal: Principal, order_id: int
-    ) -> PositionedOrder:
+    async def get(self, work: UnitOfWork, principal: Principal, order_id: int) -> PositionedOrder:
         """One of the caller's orders (404 for someone else's)."""
-        order = await OrderRepository(session).get(order_id)
+        order = await OrderRepository(work.session).get(order_id)
         if order is None or not (principal.is_admin or order.client_id == principal.client_id):
             raise NotFound(f"order {order_id} not found")
         return order
 
     async def cancel(
-        self, session: AsyncSession, principal: Principal, order_id: int
+        self, work: UnitOfWork, principal: Principal, order_id: int
     ) -> PositionedOrder:
         """Cancel a waiting order; 409 when it is no longer waiting."""
-        order = await self.get(session, principal, order_id)
+        order = await self.get(work, principal, order_id)
+        session = work.session
         cancel = partial(
             ledger.transition,
             order_id=order_id,
@@ -131,11 +130,11 @@ class OrderService:
         await session.refresh(order)
         cancelled = placed_order(order)
         for follower in self.followers:
-            after_commit(session, partial(follower.order_cancelled, cancelled))
+            work.after_commit(partial(follower.order_cancelled, cancelled))
         return order
 
 
-def placed_order(order: PositionedOrder) -> PlacedOrder:
+def placed_order(order: PositionedOrder | OrderRow) -> PlacedOrder:
     """The follower-facing view of a stored order."""
     return PlacedOrder(
         id=order.id,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db.repositories import SymbolRepository
+from criptoren.db.ledger import symbol_rules
+from criptoren.db.repositories import SymbolRepository, symbol_count
+from criptoren.db.session import Reader
 from criptoren.domain.filters import SymbolRules, parse_exchange_info
 from criptoren.errors import ExchangeError, ExchangeUnavailable, InvalidInput, Unavailable
 from criptoren.ports import ExchangeInfoSource
@@ -48,17 +51,16 @@ class SymbolService:
             log.warning("symbols not refreshed, keeping the stored ones: %s", exc.message)
             return None
 
-    async def rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
+    async def rules(self, read: Reader, symbol: str) -> SymbolRules:
         """The rules of a known symbol (422 when unknown)."""
         clean = normalise_symbol(symbol)
         cached = self.known.get(clean)
         if cached is not None:
             return cached
         generation = self.known.generation
-        repository = SymbolRepository(session)
-        rules = await repository.get(clean)
+        rules = await read(partial(symbol_rules, symbol=clean))
         if rules is None:
-            if await repository.count() == 0:
+            if await read(symbol_count) == 0:
                 raise Unavailable(
                     "no symbols are known yet: the exchange could not be reached at start-up; "
                     "restart once it is reachable, or run `make demo` to try Criptoren "
@@ -69,9 +71,9 @@ class SymbolService:
         self.known.put(clean, rules, generation)
         return rules
 
-    async def trading_rules(self, session: AsyncSession, symbol: str) -> SymbolRules:
+    async def trading_rules(self, read: Reader, symbol: str) -> SymbolRules:
         """The rules of a symbol that is trading now (422 otherwise)."""
-        rules = await self.rules(session, symbol)
+        rules = await self.rules(read, symbol)
         if not rules.is_trading:
             raise InvalidInput(
                 f"{rules.symbol} is not trading now (status {rules.status})",

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 
 from criptoren.config import Mode
 from criptoren.db import ledger
 from criptoren.db.models import Trade
-from criptoren.db.repositories import TradeRepository
+from criptoren.db.repositories import TradeRepository, TradeRow
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
@@ -20,7 +21,7 @@ from criptoren.errors import InvalidInput
 from criptoren.ports import TradeFollower
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.symbols import SymbolService, normalise_symbol
-from criptoren.services.unit_of_work import after_commit
+from criptoren.services.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +49,19 @@ class TradeService:
         self.followers = list(followers)
 
     async def record(
-        self, session: AsyncSession, principal: Principal, request: TradeRequest
-    ) -> Trade:
+        self, work: UnitOfWork, principal: Principal, request: TradeRequest
+    ) -> TradeRow:
         """Validate and store a manual trade; a sale beyond the unreserved holdings is refused."""
         client_id = principal.acting_for(request.client_id)
-        await require_active_client(session, client_id)
-        rules = await self.symbols.trading_rules(session, request.symbol)
+        await require_active_client(work.read, principal, client_id)
+        rules = await self.symbols.trading_rules(work.read, request.symbol)
         check_order(rules, request.price, request.quantity)
         fee_asset = (request.fee_asset or rules.quote_asset).strip().upper()
         if fee_asset not in (rules.base_asset, rules.quote_asset) and request.fee:
             raise InvalidInput(
                 f"fee asset must be {rules.base_asset} or {rules.quote_asset} for {rules.symbol}"
             )
-        if request.side is Side.SELL:
-            await ensure_can_sell(session, client_id, rules, request.quantity)
-        values = {
+        values: dict[str, Any] = {
             "client_id": client_id,
             "symbol_id": rules.symbol_id,
             "symbol": rules.symbol,
@@ -76,38 +75,33 @@ class TradeService:
             "mode": self.mode,
             "executed_at": utcnow(),
         }
-        trade_id = await ledger.run_in(session, partial(ledger.insert_trade, values=values))
+        trade_id = await work.write(partial(_store, rules=rules, values=values))
         for follower in self.followers:
-            after_commit(
-                session, partial(follower.trade_recorded, trade_id, client_id, rules.symbol)
-            )
-        return Trade(id=trade_id, positioned_order_id=None, **values)
+            work.after_commit(partial(follower.trade_recorded, trade_id, client_id, rules.symbol))
+        return TradeRow(id=trade_id, positioned_order_id=None, **values)
 
     async def list(
         self,
-        session: AsyncSession,
+        work: UnitOfWork,
         principal: Principal,
         client_id: int | None = None,
         symbol: str | None = None,
     ) -> Sequence[Trade]:
         """The caller's trades, newest first."""
         clean = normalise_symbol(symbol) if symbol else None
-        return await TradeRepository(session).list(principal.scope(client_id), clean)
+        return await TradeRepository(work.session).list(principal.scope(client_id), clean)
 
 
-async def ensure_can_sell(
-    session: AsyncSession, client_id: int, rules: SymbolRules, quantity: Decimal
+def _store(connection: Connection, rules: SymbolRules, values: dict[str, Any]) -> int:
+    if values["type"] is Side.SELL:
+        refuse_sale(connection, values["client_id"], rules, values["quantity"])
+    return ledger.insert_trade(connection, values)
+
+
+def refuse_sale(
+    connection: Connection, client_id: int, rules: SymbolRules, quantity: Decimal
 ) -> None:
     """Refuse (422) a new sale, recorded or positioned, that would eat reserved holdings."""
-    refusal = await ledger.run_in(
-        session,
-        partial(
-            ledger.sale_refusal,
-            client_id=client_id,
-            rules=rules,
-            quantity=quantity,
-            count_reserved=True,
-        ),
-    )
+    refusal = ledger.sale_refusal(connection, client_id, rules, quantity, count_reserved=True)
     if refusal is not None:
         raise InvalidInput(refusal, code="insufficient_holdings")

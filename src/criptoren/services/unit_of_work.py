@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db.ledger import run_in
+from criptoren.db.session import Database
+
+log = logging.getLogger(__name__)
 AfterCommit = Callable[[], Awaitable[None]]
 KEY = "criptoren.after_commit"
+T = TypeVar("T")
 
 
 def now_and_after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
@@ -51,3 +59,96 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
             discard(session)
             await session.rollback()
             raise
+
+
+class UnitOfWork:
+    """One request's database work, committed once; after-commit actions run only after it.
+
+    The ORM session is opened only if something asks for it. A request that needs no session
+    reads with :meth:`read` (no transaction) and writes with :meth:`write`, whose function is
+    the request's one transaction: committed when it returns, and the request may write no
+    more after it. Without a session, a request whose token the cache knows touches no
+    connection at all.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], database: Database) -> None:
+        self._sessions = sessions
+        self.database = database
+        self._session: AsyncSession | None = None
+        self._actions: list[AfterCommit] = []
+        self._committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        """The request's ORM session (opened on first use)."""
+        if self._committed:
+            raise RuntimeError("this request's transaction is already committed")
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Run ``action`` once the request's transaction has committed (never on rollback)."""
+        self._actions.append(action)
+
+    def now_and_after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` now and again once committed (see :func:`now_and_after_commit`)."""
+        action()
+
+        async def again() -> None:
+            action()
+
+        self.after_commit(again)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)``: in the session's transaction if one is open, else in none."""
+        if self._session is not None and self._session.in_transaction():
+            return await run_in(self._session, work)
+        return await self.database.read(work)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` as (part of) the request's one transaction."""
+        if self._session is not None and self._session.in_transaction():
+            return await run_in(self._session, work)
+        value = await self.database.write(work)
+        self._committed = True
+        return value
+
+    async def commit(self) -> None:
+        """Commit the session (if opened), then run the after-commit actions in order."""
+        if self._session is not None:
+            await commit(self._session)
+            await self._session.close()
+        await self._run_actions()
+
+    async def rollback(self) -> None:
+        """Roll the session back; a write already committed still gets its actions."""
+        if self._session is not None:
+            discard(self._session)
+            await self._session.rollback()
+            await self._session.close()
+        if self._committed:  # the request failed after its write was committed
+            try:
+                await self._run_actions()
+            except Exception:
+                log.exception("an after-commit action failed")
+        self._actions.clear()
+
+    async def _run_actions(self) -> None:
+        actions, self._actions = self._actions, []
+        for action in actions:
+            await action()
+
+
+@asynccontextmanager
+async def unit(
+    sessions: async_sessionmaker[AsyncSession], database: Database
+) -> AsyncIterator[UnitOfWork]:
+    """A unit of work committed (then its after-commit work run) on success, else rolled back."""
+    work = UnitOfWork(sessions, database)
+    try:
+        yield work
+        await work.commit()
+    except BaseException:
+        await work.rollback()
+        raise

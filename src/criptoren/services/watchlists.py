@@ -8,13 +8,15 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from criptoren.db.watchlists import WatchlistRepository
 from criptoren.ports import MarketWatch, PriceSource, WatchlistFollower
 from criptoren.services.auth import Principal
+from criptoren.services.memo import Memo
 from criptoren.services.symbols import SymbolService
-from criptoren.services.unit_of_work import after_commit
+from criptoren.services.unit_of_work import UnitOfWork
+
+LISTED_TTL_SECONDS = 10.0  # a removal made by another process is seen within this
+Entry = tuple[int | None, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,39 +39,46 @@ class WatchlistService:
         market: MarketWatch,
         prices: PriceSource,
         followers: Sequence[WatchlistFollower] = (),
+        listed_ttl: float = LISTED_TTL_SECONDS,
     ) -> None:
         self.symbols = symbols
         self.market = market
         self.prices = prices
         self.followers = list(followers)
+        self.listed: Memo[Entry, bool] = Memo(listed_ttl)
+        """Entries known to be on their owner's list: watching them again writes nothing."""
 
-    async def watch(self, session: AsyncSession, principal: Principal, symbol: str) -> MonitorState:
+    async def watch(self, work: UnitOfWork, principal: Principal, symbol: str) -> MonitorState:
         """Validate ``symbol`` and put it on the caller's list (idempotent)."""
-        rules = await self.symbols.rules(session, symbol)
-        await WatchlistRepository(session).add(principal.client_id, rules.symbol)
-        after_commit(session, partial(self.market.watch, [rules.symbol]))
-        self._tell_followers(session, principal.client_id)
+        rules = await self.symbols.rules(work.read, symbol)
+        entry = (principal.client_id, rules.symbol)
+        if self.listed.get(entry) is None:
+            generation = self.listed.generation
+            if await WatchlistRepository(work.session).add(*entry):
+                self._tell_followers(work, principal.client_id)
+            work.after_commit(partial(self.market.watch, [rules.symbol]))
+            work.after_commit(partial(self._remember, entry, generation))
         state = self.state(rules.symbol, rules.status, monitored=True)
         if state.last_price is None:  # not streamed yet: the exchange's ticker
             state = replace(state, last_price=await self.prices.current_price(rules.symbol))
         return state
 
-    async def unwatch(
-        self, session: AsyncSession, principal: Principal, symbol: str
-    ) -> MonitorState:
+    async def unwatch(self, work: UnitOfWork, principal: Principal, symbol: str) -> MonitorState:
         """Take ``symbol`` off the caller's list; the feed drops it once nobody needs it."""
-        rules = await self.symbols.rules(session, symbol)
-        await WatchlistRepository(session).remove(principal.client_id, rules.symbol)
-        after_commit(session, partial(self.market.unwatch, [rules.symbol]))
-        self._tell_followers(session, principal.client_id)
+        rules = await self.symbols.rules(work.read, symbol)
+        entry = (principal.client_id, rules.symbol)
+        work.now_and_after_commit(partial(self.listed.forget, lambda key, _: key == entry))
+        await WatchlistRepository(work.session).remove(*entry)
+        work.after_commit(partial(self.market.unwatch, [rules.symbol]))
+        self._tell_followers(work, principal.client_id)
         return self.state(rules.symbol, rules.status, monitored=False)
 
     async def list(
-        self, session: AsyncSession, principal: Principal, client_id: int | None = None
+        self, work: UnitOfWork, principal: Principal, client_id: int | None = None
     ) -> list[MonitorState]:
         """The caller's list; the admin's own, or any client's it names."""
         owner = principal.scope(client_id)
-        names = await WatchlistRepository(session).list(owner)
+        names = await WatchlistRepository(work.session).list(owner)
         return [self.state(name, "", monitored=True) for name in names]
 
     def state(self, symbol: str, status: str, *, monitored: bool) -> MonitorState:
@@ -82,6 +91,9 @@ class WatchlistService:
             market=self.market.snapshot(symbol),
         )
 
-    def _tell_followers(self, session: AsyncSession, owner: int | None) -> None:
+    async def _remember(self, entry: Entry, generation: int) -> None:
+        self.listed.put(entry, True, generation)
+
+    def _tell_followers(self, work: UnitOfWork, owner: int | None) -> None:
         for follower in self.followers:
-            after_commit(session, partial(follower.watchlist_changed, owner))
+            work.after_commit(partial(follower.watchlist_changed, owner))
