@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep
 from criptoren.api.exact_json import ExactJSONRoute
 from criptoren.api.types import MoneyOut
 from criptoren.services.klines import MAX_LIMIT
@@ -30,14 +30,14 @@ class CandleOut(BaseModel):
 @router.get("/klines/{symbol}", tags=["symbols"])
 async def klines(
     symbol: str,
-    session: SessionDep,
+    work: WorkDep,
     container: ContainerDep,
     _principal: PrincipalDep,
     interval: Interval = "1m",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 300,
 ) -> list[CandleOut]:
     """The latest candles of a symbol, oldest first (cached for a couple of seconds)."""
-    candles = await container.klines.candles(session, symbol, interval, limit)
+    candles = await container.klines.candles(work.read, symbol, interval, limit)
     return [
         CandleOut(
             time=c.open_time, open=c.open, high=c.high, low=c.low, close=c.close, volume=c.volume

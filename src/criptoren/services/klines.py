@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from criptoren.binance.errors import NO_CODE, BinanceError
+from criptoren.db.session import Reader
 from criptoren.ports import KlineSource
 from criptoren.services.memo import Memo
 from criptoren.services.symbols import SymbolService
@@ -43,11 +42,9 @@ class KlineService:
         self.memo: Memo[Key, list[Candle]] = Memo(ttl, size=1_000)
         self._inflight: dict[Key, asyncio.Task[list[Candle]]] = {}
 
-    async def candles(
-        self, session: AsyncSession, symbol: str, interval: str, limit: int
-    ) -> list[Candle]:
+    async def candles(self, read: Reader, symbol: str, interval: str, limit: int) -> list[Candle]:
         """The latest ``limit`` candles of a known symbol (422 when unknown)."""
-        rules = await self.symbols.rules(session, symbol)
+        rules = await self.symbols.rules(read, symbol)
         key = (rules.symbol, interval, limit)
         cached = self.memo.get(key)
         if cached is not None:
