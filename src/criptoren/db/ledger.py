@@ -14,7 +14,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy import Integer, Update, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +72,47 @@ _CLAIM = (
     .returning(*CLAIMED_COLUMNS)
 )
 _INSERT_TRADE = insert(Trade).returning(Trade.id)
+_INSERT_TRADES = insert(Trade).returning(Trade.id, sort_by_parameter_order=True)
+_CLAIMED_NOW = {"status": OrderStatus.TRIGGERED, "triggered_at": bindparam("now")}
+
+
+def _claim_batch(ids: Any) -> Update:
+    # the rows are locked in id order first: two engines claiming overlapping batches on
+    # PostgreSQL queue behind each other instead of deadlocking; a row another engine
+    # settled meanwhile fails the re-checked ``waiting`` and is left out
+    locked = (
+        select(PositionedOrder.id)
+        .where(PositionedOrder.id == ids, PositionedOrder.status == OrderStatus.WAITING)
+        .order_by(PositionedOrder.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    return (
+        update(PositionedOrder)
+        .where(PositionedOrder.id == locked.c.id, PositionedOrder.status == OrderStatus.WAITING)
+        .values(**_CLAIMED_NOW, updated_at=bindparam("now"))
+        .returning(*CLAIMED_COLUMNS)
+    )
+
+
+# PostgreSQL: one array parameter, so one prepared statement for every batch size;
+# SQLite (RETURNING since 3.35): an expanded IN list, one writer at a time anyway
+_CLAIM_BATCH_PG = _claim_batch(any_(bindparam("ids", type_=ARRAY(Integer))))
+_CLAIM_BATCH_SQLITE = (
+    update(PositionedOrder)
+    .where(
+        PositionedOrder.id.in_(bindparam("ids", expanding=True)),
+        PositionedOrder.status == OrderStatus.WAITING,
+    )
+    .values(**_CLAIMED_NOW, updated_at=bindparam("now"))
+    .returning(*CLAIMED_COLUMNS)
+)
+_LOCK_CLIENTS = (
+    select(Client.id)
+    .where(Client.id.in_(bindparam("client_ids", expanding=True)))
+    .order_by(Client.id)
+    .with_for_update()
+)
 _LOCK_CLIENT = select(Client.id).where(Client.id == bindparam("client_id")).with_for_update()
 _TRADE_FACTS = (
     select(*TRADE_FACT_COLUMNS)
@@ -95,6 +137,17 @@ def claim(connection: Connection, order_id: int) -> ClaimedOrder | None:
     """``waiting → triggered`` for one order; ``None`` when someone else won the race."""
     row = connection.execute(_CLAIM, {"order_id": order_id, "now": utcnow()}).first()
     return None if row is None else ClaimedOrder(*row)
+
+
+def claim_batch(connection: Connection, order_ids: Sequence[int]) -> list[ClaimedOrder]:
+    """``waiting → triggered`` for every order of ``order_ids`` still waiting, by ascending id.
+
+    One statement; the orders someone else claimed (another engine, a cancel) are left out.
+    """
+    postgres = connection.dialect.name == "postgresql"
+    statement = _CLAIM_BATCH_PG if postgres else _CLAIM_BATCH_SQLITE
+    rows = connection.execute(statement, {"ids": list(order_ids), "now": utcnow()})
+    return sorted((ClaimedOrder(*row) for row in rows), key=lambda order: order.id)
 
 
 @lru_cache(maxsize=16)
@@ -125,9 +178,38 @@ def transition(
     return bool(result.rowcount == 1)
 
 
+def transition_many(
+    connection: Connection,
+    expected: OrderStatus,
+    new: OrderStatus,
+    changes: Sequence[Mapping[str, object]],
+) -> None:
+    """:func:`transition` of many orders (each mapping has ``order_id`` and the same keys).
+
+    For orders this transaction claimed: their compare-and-set cannot fail, so no count.
+    """
+    if not changes:
+        return
+    names = tuple(sorted(k for k in changes[0] if k != "order_id"))
+    common = {"expected": expected, "new": new, "now": utcnow()}
+    params = [
+        {**common, "order_id": c["order_id"]} | {f"set_{n}": c[n] for n in names} for c in changes
+    ]
+    connection.execute(_transition(names), params)
+
+
 def insert_trade(connection: Connection, values: Mapping[str, object]) -> int:
     """One trade row (``symbol_id`` and its ``symbol`` copy included); returns its id."""
     return int(connection.execute(_INSERT_TRADE, dict(values)).scalar_one())
+
+
+def insert_trades(connection: Connection, rows: Sequence[Mapping[str, object]]) -> list[int]:
+    """Many trade rows in one statement (or as few as the driver allows); ids in row order."""
+    if not rows:
+        return []
+    if len(rows) == 1:
+        return [insert_trade(connection, rows[0])]
+    return [int(i) for i in connection.execute(_INSERT_TRADES, [dict(r) for r in rows]).scalars()]
 
 
 def holdings(connection: Connection, client_id: int, rules: SymbolRules) -> Decimal:
@@ -162,6 +244,36 @@ def sale_refusal(
     held = holdings(connection, client_id, rules)
     held_back = reserved(connection, client_id, rules.symbol_id) if count_reserved else Decimal(0)
     return sale_shortfall(quantity, held, held_back, rules.base_asset)
+
+
+class BatchHoldings:
+    """Holdings of the clients of one batch, kept up to date as its orders are decided.
+
+    Two sells of one client in one batch share its holdings: each is checked, in id order,
+    against what the stored trades and the batch's earlier fills leave.
+    """
+
+    def __init__(self, connection: Connection, sellers: Sequence[int]) -> None:
+        self.connection = connection
+        self._stored: dict[tuple[int, int | None], Decimal] = {}
+        self._moved: dict[tuple[int, int | None], Decimal] = {}
+        if sellers:  # ascending: two engines lock the same clients in the same order
+            params = {"client_ids": sorted(set(sellers))}
+            connection.execute(_LOCK_CLIENTS, params).all()
+
+    def refusal(self, client_id: int, rules: SymbolRules, quantity: Decimal) -> str | None:
+        """Why this client cannot sell ``quantity`` now (its own reservation already counted)."""
+        key = (client_id, rules.symbol_id)
+        stored = self._stored.get(key)
+        if stored is None:
+            stored = self._stored[key] = holdings(self.connection, client_id, rules)
+        held = stored + self._moved.get(key, Decimal(0))
+        return sale_shortfall(quantity, held, Decimal(0), rules.base_asset)
+
+    def apply(self, client_id: int, rules: SymbolRules, fact: TradeFact) -> None:
+        """Count a fill of this batch (or a sell sent to the venue) in the client's holdings."""
+        key = (client_id, rules.symbol_id)
+        self._moved[key] = self._moved.get(key, Decimal(0)) + held_quantity((fact,))
 
 
 def to_fact(row: Sequence[Any], rules: SymbolRules | None) -> TradeFact:
