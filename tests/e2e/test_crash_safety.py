@@ -49,6 +49,8 @@ QTY = "0.001"
 FEE_RATE = Decimal("0.001")  # the paper default
 START = Decimal("60000.00")
 SERVICE_SETTINGS = {"CRIPTOREN_CURSOR_FLUSH_SECONDS": "0.2"}
+# small batches: the burst is many transactions, so a kill on the first lands inside it
+SMALL_BATCHES = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}
 _scratch_serial = iter(range(1_000_000))
 
 
@@ -84,8 +86,8 @@ def _migrated_postgres() -> Iterator[str]:
         yield url
 
 
-def _env(tmp_path: Path, fake: FakeExchange, database_url: str) -> dict[str, str]:
-    env = service_env(tmp_path, fake, **SERVICE_SETTINGS)
+def _env(tmp_path: Path, fake: FakeExchange, database_url: str, **settings: str) -> dict[str, str]:
+    env = service_env(tmp_path, fake, **SERVICE_SETTINGS, **settings)
     env["CRIPTOREN_DATABASE_URL"] = database_url
     return env
 
@@ -184,7 +186,7 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
     with fake_exchange_in_thread() as (loop, fake):
         exchange = ExchangeDriver(loop, fake)
         exchange.emit(SYMBOL, [START])
-        env = _env(tmp_path, fake, scratch_url)
+        env = _env(tmp_path, fake, scratch_url, **SMALL_BATCHES)
         probe = DbProbe(scratch_url)
         with service_process(env, "serve-1") as first:
             client_id, token = create_client(first, env, "crash-test")
@@ -206,7 +208,7 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
             # Kill on the first committed engine trade. The DB is the only place where the
             # service's progress is visible from outside (it logs no line per execution),
             # and a committed trade proves the worker is inside the burst; the poll is
-            # ~1 ms while each execution is a committed transaction of its own.
+            # ~1 ms while each batch of (at most) two orders is a committed transaction.
             poll_until(
                 lambda: probe.engine_trades_count() >= 1,
                 within=20,

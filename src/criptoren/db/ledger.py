@@ -14,7 +14,18 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Update, any_, bindparam, insert, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,41 +83,81 @@ _CLAIM = (
     .returning(*CLAIMED_COLUMNS)
 )
 _INSERT_TRADE = insert(Trade).returning(Trade.id)
-_INSERT_TRADES = insert(Trade).returning(Trade.id, sort_by_parameter_order=True)
-_CLAIMED_NOW = {"status": OrderStatus.TRIGGERED, "triggered_at": bindparam("now")}
-
-
-def _claim_batch(ids: Any) -> Update:
-    # the rows are locked in id order first: two engines claiming overlapping batches on
-    # PostgreSQL queue behind each other instead of deadlocking; a row another engine
-    # settled meanwhile fails the re-checked ``waiting`` and is left out
-    locked = (
-        select(PositionedOrder.id)
-        .where(PositionedOrder.id == ids, PositionedOrder.status == OrderStatus.WAITING)
-        .order_by(PositionedOrder.id)
-        .with_for_update()
-        .cte("locked")
+_INSERT_TRADES = insert(Trade).returning(Trade.positioned_order_id, Trade.id)
+_MONEY, _TEXT = ARRAY(Numeric(18, 8)), ARRAY(String())
+_TRADE_ARRAYS: dict[str, ARRAY[Any]] = {
+    "client_id": ARRAY(Integer()),
+    "symbol_id": ARRAY(Integer()),
+    "symbol": _TEXT,
+    "type": _TEXT,
+    "price": _MONEY,
+    "quantity": _MONEY,
+    "fee": _MONEY,
+    "fee_asset": _TEXT,
+    "order_id": _TEXT,
+    "positioned_order_id": ARRAY(Integer()),
+    "source": _TEXT,
+    "mode": _TEXT,
+    "executed_at": ARRAY(DateTime(timezone=True)),
+}
+# PostgreSQL: one array per column, unnested into rows: one short statement for the batch
+_INSERT_TRADES_PG = (
+    insert(Trade)
+    .from_select(
+        list(_TRADE_ARRAYS),
+        select(*(func.unnest(bindparam(name, type_=t)) for name, t in _TRADE_ARRAYS.items())),
     )
+    .returning(Trade.positioned_order_id, Trade.id)
+)
+
+
+def _among(postgres: bool) -> Any:
+    """``positioned_orders.id`` among the ``:ids`` of a batch.
+
+    PostgreSQL: joined with the unnested array (one parameter, so one prepared statement
+    for every batch size, and primary-key lookups: an ``= ANY`` filter would be checked
+    against every waiting order); SQLite: an expanded ``IN`` list.
+    """
+    if postgres:
+        wanted = func.unnest(bindparam("ids", type_=ARRAY(Integer()))).table_valued("id")
+        return PositionedOrder.id == wanted.render_derived("wanted").c.id
+    return PositionedOrder.id.in_(bindparam("ids", expanding=True))
+
+
+def _claim_batch(postgres: bool) -> Update:
+    waiting = (_among(postgres), PositionedOrder.status == OrderStatus.WAITING)
+    statement = update(PositionedOrder)
+    if postgres:
+        # the rows are locked in id order first: two engines claiming overlapping batches
+        # queue behind each other instead of deadlocking; a row another engine settled
+        # meanwhile fails the re-checked ``waiting`` and is left out
+        locked = select(PositionedOrder.id).where(*waiting).order_by(PositionedOrder.id)
+        locked_cte = locked.with_for_update(of=PositionedOrder).cte("locked")
+        statement = statement.where(PositionedOrder.id == locked_cte.c.id)
+    else:
+        statement = statement.where(*waiting)
+    return statement.values(
+        status=OrderStatus.TRIGGERED, triggered_at=bindparam("now"), updated_at=bindparam("now")
+    ).returning(*CLAIMED_COLUMNS)
+
+
+def _executed_by_trade(postgres: bool) -> Update:
     return (
         update(PositionedOrder)
-        .where(PositionedOrder.id == locked.c.id, PositionedOrder.status == OrderStatus.WAITING)
-        .values(**_CLAIMED_NOW, updated_at=bindparam("now"))
-        .returning(*CLAIMED_COLUMNS)
+        .where(
+            _among(postgres),
+            PositionedOrder.status == OrderStatus.TRIGGERED,
+            Trade.positioned_order_id == PositionedOrder.id,
+        )
+        .values(
+            status=OrderStatus.EXECUTED, executed_trade_id=Trade.id, updated_at=bindparam("now")
+        )
     )
 
 
-# PostgreSQL: one array parameter, so one prepared statement for every batch size;
-# SQLite (RETURNING since 3.35): an expanded IN list, one writer at a time anyway
-_CLAIM_BATCH_PG = _claim_batch(any_(bindparam("ids", type_=ARRAY(Integer))))
-_CLAIM_BATCH_SQLITE = (
-    update(PositionedOrder)
-    .where(
-        PositionedOrder.id.in_(bindparam("ids", expanding=True)),
-        PositionedOrder.status == OrderStatus.WAITING,
-    )
-    .values(**_CLAIMED_NOW, updated_at=bindparam("now"))
-    .returning(*CLAIMED_COLUMNS)
-)
+# (SQLite has RETURNING since 3.35 and UPDATE … FROM since 3.33)
+_CLAIM_BATCH = {postgres: _claim_batch(postgres) for postgres in (False, True)}
+_EXECUTED_BY_TRADE = {postgres: _executed_by_trade(postgres) for postgres in (False, True)}
 _LOCK_CLIENTS = (
     select(Client.id)
     .where(Client.id.in_(bindparam("client_ids", expanding=True)))
@@ -144,10 +195,23 @@ def claim_batch(connection: Connection, order_ids: Sequence[int]) -> list[Claime
 
     One statement; the orders someone else claimed (another engine, a cancel) are left out.
     """
-    postgres = connection.dialect.name == "postgresql"
-    statement = _CLAIM_BATCH_PG if postgres else _CLAIM_BATCH_SQLITE
+    statement = _CLAIM_BATCH[_postgres(connection)]
     rows = connection.execute(statement, {"ids": list(order_ids), "now": utcnow()})
     return sorted((ClaimedOrder(*row) for row in rows), key=lambda order: order.id)
+
+
+def mark_executed(connection: Connection, order_ids: Sequence[int]) -> None:
+    """``triggered → executed`` of orders whose trade rows were just inserted, linking them.
+
+    One statement; for orders this transaction claimed (their compare-and-set cannot fail).
+    """
+    if order_ids:
+        params = {"ids": list(order_ids), "now": utcnow()}
+        connection.execute(_EXECUTED_BY_TRADE[_postgres(connection)], params)
+
+
+def _postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
 
 
 @lru_cache(maxsize=16)
@@ -204,12 +268,19 @@ def insert_trade(connection: Connection, values: Mapping[str, object]) -> int:
 
 
 def insert_trades(connection: Connection, rows: Sequence[Mapping[str, object]]) -> list[int]:
-    """Many trade rows in one statement (or as few as the driver allows); ids in row order."""
-    if not rows:
-        return []
-    if len(rows) == 1:
-        return [insert_trade(connection, rows[0])]
-    return [int(i) for i in connection.execute(_INSERT_TRADES, [dict(r) for r in rows]).scalars()]
+    """Many trade rows of positioned orders in as few statements as the driver allows.
+
+    Returns the trade ids in row order.
+    """
+    if len(rows) <= 1:
+        return [insert_trade(connection, row) for row in rows]
+    if _postgres(connection):
+        columns = {name: [row[name] for row in rows] for name in _TRADE_ARRAYS}
+        inserted = connection.execute(_INSERT_TRADES_PG, columns)
+    else:
+        inserted = connection.execute(_INSERT_TRADES, [dict(row) for row in rows])
+    ids: dict[object, int] = {order_id: int(trade_id) for order_id, trade_id in inserted}
+    return [ids[row["positioned_order_id"]] for row in rows]
 
 
 def holdings(connection: Connection, client_id: int, rules: SymbolRules) -> Decimal:

@@ -63,15 +63,9 @@ def execute_batch(
         claims, events = _claim_batch(connection, triggers, rules, broker)
         trades = [trade_values(claim.order, fill) for claim, fill in claims if fill is not None]
         trade_ids = ledger.insert_trades(connection, trades)
-        executed = list(zip(claims, trade_ids, strict=True))
         # claimed in this very transaction: the compare-and-set cannot be lost here
-        ledger.transition_many(
-            connection,
-            OrderStatus.TRIGGERED,
-            OrderStatus.EXECUTED,
-            [{"order_id": c.order.id, "executed_trade_id": t} for (c, _), t in executed],
-        )
-        for (claim, fill), trade_id in executed:
+        ledger.mark_executed(connection, [claim.order.id for claim, _ in claims])
+        for (claim, fill), trade_id in zip(claims, trade_ids, strict=True):
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
     return [events[order_id] for order_id in sorted(events)]
