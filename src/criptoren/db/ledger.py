@@ -191,13 +191,14 @@ def claim(connection: Connection, order_id: int) -> ClaimedOrder | None:
 
 
 def claim_batch(connection: Connection, order_ids: Sequence[int]) -> list[ClaimedOrder]:
-    """``waiting → triggered`` for every order of ``order_ids`` still waiting, by ascending id.
+    """``waiting → triggered`` for every order of ``order_ids`` still waiting, in that order.
 
     One statement; the orders someone else claimed (another engine, a cancel) are left out.
     """
     statement = _CLAIM_BATCH[_postgres(connection)]
     rows = connection.execute(statement, {"ids": list(order_ids), "now": utcnow()})
-    return sorted((ClaimedOrder(*row) for row in rows), key=lambda order: order.id)
+    claimed = {order.id: order for order in (ClaimedOrder(*row) for row in rows)}
+    return [claimed[order_id] for order_id in order_ids if order_id in claimed]
 
 
 def mark_executed(connection: Connection, order_ids: Sequence[int]) -> None:
@@ -320,7 +321,7 @@ def sale_refusal(
 class BatchHoldings:
     """Holdings of the clients of one batch, kept up to date as its orders are decided.
 
-    Two sells of one client in one batch share its holdings: each is checked, in id order,
+    Two sells of one client in one batch share its holdings: each is checked, in turn,
     against what the stored trades and the batch's earlier fills leave.
     """
 

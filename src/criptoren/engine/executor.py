@@ -75,7 +75,7 @@ class Executor:
         return events[0] if events else None
 
     async def execute_batch(self, fired: Sequence[tuple[int, TriggerTick]]) -> list[OrderEvent]:
-        """Claim and fill a batch of fired orders; the outcomes known now, in id order.
+        """Claim and fill a batch of fired orders (in firing order); the outcomes known now.
 
         Paper: one transaction. Live: one claiming transaction, then one exchange order
         per positioned order, sent concurrently (the transport paces them by weight).
@@ -103,7 +103,7 @@ class Executor:
                 self._triggered(outcome, ticks[outcome.order_id])
                 known.append(self._outcome(outcome))
         known += await asyncio.gather(*(self._send(claim) for claim in claims))
-        return sorted((e for e in known if e is not None), key=lambda e: e.order_id)
+        return [event for event in known if event is not None]
 
     async def _send(self, claim: Claim) -> OrderEvent | None:
         """One claimed order to the venue (a bounded number at once)."""

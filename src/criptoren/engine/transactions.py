@@ -54,9 +54,10 @@ def execute_batch(
 ) -> list[OrderEvent]:
     """Claim the orders of ``triggers`` and fill each at its own trigger, all or nothing.
 
-    One transaction: one claim statement, then, in id order, each order is filled or
+    ``triggers`` is in firing order (trade by trade, each trade's orders by id). One
+    transaction: one claim statement, then, in that order, each order is filled or
     refused (a sell whose holdings are gone fails with the reason, the rest go on), then
-    every trade row and every status change. The outcomes come back in id order; orders
+    every trade row and every status change. The outcomes come back in that order; orders
     someone else claimed first (another engine, a cancel) have none.
     """
     with connection.begin():
@@ -68,13 +69,13 @@ def execute_batch(
         for (claim, fill), trade_id in zip(claims, trade_ids, strict=True):
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
-    return [events[order_id] for order_id in sorted(events)]
+    return [events[order_id] for order_id in triggers if order_id in events]
 
 
 def claim_batch_for_venue(
     connection: Connection, triggers: Mapping[int, Trigger], rules: RulesCache
 ) -> list[Claim | OrderEvent]:
-    """Commit ``waiting → triggered`` of a batch before the venue is called, in id order.
+    """Commit ``waiting → triggered`` of a batch before the venue is called, in firing order.
 
     An order refused as it is claimed comes back as its ``failed`` event.
     """
@@ -82,7 +83,7 @@ def claim_batch_for_venue(
         claims, events = _claim_batch(connection, triggers, rules, None)
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
-    return [outcomes[order_id] for order_id in sorted(outcomes)]
+    return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
 
 
 def _claim_batch(
@@ -91,12 +92,12 @@ def _claim_batch(
     rules: RulesCache,
     broker: AtomicBroker | None,
 ) -> tuple[list[tuple[Claim, Fill | None]], dict[int, OrderEvent]]:
-    """Claim, then decide each order in id order: filled (or to be sent), or failed.
+    """Claim, then decide each order in firing order: filled (or to be sent), or failed.
 
     Failed orders are transitioned here; the rest are returned with their fill (atomic
     broker) or ``None`` (to be sent to the venue). Holdings follow the earlier decisions.
     """
-    claimed = ledger.claim_batch(connection, sorted(triggers))
+    claimed = ledger.claim_batch(connection, list(triggers))
     sellers = [order.client_id for order in claimed if order.type is Side.SELL]
     holdings = ledger.BatchHoldings(connection, sellers)
     kept: list[tuple[Claim, Fill | None]] = []
