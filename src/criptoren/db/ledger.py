@@ -195,19 +195,25 @@ def claim_batch(connection: Connection, order_ids: Sequence[int]) -> list[Claime
 
     One statement; the orders someone else claimed (another engine, a cancel) are left out.
     """
+    if len(order_ids) == 1:  # a lone order: the plain primary-key compare-and-set
+        return [order for order in [claim(connection, order_ids[0])] if order is not None]
     statement = _CLAIM_BATCH[_postgres(connection)]
     rows = connection.execute(statement, {"ids": list(order_ids), "now": utcnow()})
     claimed = {order.id: order for order in (ClaimedOrder(*row) for row in rows)}
     return [claimed[order_id] for order_id in order_ids if order_id in claimed]
 
 
-def mark_executed(connection: Connection, order_ids: Sequence[int]) -> None:
-    """``triggered → executed`` of orders whose trade rows were just inserted, linking them.
+def mark_executed(connection: Connection, executed: Sequence[tuple[int, int]]) -> None:
+    """``triggered → executed`` of ``(order id, trade id)`` pairs, each linked to its trade.
 
     One statement; for orders this transaction claimed (their compare-and-set cannot fail).
     """
-    if order_ids:
-        params = {"ids": list(order_ids), "now": utcnow()}
+    if len(executed) == 1:
+        ((order_id, trade_id),) = executed
+        new, old = OrderStatus.EXECUTED, OrderStatus.TRIGGERED
+        transition(connection, order_id, old, new, executed_trade_id=trade_id)
+    elif executed:
+        params = {"ids": [order_id for order_id, _ in executed], "now": utcnow()}
         connection.execute(_EXECUTED_BY_TRADE[_postgres(connection)], params)
 
 

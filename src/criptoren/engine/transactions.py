@@ -63,10 +63,10 @@ def execute_batch(
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, broker)
         trades = [trade_values(claim.order, fill) for claim, fill in claims if fill is not None]
-        trade_ids = ledger.insert_trades(connection, trades)
+        executed = list(zip(claims, ledger.insert_trades(connection, trades), strict=True))
         # claimed in this very transaction: the compare-and-set cannot be lost here
-        ledger.mark_executed(connection, [claim.order.id for claim, _ in claims])
-        for (claim, fill), trade_id in zip(claims, trade_ids, strict=True):
+        ledger.mark_executed(connection, [(c.order.id, trade_id) for (c, _), trade_id in executed])
+        for (claim, fill), trade_id in executed:
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
     return [events[order_id] for order_id in triggers if order_id in events]
