@@ -342,8 +342,9 @@ def table(result: DbResult) -> bool:
         checks = one.exact or "each order once, at the trade's price"
         if one.label.startswith("live"):
             checks = (one.exact or "each order once") + f", {one.refused_429} x 429"
-        figures = (one.wall_s, one.cpu_s, one.fills_per_s, stats.p50, stats.p99)
-        print(f"  {one.label:<38} " + " ".join(f"{f:8.2f}" for f in figures) + f"  {checks}")
+        figures = f"{one.wall_s:8.2f} {one.cpu_s:8.2f} {one.fills_per_s:8.0f}"
+        figures += f" {stats.p50:8.0f} {stats.p99:8.0f}"
+        print(f"  {one.label:<38} {figures}  {checks}")
     return bars(result)
 
 
