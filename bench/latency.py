@@ -528,11 +528,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=1000, help="measured samples per database")
     parser.add_argument("--warmup", type=int, default=None, help="excluded samples (default 50)")
     parser.add_argument("--quick", action="store_true", help="200 samples, 20 warm-up")
-    parser.add_argument(
-        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="as `criptoren serve`"
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--exchange", action="store_true", help=argparse.SUPPRESS)
+    common_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.samples = min(args.samples, 200)
@@ -541,6 +537,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.samples < 1:
         parser.error("--samples must be >= 1")
     return args
+
+
+def common_options(parser: argparse.ArgumentParser) -> None:
+    """``--loop``, ``--no-postgres`` and the hidden ``--exchange`` (shared by bench/burst.py)."""
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="as `criptoren serve`"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--exchange", action="store_true", help=argparse.SUPPRESS)
 
 
 def run_loop(main: Callable[[], Coroutine[Any, Any, Any]], loop: str) -> Any:

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     feed_stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     gap_fill_lookback_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
     cursor_flush_seconds: Annotated[float, Field(gt=0)] = 1.0
+    # the most fired orders one execution transaction takes (see docs/performance.md, Burst)
+    engine_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     # a token revoked by another process (CLI, another worker) stops working within this
     auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0

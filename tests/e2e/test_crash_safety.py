@@ -49,6 +49,8 @@ QTY = "0.001"
 FEE_RATE = Decimal("0.001")  # the paper default
 START = Decimal("60000.00")
 SERVICE_SETTINGS = {"CRIPTOREN_CURSOR_FLUSH_SECONDS": "0.2"}
+# small batches: the burst is many transactions, so a kill on the first lands inside it
+SMALL_BATCHES = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}
 _scratch_serial = iter(range(1_000_000))
 
 
@@ -84,8 +86,8 @@ def _migrated_postgres() -> Iterator[str]:
         yield url
 
 
-def _env(tmp_path: Path, fake: FakeExchange, database_url: str) -> dict[str, str]:
-    env = service_env(tmp_path, fake, **SERVICE_SETTINGS)
+def _env(tmp_path: Path, fake: FakeExchange, database_url: str, **settings: str) -> dict[str, str]:
+    env = service_env(tmp_path, fake, **SERVICE_SETTINGS, **settings)
     env["CRIPTOREN_DATABASE_URL"] = database_url
     return env
 
@@ -156,6 +158,22 @@ def _assert_ledger_matches_oracle(
     return expected
 
 
+def _kill_on_first_engine_trade(probe: DbProbe, service: ServiceProcess) -> None:
+    """SIGKILL ``service`` as soon as its first engine trade is committed.
+
+    The DB is the only place where the service's progress is visible from outside (it logs
+    no line per execution), and a committed trade proves the worker is inside the burst;
+    the poll is ~1 ms, shorter than the burst's next transaction.
+    """
+    poll_until(
+        lambda: probe.engine_trades_count() >= 1,
+        within=20,
+        every=0.001,
+        what="the first engine trade",
+    )
+    service.kill()
+
+
 def _progress(probe: DbProbe) -> str:
     statuses = ("waiting", "triggered", "executed", "failed", "cancelled")
     counts = {s: probe.count_status(s) for s in statuses}
@@ -184,7 +202,7 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
     with fake_exchange_in_thread() as (loop, fake):
         exchange = ExchangeDriver(loop, fake)
         exchange.emit(SYMBOL, [START])
-        env = _env(tmp_path, fake, scratch_url)
+        env = _env(tmp_path, fake, scratch_url, **SMALL_BATCHES)
         probe = DbProbe(scratch_url)
         with service_process(env, "serve-1") as first:
             client_id, token = create_client(first, env, "crash-test")
@@ -203,17 +221,8 @@ def test_sigkill_mid_burst_then_restart_matches_oracle(tmp_path: Path, scratch_u
 
             exchange.emit(SYMBOL, burst)
             burst_last_id = exchange.tape(SYMBOL)[-1].agg_id
-            # Kill on the first committed engine trade. The DB is the only place where the
-            # service's progress is visible from outside (it logs no line per execution),
-            # and a committed trade proves the worker is inside the burst; the poll is
-            # ~1 ms while each execution is a committed transaction of its own.
-            poll_until(
-                lambda: probe.engine_trades_count() >= 1,
-                within=20,
-                every=0.001,
-                what="the first engine trade",
-            )
-            first.kill()
+            # each batch of (at most) two orders is a committed transaction of its own
+            _kill_on_first_engine_trade(probe, first)
         at_kill = probe.engine_trades_count()
         # the kill must have interrupted the burst, or this test proves nothing
         assert 0 < at_kill < burst_fires - 10, (at_kill, burst_fires)
@@ -271,18 +280,8 @@ def test_two_engines_on_one_postgres_execute_each_order_once(
                 oracle_orders = [o.oracle() for o in probe.orders()]
                 assert len(expected_fills(exchange.tape(SYMBOL), oracle_orders)) == 500
 
-                def settled() -> bool:
-                    # each engine fired its whole index and executed (or lost the race for)
-                    # every fired order; the database has nothing waiting or mid-claim
-                    engines = [_engine_health(e) for e in (a, b)]
-                    idle = {"waiting_orders": 0, "pending_executions": 0}
-                    return (
-                        all(e == idle for e in engines)
-                        and probe.count_status("waiting", "triggered") == 0
-                    )
-
                 poll_until(
-                    settled,
+                    lambda: _both_settled(probe, a, b),
                     within=45,
                     what="both engines to finish every order",
                     describe=lambda: (
@@ -302,7 +301,93 @@ def test_two_engines_on_one_postgres_execute_each_order_once(
         probe.close()
 
 
+def _both_settled(probe: DbProbe, a: ServiceProcess, b: ServiceProcess) -> bool:
+    """Each engine fired its whole index and executed (or lost the race for) every fired
+    order; the database has nothing waiting or mid-claim."""
+    idle = {"waiting_orders": 0, "pending_executions": 0}
+    engines_idle = all(_engine_health(e) == idle for e in (a, b))
+    return engines_idle and probe.count_status("waiting", "triggered") == 0
+
+
 def _engine_health(service: ServiceProcess) -> dict[str, int]:
     response = httpx.get(f"{service.base_url}/healthz", timeout=10)
     assert response.status_code == 200, response.text
     return dict(response.json()["engine"])
+
+
+# --- 3. Bursts: thousands of orders fired at once, executed in batches ----------------
+
+BURST_LEVELS = [Decimal(59900) - 100 * i for i in range(10)]  # 59900 … 59000
+
+
+BURST_ORDERS = [_order("buy", "lte", level) for level in BURST_LEVELS for _ in range(200)]
+
+
+@contextmanager
+def _burst_placed(
+    tmp_path: Path, url: str, batch_size: int
+) -> Iterator[tuple[ExchangeDriver, dict[str, str], DbProbe, ServiceProcess]]:
+    """The exchange, and a service (batches of ``batch_size``) with the 2,000 orders placed."""
+    with fake_exchange_in_thread() as (loop, fake):
+        exchange = ExchangeDriver(loop, fake)
+        exchange.emit(SYMBOL, [START])
+        env = _env(tmp_path, fake, url, CRIPTOREN_ENGINE_BATCH_SIZE=str(batch_size))
+        probe = DbProbe(url)
+        try:
+            with service_process(env, "serve-1") as first:
+                _, token = create_client(first, env, "burst-test")
+                place_orders(first.base_url, token, BURST_ORDERS, workers=8)
+                yield exchange, env, probe, first
+        finally:
+            probe.close()
+
+
+def test_sigkill_mid_burst_of_2000_then_restart_matches_oracle(
+    tmp_path: Path, scratch_url: str
+) -> None:
+    # each trade crosses one level: ten trades fire 200 orders each, executed in batches
+    # of 100, so the kill on the first commit lands with most of the burst still to do
+    burst = [level - 5 for level in BURST_LEVELS]
+    with _burst_placed(tmp_path, scratch_url, 100) as (exchange, env, probe, first):
+        exchange.wait_subscribed(STREAM)
+        exchange.emit(SYMBOL, burst)
+        _kill_on_first_engine_trade(probe, first)
+        at_kill = probe.engine_trades_count()
+        assert 0 < at_kill < len(BURST_ORDERS) - 100, at_kill  # killed inside the burst
+
+        with service_process(env, "serve-2") as second:
+            exchange.wait_subscribed(STREAM)
+            exchange.emit(SYMBOL, [Decimal("58900.00")])  # live again (crosses nothing new)
+            last_id = exchange.tape(SYMBOL)[-1].agg_id
+            poll_until(
+                lambda: probe.cursor(SYMBOL) == last_id and probe.count_status("triggered") == 0,
+                within=60,
+                what="the restarted service to execute the rest of the burst",
+                describe=lambda: _progress(probe) + second.log()[-3000:],
+            )
+            expected = _assert_ledger_matches_oracle(probe, exchange, first.log() + second.log())
+            assert not second.errors(), second.log()
+    assert len(expected) == len(BURST_ORDERS) == 2000
+
+
+def test_two_engines_race_over_one_burst_on_postgres_each_order_once(
+    tmp_path: Path, postgres_scratch_url: str
+) -> None:
+    placed = _burst_placed(tmp_path, postgres_scratch_url, 300)
+    with placed as (exchange, env, probe, a), service_process(env, "engine-b") as b:
+        exchange.wait_subscribed(STREAM, count=2)
+        # one trade through every level: both engines fire all 2,000 at once and claim
+        # overlapping batches of 300 concurrently
+        exchange.emit(SYMBOL, [BURST_LEVELS[-1] - 5])
+        poll_until(
+            lambda: _both_settled(probe, a, b),
+            within=60,
+            what="both engines to finish the burst",
+            describe=lambda: _progress(probe) + a.log()[-3000:] + b.log()[-3000:],
+        )
+        logs = a.log() + b.log()
+        expected = _assert_ledger_matches_oracle(probe, exchange, logs)
+        assert len(expected) == probe.count_status("executed") == 2000
+        assert probe.engine_trades_count() == 2000
+        assert not a.errors(), logs
+        assert not b.errors(), logs

@@ -165,3 +165,78 @@ async def test_cancel_racing_a_fire_has_exactly_one_outcome(service: Harness) ->
             assert stored["status"] == "executed"
             assert order_id in traded
     assert sum(Decimal(t["quantity"]) for t in trades) == Decimal("0.001") * len(traded)
+
+
+async def test_one_batch_fails_the_sells_without_holdings_and_executes_the_rest(
+    service: Harness,
+) -> None:
+    events = EventRecorder(service.container.bus)
+    alice, alice_auth = await service.new_client("alice")
+    bob, bob_auth = await service.new_client("bob")
+    for client_id, auth in ((alice, alice_auth), (bob, bob_auth)):
+        response = await service.buy(auth, client_id, preco_executado="60000", quantidade="0.03")
+        assert response.status_code == 201, response.text
+
+    async def sell(client_id: int, auth: dict[str, str]) -> int:
+        body = {"cliente_id": client_id, "preco_alvo": "62000", "quantidade": "0.01"}
+        return int((await _place(service, auth, "/posicionar-venda", **body))["id"])
+
+    async def buy(client_id: int, auth: dict[str, str]) -> int:
+        body = {"cliente_id": client_id, "preco_alvo": "62500", "quantidade": "0.01"}
+        body["condicao"] = "lte"  # fires on the same trade as the sells
+        return int((await _place(service, auth, "/posicionar-compra", **body))["id"])
+
+    # in id order: alice sells, buys, sells, sells; bob sells
+    first, alice_buy, second, third = [
+        await sell(alice, alice_auth),
+        await buy(alice, alice_auth),
+        await sell(alice, alice_auth),
+        await sell(alice, alice_auth),
+    ]
+    bob_sell = await sell(bob, bob_auth)
+    # 0.015 of alice's 0.03 sold behind the service's back: her sells reserve more than she has
+    await service.insert_trade(
+        alice, type=Side.SELL, price=Decimal(61000), quantity=Decimal("0.015")
+    )
+    ids = {first, alice_buy, second, third, bob_sell}
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["62000.01"])  # crosses all five at once
+    await events.wait_finished(ids)
+    # alice: 0.015 - 0.01 (first) + 0.01 (her buy) - 0.01 (second) = 0.005: the third fails
+    statuses = {i: (await _order(service, alice_auth, i))["status"] for i in ids - {bob_sell}}
+    assert statuses == {first: "executed", alice_buy: "executed", second: "executed",
+                        third: "failed"}  # fmt: skip
+    failed = await _order(service, alice_auth, third)
+    assert failed["failure_reason"] == "cannot sell 0.01 BTC: holdings are 0.005 BTC"
+    assert (await _order(service, bob_auth, bob_sell))["status"] == "executed"
+    [position] = (await service.http.get("/api/v1/positions", headers=alice_auth)).json()
+    assert Decimal(position["quantity"]) == Decimal("0.005")
+    outcomes = [e for e in events.events if e.kind in (EventKind.EXECUTED, EventKind.FAILED)]
+    assert [e.order_id for e in outcomes] == sorted(ids)  # each its own event, in id order
+    assert [e.kind for e in outcomes].count(EventKind.FAILED) == 1
+
+
+async def test_earlier_trades_orders_execute_first_and_each_trades_by_id(
+    service: Harness,
+) -> None:
+    service.container.trigger_engine.batch_size = 3  # batches split trades and span them
+    events = EventRecorder(service.container.bus)
+    client_id, auth = await service.new_client()
+
+    async def buy_at(target: str) -> int:
+        body = {"cliente_id": client_id, "preco_alvo": target, "quantidade": "0.001"}
+        return int((await _place(service, auth, "/posicionar-compra", **body))["id"])
+
+    # the older orders wait lower: the second trade fires them, the first fires the newer
+    later = [await buy_at("60000") for _ in range(4)]
+    sooner = [await buy_at(target) for target in ("61000", "60500", "61500", "60800", "60600")]
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["60400", "59900"])
+    await events.wait_finished(set(later + sooner))
+    executed = [e.order_id for e in events.of(EventKind.EXECUTED)]
+    assert executed == sorted(sooner) + sorted(later)
+    trades = (await service.http.get("/api/v1/trades", headers=auth)).json()
+    by_order = {t["positioned_order_id"]: t for t in trades}
+    assert {by_order[i]["price"] for i in sooner} == {"60400.00000000"}
+    assert {by_order[i]["price"] for i in later} == {"59900.00000000"}
+    assert sorted(trades, key=lambda t: t["id"]) == [by_order[i] for i in executed]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from functools import partial
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from criptoren.binance.pacing import WeightLimit
 from criptoren.config import Mode
 from criptoren.db.repositories import OrderRepository, claimed_order
 from criptoren.engine.broker import Fill
@@ -27,17 +29,22 @@ def _fund(exchange: FakeExchange) -> None:
     exchange.add_account(API_KEY, API_SECRET, {"USDT": "100000", "BTC": "1"})
 
 
-@pytest.fixture
-async def live(database_url: str) -> AsyncIterator[Harness]:
-    """The service in live mode, its keys known to the fake exchange, 100k USDT funded."""
-    async with running_service(
+def _live_service(database_url: str, **exchange_config: Any) -> Any:
+    return running_service(
         database_url,
         prepare=_fund,
+        exchange_config=exchange_config,
         mode=Mode.LIVE,
         binance_api_key=SecretStr(API_KEY),
         binance_api_secret=SecretStr(API_SECRET),
         http_timeout_seconds=3.0,
-    ) as harness:
+    )
+
+
+@pytest.fixture
+async def live(database_url: str) -> AsyncIterator[Harness]:
+    """The service in live mode, its keys known to the fake exchange, 100k USDT funded."""
+    async with _live_service(database_url) as harness:
         yield harness
 
 
@@ -211,3 +218,44 @@ async def test_a_fill_recorded_twice_leaves_one_trade(live: Harness) -> None:
     runner = live.container.trigger_engine.executor.runner
     assert await runner.run(partial(record_fill, order=claimed, fill=fill)) is None
     assert len(await _trades(live, auth)) == 1
+
+
+# request weight per second at the fake exchange: start-up's exchangeInfo (20) fits, and a
+# burst of orders sent back to back would spend it within a few dozen orders
+TIGHT_WEIGHT = WeightLimit(limit=40, interval="SECOND", interval_num=1)
+
+
+@pytest.fixture
+async def tight(database_url: str) -> AsyncIterator[Harness]:
+    """Live mode against an exchange enforcing 40 request weight per second."""
+    async with _live_service(database_url, weight_limit=TIGHT_WEIGHT) as harness:
+        yield harness
+
+
+async def test_a_burst_is_paced_by_request_weight_and_never_meets_a_429(tight: Harness) -> None:
+    events = EventRecorder(tight.container.bus)
+    client_id, auth = await tight.new_client()
+    ids = []
+    for _ in range(90):
+        order = await _buy_below(tight, auth, client_id, quantidade="0.001", condicao="lte")
+        ids.append(order["id"])
+    tight.exchange.emit_prices("BTCUSDT", ["60950.00"])
+    await events.wait_finished(set(ids), timeout=30)
+    assert tight.exchange.weight_refused() == []  # the bar: no 429 of ours
+    sent = [r for r in tight.exchange.order_requests() if r.method == "POST"]
+    assert sorted(r.params["newClientOrderId"] for r in sent) == sorted(
+        (await _order_ids(tight, auth, ids)).values()
+    )  # one exchange order per positioned order, each sent once
+    per_second = Counter(int(r.received) for r in sent)
+    assert max(per_second.values()) <= TIGHT_WEIGHT.limit
+    assert len(per_second) >= 3  # 90 orders at under 40 a second: spread over the windows
+    assert len(await _trades(tight, auth)) == 90
+
+
+async def _order_ids(live: Harness, auth: dict[str, str], ids: list[int]) -> dict[int, str]:
+    orders = {}
+    for order_id in ids:
+        body = (await live.http.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
+        assert body["status"] == "executed", body
+        orders[order_id] = body["client_order_id"]
+    return orders

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -82,11 +82,13 @@ async def running_service(
     *,
     served: bool = False,
     send_buffer: int | None = None,
+    exchange_config: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
     """Fake exchange + service (lifespan run) + HTTP client over ASGI, or over loopback
     sockets with uvicorn when ``served`` (for WebSocket clients)."""
-    async with FakeExchange(FakeExchangeConfig(exchange_info=exchange_info)) as exchange:
+    config = FakeExchangeConfig(exchange_info=exchange_info, **(exchange_config or {}))
+    async with FakeExchange(config) as exchange:
         exchange.emit_prices("BTCUSDT", [BTC_START])
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
         if prepare is not None:

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from criptoren.binance.errors import NO_CODE, BinanceError
+from criptoren.binance.pacing import weight_limit
 from criptoren.binance.transport import BinanceHttp
 
 
@@ -17,10 +18,13 @@ class BinancePublicRest:
         self.http = http
 
     async def exchange_info(self) -> Mapping[str, Any]:
-        """The whole ``exchangeInfo`` body."""
+        """The whole ``exchangeInfo`` body (its weight limit paces the transport from now on)."""
         body = await self.http.get("/api/v3/exchangeInfo")
         if not isinstance(body, dict) or "symbols" not in body:
             raise BinanceError(NO_CODE, "exchangeInfo answer has no symbols", 200)
+        limit = weight_limit(body.get("rateLimits") or ())
+        if limit is not None:
+            self.http.pacer.configure(limit)
         return body
 
     async def ticker_price(self, symbol: str) -> Decimal | None:

@@ -1,35 +1,41 @@
-"""Executes one fired order exactly once: the database's compare-and-set arbitrates.
+"""Executes fired orders exactly once, in batches: the database's compare-and-set arbitrates.
 
-An atomic broker (paper) fills inside the claiming transaction: claim, fill, trade row and
-``executed`` commit together or not at all. A broker with I/O (live) cannot: the claim is
-committed first (``triggered``), the venue is called outside any transaction, and the
-outcome is recorded in a second transaction; an unknown outcome leaves the order
-``triggered`` for the reconciler. The transactions themselves are in ``transactions.py``.
+An atomic broker (paper) fills inside the claiming transaction: claim, fills, trade rows
+and ``executed`` of a whole batch commit together or not at all. A broker with I/O (live)
+cannot: the batch's claim is committed first (``triggered``), each order is sent to the
+venue outside any transaction (concurrently, one exchange order per positioned order),
+and each outcome is recorded in a transaction of its own; an unknown outcome leaves its
+order ``triggered`` for the reconciler. The transactions themselves are in ``transactions.py``.
 The executor publishes each committed step (``triggered``, then ``executed``/``failed``)
 and logs one line per outcome.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
+from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.session import TransactionRunner
 from criptoren.engine.broker import AtomicBroker, Broker, OrderRejected, OutcomeUnknown
 from criptoren.engine.events import EventBus, EventKind, OrderEvent
 from criptoren.engine.rules_cache import RulesCache
 from criptoren.engine.transactions import (
     Claim,
-    claim_for_venue,
-    execute_atomically,
+    claim_batch_for_venue,
+    execute_batch,
     record_fill,
     record_rejection,
 )
 
 log = logging.getLogger(__name__)
+# exchange orders awaiting their reply at once (connections of the transport's pool);
+# the request weight they cost is paced by the transport itself
+MAX_IN_FLIGHT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,47 +51,69 @@ class TriggerTick:
 class Executor:
     """Turns a fired order into a trade exactly once."""
 
-    def __init__(self, broker: Broker, runner: TransactionRunner, bus: EventBus) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        runner: TransactionRunner,
+        bus: EventBus,
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
         self.broker = broker
         self.runner = runner
         self.bus = bus
         self.rules = RulesCache()
         self.on_unknown: Callable[[], None] = _nothing
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._atomic: AtomicBroker | None = None
         if broker.atomic and isinstance(broker, AtomicBroker):
             self._atomic = broker
 
     async def execute(self, order_id: int, tick: TriggerTick) -> OrderEvent | None:
-        """Claim and fill ``order_id``; ``None`` if someone else got it first, or while unknown."""
-        trigger = (tick.price, tick.trade_time_ms)
+        """Claim and fill one order: a batch of one (``None`` if lost, or while unknown)."""
+        events = await self.execute_batch([(order_id, tick)])
+        return events[0] if events else None
+
+    async def execute_batch(self, fired: Sequence[tuple[int, TriggerTick]]) -> list[OrderEvent]:
+        """Claim and fill a batch of fired orders (in firing order); the outcomes known now.
+
+        Paper: one transaction. Live: one claiming transaction, then one exchange order
+        per positioned order, sent concurrently (the transport paces them by weight).
+        Each order gets its own ``triggered`` and outcome events, as if executed alone.
+        """
+        ticks = dict(fired)
+        triggers = {order_id: (t.price, t.trade_time_ms) for order_id, t in fired}
         if self._atomic is not None:
-            event = await self.runner.run(
-                partial(
-                    execute_atomically,
-                    order_id=order_id,
-                    trigger=trigger,
-                    broker=self._atomic,
-                    rules=self.rules,
-                )
-            )
-            if event is not None:
-                self._triggered(event.order_id, event.client_id, event.symbol, event.side, tick)
-            return self._outcome(event)
+            run = partial(execute_batch, triggers=triggers, broker=self._atomic, rules=self.rules)
+            events = await self.runner.run(run)
+            for event in events:
+                self._triggered(event, ticks[event.order_id])
+                self._outcome(event)
+            return events
         claimed = await self.runner.run(
-            partial(claim_for_venue, order_id=order_id, trigger=trigger, rules=self.rules)
+            partial(claim_batch_for_venue, triggers=triggers, rules=self.rules)
         )
-        if claimed is None:
-            return None
-        if not isinstance(claimed, Claim):  # refused as it was claimed
-            self._triggered(claimed.order_id, claimed.client_id, claimed.symbol, claimed.side, tick)
-            return self._outcome(claimed)
-        order = claimed.order
-        self._triggered(order.id, order.client_id, order.symbol, order.type, tick)
-        try:
-            return await self.settle(claimed, resend=True)
-        except Exception:
-            self.on_unknown()  # sent, maybe filled, not recorded: the reconciler finds out
-            raise
+        known: list[OrderEvent | None] = []
+        claims = []
+        for outcome in claimed:
+            if isinstance(outcome, Claim):
+                self._triggered(outcome.order, ticks[outcome.order.id])
+                claims.append(outcome)
+            else:  # refused as it was claimed
+                self._triggered(outcome, ticks[outcome.order_id])
+                known.append(self._outcome(outcome))
+        known += await asyncio.gather(*(self._send(claim) for claim in claims))
+        return [event for event in known if event is not None]
+
+    async def _send(self, claim: Claim) -> OrderEvent | None:
+        """One claimed order to the venue (a bounded number at once)."""
+        async with self._in_flight:
+            try:
+                return await self.settle(claim, resend=True)
+            except Exception:  # sent, maybe filled, not recorded: the reconciler finds out
+                log.exception("order %s: sending or recording failed", claim.order.id)
+                self.on_unknown()
+                return None
 
     async def settle(self, claim: Claim, *, resend: bool) -> OrderEvent | None:
         """Send (or look up) a claimed order and record the outcome; ``None`` while unknown."""
@@ -109,12 +137,15 @@ class Executor:
             await self.runner.run(partial(record_fill, order=claim.order, fill=fill))
         )
 
-    def _triggered(
-        self, order_id: int, client_id: int, symbol: str, side: str, tick: TriggerTick
-    ) -> None:
-        self.bus.publish(
-            OrderEvent(EventKind.TRIGGERED, order_id, client_id, symbol, side, price=tick.price)
+    def _triggered(self, order: OrderEvent | ClaimedOrder, tick: TriggerTick) -> None:
+        if isinstance(order, OrderEvent):
+            order_id, client_id, side = order.order_id, order.client_id, order.side
+        else:
+            order_id, client_id, side = order.id, order.client_id, order.type
+        event = OrderEvent(
+            EventKind.TRIGGERED, order_id, client_id, tick.symbol, side, price=tick.price
         )
+        self.bus.publish(event)
 
     def _outcome(self, event: OrderEvent | None) -> OrderEvent | None:
         """Log and publish a committed outcome."""

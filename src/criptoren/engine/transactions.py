@@ -1,13 +1,17 @@
 """The execution transactions, each one synchronous function over one connection.
 
 The runner hands each to the database in one go (one thread hop on SQLite; back-to-back
-round trips on PostgreSQL). A paper fill needs no I/O, so claim, fill, trade row and
-``executed`` share one transaction; a live order is claimed in one transaction, sent
-outside any, and its outcome recorded in another. The statements are the ledger's.
+round trips on PostgreSQL). Fired orders go in batches (what is queued, never waiting
+for more): one compare-and-set statement claims the batch, so each order is still claimed
+exactly once whatever crashes or races (another engine, a cancel). A paper fill needs no
+I/O, so claim, fills, trade rows and ``executed`` share one transaction; live orders are
+claimed in one transaction, sent outside any, and each outcome recorded in its own. The
+statements are the ledger's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +23,7 @@ from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side, TradeSource
+from criptoren.domain.positions import TradeFact, trade_fact
 from criptoren.engine.broker import (
     AtomicBroker,
     ExecutionRequest,
@@ -29,6 +34,9 @@ from criptoren.engine.broker import (
 from criptoren.engine.events import EventKind, OrderEvent
 from criptoren.engine.rules_cache import RulesCache
 
+Trigger = tuple[Decimal, int]
+"""The price and trade time (ms) of the trade that fired an order."""
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -38,37 +46,119 @@ class Claim:
     request: ExecutionRequest
 
 
-def execute_atomically(
+def execute_batch(
     connection: Connection,
-    order_id: int,
-    trigger: tuple[Decimal, int],
+    triggers: Mapping[int, Trigger],
     broker: AtomicBroker,
     rules: RulesCache,
-) -> OrderEvent | None:
-    """Claim ``order_id`` and fill it at ``trigger`` (price, trade time), all or nothing.
+) -> list[OrderEvent]:
+    """Claim the orders of ``triggers`` and fill each at its own trigger, all or nothing.
 
-    ``None`` when someone else (another engine, a cancel) claimed the order first.
+    ``triggers`` is in firing order (trade by trade, each trade's orders by id). One
+    transaction: one claim statement, then, in that order, each order is filled or
+    refused (a sell whose holdings are gone fails with the reason, the rest go on), then
+    every trade row and every status change. The outcomes come back in that order; orders
+    someone else claimed first (another engine, a cancel) have none.
     """
     with connection.begin():
-        claimed = _claim(connection, order_id, trigger, rules)
-        if not isinstance(claimed, Claim):
-            return claimed
-        try:
-            fill = broker.fill(claimed.request)
-        except OrderRejected as exc:
-            return _fail(connection, claimed.order, str(exc))
-        trade_id = ledger.insert_trade(connection, trade_values(claimed.order, fill))
+        claims, events = _claim_batch(connection, triggers, rules, broker)
+        trades = [trade_values(claim.order, fill) for claim, fill in claims if fill is not None]
+        executed = list(zip(claims, ledger.insert_trades(connection, trades), strict=True))
         # claimed in this very transaction: the compare-and-set cannot be lost here
-        _transition(connection, claimed.order, OrderStatus.EXECUTED, executed_trade_id=trade_id)
-        return executed_event(claimed.order, trade_id, fill)
+        ledger.mark_executed(connection, [(c.order.id, trade_id) for (c, _), trade_id in executed])
+        for (claim, fill), trade_id in executed:
+            assert fill is not None  # an atomic broker filled every order it kept
+            events[claim.order.id] = executed_event(claim.order, trade_id, fill)
+    return [events[order_id] for order_id in triggers if order_id in events]
 
 
-def claim_for_venue(
-    connection: Connection, order_id: int, trigger: tuple[Decimal, int], rules: RulesCache
-) -> Claim | OrderEvent | None:
-    """Commit ``waiting → triggered`` before the venue is called (an event if refused)."""
+def claim_batch_for_venue(
+    connection: Connection, triggers: Mapping[int, Trigger], rules: RulesCache
+) -> list[Claim | OrderEvent]:
+    """Commit ``waiting → triggered`` of a batch before the venue is called, in firing order.
+
+    An order refused as it is claimed comes back as its ``failed`` event.
+    """
     with connection.begin():
-        return _claim(connection, order_id, trigger, rules)
+        claims, events = _claim_batch(connection, triggers, rules, None)
+    outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
+    outcomes |= events
+    return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
+
+
+def _claim_batch(
+    connection: Connection,
+    triggers: Mapping[int, Trigger],
+    rules: RulesCache,
+    broker: AtomicBroker | None,
+) -> tuple[list[tuple[Claim, Fill | None]], dict[int, OrderEvent]]:
+    """Claim, then decide each order in firing order: filled (or to be sent), or failed.
+
+    Failed orders are transitioned here; the rest are returned with their fill (atomic
+    broker) or ``None`` (to be sent to the venue). Holdings follow the earlier decisions.
+    """
+    claimed = ledger.claim_batch(connection, list(triggers))
+    sellers = [order.client_id for order in claimed if order.type is Side.SELL]
+    holdings = ledger.BatchHoldings(connection, sellers)
+    kept: list[tuple[Claim, Fill | None]] = []
+    failed: dict[int, tuple[ClaimedOrder, str]] = {}
+    for order in claimed:
+        decided = _decide(connection, order, triggers[order.id], rules, holdings, broker)
+        if isinstance(decided, str):
+            failed[order.id] = (order, decided)
+        else:
+            kept.append(decided)
+    ledger.transition_many(
+        connection,
+        OrderStatus.TRIGGERED,
+        OrderStatus.FAILED,
+        [{"order_id": oid, "failure_reason": why[:500]} for oid, (_, why) in failed.items()],
+    )
+    return kept, {oid: failed_event(order, why) for oid, (order, why) in failed.items()}
+
+
+def _decide(
+    connection: Connection,
+    order: ClaimedOrder,
+    trigger: Trigger,
+    rules: RulesCache,
+    holdings: ledger.BatchHoldings,
+    broker: AtomicBroker | None,
+) -> tuple[Claim, Fill | None] | str:
+    """The claim (and its fill) of one order of a batch, or why it fails."""
+    symbol_rules = rules.get_sync(connection, order.symbol)
+    if symbol_rules is None:
+        return f"symbol {order.symbol} is no longer known"
+    if order.type is Side.SELL:
+        # its own reservation covers it: only the holdings themselves can fall short
+        reason = holdings.refusal(order.client_id, symbol_rules, order.quantity)
+        if reason is not None:
+            return reason
+    claim = Claim(order, execution_request(order, symbol_rules, *trigger))
+    fill = None
+    if broker is not None:
+        try:
+            fill = broker.fill(claim.request)
+        except OrderRejected as exc:
+            return str(exc)
+    holdings.apply(order.client_id, symbol_rules, _fact(order, symbol_rules, fill))
+    return claim, fill
+
+
+def _fact(order: ClaimedOrder, rules: SymbolRules, fill: Fill | None) -> TradeFact:
+    """What an order does to its client's holdings: its fill, or (sent to the venue) its sale."""
+    if fill is None:  # a live buy adds nothing until it is filled; a live sell takes its quantity
+        quantity = order.quantity if order.type is Side.SELL else Decimal(0)
+        return trade_fact(order.type, order.target_price, quantity, Decimal(0), None, None, None)
+    return trade_fact(
+        order.type,
+        fill.price,
+        fill.quantity,
+        fill.fee,
+        fill.fee_asset,
+        rules.base_asset,
+        rules.quote_asset,
+    )
 
 
 def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> OrderEvent | None:
@@ -91,20 +181,6 @@ def record_rejection(connection: Connection, order: ClaimedOrder, reason: str) -
         return _fail(connection, order, reason)
 
 
-def _claim(
-    connection: Connection, order_id: int, trigger: tuple[Decimal, int], rules: RulesCache
-) -> Claim | OrderEvent | None:
-    order = ledger.claim(connection, order_id)
-    if order is None:
-        return None  # another engine, or a cancel, won the compare-and-set
-    symbol_rules = rules.get_sync(connection, order.symbol)
-    reason = _refusal(connection, order, symbol_rules)
-    if reason is not None:
-        return _fail(connection, order, reason)
-    assert symbol_rules is not None  # an unknown symbol is a refusal
-    return Claim(order, execution_request(order, symbol_rules, *trigger))
-
-
 def _transition(
     connection: Connection, order: ClaimedOrder, new: OrderStatus, **changes: object
 ) -> bool:
@@ -115,17 +191,6 @@ def _fail(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEven
     if not _transition(connection, order, OrderStatus.FAILED, failure_reason=reason[:500]):
         return None
     return failed_event(order, reason)
-
-
-def _refusal(connection: Connection, order: ClaimedOrder, rules: SymbolRules | None) -> str | None:
-    if rules is None:
-        return f"symbol {order.symbol} is no longer known"
-    if order.type is not Side.SELL:
-        return None
-    # the order's own reservation covers it: only the holdings themselves can fall short
-    return ledger.sale_refusal(
-        connection, order.client_id, rules, order.quantity, count_reserved=False
-    )
 
 
 def trade_values(order: ClaimedOrder, fill: Fill) -> dict[str, object]:

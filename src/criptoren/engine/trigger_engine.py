@@ -21,6 +21,9 @@ from criptoren.market.schemas import AggTrade
 log = logging.getLogger(__name__)
 RETRY_INITIAL_SECONDS = 0.05
 RETRY_MAX_SECONDS = 5.0
+# the most fired orders one execution transaction takes: bigger batches commit fewer times,
+# smaller ones commit the first orders of a burst sooner (see docs/performance.md, Burst)
+BATCH_SIZE = 1000
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -52,12 +55,14 @@ class TriggerEngine:
         cursor_flush_seconds: float = 1.0,
         before_work: Callable[[], Awaitable[None]] | None = None,
         venue: str = "",
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.sessions = sessions
         self.executor = executor
         self.index = TriggerIndex()
         self._recent: dict[str, deque[Recent]] = {}
         self._recent_size = recent_trades
+        self.batch_size = batch_size
         self._queue: deque[tuple[TriggerTick, list[int]]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -185,19 +190,46 @@ class TriggerEngine:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            batch = self._next_batch()
+            if batch:
+                await self._execute_with_retry(batch)
+            self._consume(len(batch))
+
+    def _next_batch(self) -> list[tuple[int, TriggerTick]]:
+        """The oldest fired orders queued, up to a batch, in firing order (never waits for more).
+
+        Trades in the order received, each trade's orders by ascending id: an order fired
+        by an earlier trade never waits behind one fired by a later trade.
+        """
+        batch: list[tuple[int, TriggerTick]] = []
+        for tick, order_ids in self._queue:
+            room = self.batch_size - len(batch)
+            if room <= 0:
+                break
+            batch += [(order_id, tick) for order_id in order_ids[:room]]
+        return batch
+
+    def _consume(self, count: int) -> None:
+        """Drop ``count`` executed orders from the head; trades fully done move the cursor."""
+        while self._queue:
             tick, order_ids = self._queue[0]
-            for order_id in order_ids:
-                await self._execute_with_retry(order_id, tick)
+            if len(order_ids) > count:
+                del order_ids[:count]
+                return
+            count -= len(order_ids)
             self._queue.popleft()
             self._done[tick.symbol] = (tick.agg_id, tick.trade_time_ms)
 
-    async def _execute_with_retry(self, order_id: int, tick: TriggerTick) -> None:
+    async def _execute_with_retry(self, batch: list[tuple[int, TriggerTick]]) -> None:
         delay = RETRY_INITIAL_SECONDS
         while True:
             try:
-                await self.executor.execute(order_id, tick)  # it publishes what happened
-            except Exception:  # the database is down: keep the order, retry, never skip
-                log.exception("executing order %s failed; retrying in %.2fs", order_id, delay)
+                await self.executor.execute_batch(batch)  # it publishes what happened
+            except Exception:  # the database is down: keep the orders, retry, never skip
+                log.exception(
+                    "executing %d orders (from %s) failed; retrying in %.2fs",
+                    len(batch), batch[0][0], delay,
+                )  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue

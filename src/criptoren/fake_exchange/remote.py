@@ -16,6 +16,8 @@ async def run_control(fake: FakeExchange, action: str, params: dict[str, Any]) -
     """Apply one control action; unknown actions raise KeyError."""
     if action == "status":
         return fake.status()
+    if action == "weight_refused":
+        return [list(item) for item in fake.weight_refused()]
     if action == "drop":
         fake.drop_connections()
     elif action == "pause":

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import orjson
 import uvicorn
 
+from criptoren.binance.pacing import WeightLimit, weight_limit
 from criptoren.fake_exchange import data, sources
 from criptoren.fake_exchange.gateway import Gateway
 from criptoren.fake_exchange.market import Market
@@ -42,6 +43,9 @@ class FakeExchangeConfig:
     api_keys: Mapping[str, str] = field(default_factory=dict)  # API key -> secret
     commission_rate: Decimal = Decimal("0.001")
     commission_asset: CommissionAsset = "quote"
+    # REQUEST_WEIGHT enforced (429 past it) and announced in exchangeInfo.rateLimits;
+    # None: the recorded exchangeInfo's own limit (6000 per minute)
+    weight_limit: WeightLimit | None = None
 
 
 class FakeExchange(TradingControls):
@@ -72,7 +76,7 @@ class FakeExchange(TradingControls):
         )
         for api_key, secret in self.config.api_keys.items():
             self.trading.add_account(api_key, secret)
-        self.gateway = Gateway(build_app(self), self.trading.faults)
+        self.gateway = Gateway(build_app(self), self.trading.faults, self._weight_limit())
 
     @property
     def ws_url(self) -> str:
@@ -181,6 +185,17 @@ class FakeExchange(TradingControls):
             body["symbols"] = [s for s in body["symbols"] if s["symbol"] in set(symbols)]
         return body
 
+    def _weight_limit(self) -> WeightLimit:
+        """The configured limit, written into exchangeInfo; else the recorded one."""
+        configured = self.config.weight_limit
+        if configured is None:
+            return weight_limit(self.exchange_info().get("rateLimits") or ()) or WeightLimit()
+        body = self.exchange_info()
+        others = [r for r in body.get("rateLimits") or () if r["rateLimitType"] != "REQUEST_WEIGHT"]
+        body["rateLimits"] = [configured.rate_limit(), *others]
+        self._info = body
+        return configured
+
     def set_symbol_status(self, symbol: str, status: str) -> None:
         """Change one symbol's ``status`` in the exchangeInfo served from now on (e.g. BREAK)."""
         body = self.exchange_info()
@@ -225,6 +240,10 @@ class FakeExchange(TradingControls):
     def rate_limit_market_data(self, count: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``count`` market-data GETs with 429 and ``Retry-After``."""
         self.gateway.rate_limits.extend([retry_after] * count)
+
+    def weight_refused(self) -> list[tuple[str, str, float]]:
+        """Requests answered 429 because the window's weight was spent: (method, path, time)."""
+        return list(self.gateway.weight.refused)
 
     def market_data_requests(self) -> list[tuple[str, float, int]]:
         """Every market-data GET received: (path, monotonic time, status answered)."""
