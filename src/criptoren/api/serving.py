@@ -12,6 +12,7 @@ from criptoren.config import Settings
 from criptoren.stream.hub import GOING_AWAY
 
 APP_FACTORY = "criptoren.api.app:create_app"  # what each worker process imports
+SHUTDOWN_GRACE_SECONDS = 8  # in-flight work gets this long; the process exits within 10 s
 
 
 class StreamingServer(uvicorn.Server):
@@ -53,6 +54,8 @@ def server_config(
         ws_ping_interval=settings.stream_ping_interval_seconds,
         ws_ping_timeout=settings.stream_ping_timeout_seconds,
         ws_per_message_deflate=False,
+        # a request or stream that does not end by itself is cancelled, not waited for
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
