@@ -19,6 +19,7 @@ from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
 from criptoren.engine.follower import EngineFollower
 from criptoren.engine.reconciler import Reconciler
+from criptoren.engine.strategy_runner import StrategyRunner
 from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
@@ -30,6 +31,7 @@ from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.health import HealthService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
+from criptoren.services.strategies import StrategyService
 from criptoren.services.symbols import SymbolService
 from criptoren.services.trades import TradeService
 from criptoren.services.watchlists import WatchlistService
@@ -66,6 +68,8 @@ class Container:
     demand: FeedDemand
     watchlists: WatchlistService
     streams: StreamHub
+    strategies: StrategyService
+    strategy_runner: StrategyRunner
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -98,6 +102,7 @@ class Container:
         self.trigger_engine.start()
         self.demand.start()
         self.streams.start()
+        await self.strategy_runner.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -105,6 +110,7 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
             await self.feed.stop()
@@ -188,6 +194,10 @@ def build_container(
     follower = EngineFollower(trigger_engine, demand, bus)
     changes = InProcessChanges(bus)
     positions = PositionService(prices)
+    orders = OrderService(symbols, prices, settings.client_order_prefix, [follower])
+    strategies = StrategyService(symbols, orders, [changes])
+    runner = StrategyRunner(sessions, strategies, feed, rest, bus)
+    strategies.followers.append(runner)
     return Container(
         settings=settings,
         engine=engine,
@@ -202,7 +212,7 @@ def build_container(
         broker=chosen_broker,
         symbols=symbols,
         clients=ClientService(tokens),
-        orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
+        orders=orders,
         trades=TradeService(symbols, settings.mode, [changes]),
         positions=positions,
         health=HealthService(sessions, feed),
@@ -211,6 +221,8 @@ def build_container(
         demand=demand,
         watchlists=WatchlistService(symbols, demand, prices, [changes]),
         streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
+        strategies=strategies,
+        strategy_runner=runner,
     )
 
 

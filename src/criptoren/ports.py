@@ -106,3 +106,12 @@ class WatchlistFollower(Protocol):
     async def watchlist_changed(self, owner: int | None) -> None:
         """The owner's watchlist is different now."""
         ...
+
+
+class StrategyFollower(Protocol):
+    """Told after commit when a strategy changed (``event``: enabled, paused, deleted,
+    replaced, entry, exit)."""
+
+    async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
+        """Something happened to the strategy."""
+        ...

@@ -15,6 +15,7 @@ from criptoren.db.repositories import OrderRepository
 from criptoren.domain.filters import check_order
 from criptoren.domain.orders import (
     Condition,
+    OrderOrigin,
     OrderStatus,
     PlacedOrder,
     Side,
@@ -39,6 +40,11 @@ class OrderRequest:
     target_price: Decimal
     quantity: Decimal
     condition: Condition | None = None
+    origin: OrderOrigin = OrderOrigin.MANUAL
+    strategy_id: int | None = None
+    shares_reservation: bool = False
+    """A strategy's second exit of one position (the first fill cancels the other): it
+    reserves nothing beyond its sibling, and execution still checks the holdings."""
 
 
 class OrderService:
@@ -68,7 +74,7 @@ class OrderService:
         condition = request.condition or infer_condition(
             request.side, request.target_price, reference.to_infer_from(rules.symbol)
         )
-        if request.side is Side.SELL:
+        if request.side is Side.SELL and not request.shares_reservation:
             await ensure_can_sell(session, client_id, rules, request.quantity)
         order = await OrderRepository(session).add(
             PositionedOrder(
@@ -81,6 +87,8 @@ class OrderService:
                 status=OrderStatus.WAITING,
                 condition=condition,
                 reference_price=reference.price,
+                origin=request.origin,
+                strategy_id=request.strategy_id,
             )
         )
         order.client_order_id = client_order_id(self.client_order_prefix, order.id)
@@ -116,23 +124,28 @@ class OrderService:
     ) -> PositionedOrder:
         """Cancel a waiting order; 409 when it is no longer waiting."""
         order = await self.get(session, principal, order_id)
-        cancel = partial(
-            ledger.transition,
-            order_id=order_id,
-            expected=OrderStatus.WAITING,
-            new=OrderStatus.CANCELLED,
-        )
-        if not await ledger.run_in(session, cancel):
-            await session.refresh(order)
+        if not await self.cancel_waiting(session, order):
             raise Conflict(
                 f"order {order_id} is {order.status}, only a waiting order can be cancelled",
                 code="order_not_waiting",
             )
-        await session.refresh(order)
-        cancelled = placed_order(order)
-        for follower in self.followers:
-            after_commit(session, partial(follower.order_cancelled, cancelled))
         return order
+
+    async def cancel_waiting(self, session: AsyncSession, order: PositionedOrder) -> bool:
+        """``waiting → cancelled`` (compare-and-set); ``False`` when it was no longer waiting."""
+        cancel = partial(
+            ledger.transition,
+            order_id=order.id,
+            expected=OrderStatus.WAITING,
+            new=OrderStatus.CANCELLED,
+        )
+        done = await ledger.run_in(session, cancel)
+        await session.refresh(order)
+        if done:
+            cancelled = placed_order(order)
+            for follower in self.followers:
+                after_commit(session, partial(follower.order_cancelled, cancelled))
+        return done
 
 
 def placed_order(order: PositionedOrder) -> PlacedOrder:
