@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +40,7 @@ from criptoren.services.unit_of_work import transaction
 log = logging.getLogger(__name__)
 
 KLINES_PAGE = 1000
+FRESH_CLOSE_MS = 5_000
 INTERVAL_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -236,7 +239,9 @@ class StrategyRunner:
                 row = await StrategyRepository(session).get(live.row.id)
                 if row is None or row.status != ACTIVE:
                     return
-                done = await self.service.replace_orders(session, row, wanted, live.strategy)
+                done = await self.service.replace_orders(
+                    session, row, wanted, live.strategy, self._counts_from(live)
+                )
                 if done is False:
                     raise _Claimed
                 if live.last_close_ms is not None:
@@ -247,6 +252,17 @@ class StrategyRunner:
         except CriptorenError as exc:
             log.warning("strategy %d: orders not replaced: %s", live.row.id, exc)
         live.close_pending = False
+
+    def _counts_from(self, live: Live) -> datetime | None:
+        """When trades start to count for orders placed now: the end of the candle just
+        closed (trades of the next candle that beat us to it count, as in a backtest), unless
+        that close is old news (a warm-up or a catch-up: from now on)."""
+        if live.last_close_ms is None:
+            return None
+        closed_at_ms = live.last_close_ms + live.width_ms
+        if time.time() * 1000 - closed_at_ms > FRESH_CLOSE_MS:
+            return None
+        return datetime.fromtimestamp(closed_at_ms / 1000, UTC)
 
 
 class _Claimed(Exception):

@@ -83,11 +83,16 @@ class KlineStreams:
             send(stream, [self.payload(symbol, stream, self.running[stream], closed=False)])
 
     def close(self, subs: dict[str, Any], symbol: str, send: Send) -> None:
-        """Close the running klines of ``symbol`` now (the fake's clock moves past them)."""
+        """Close the running klines of ``symbol`` now (the fake's clock moves past them); a
+        stream subscribed after the last trade closes that trade's interval."""
+        last = self.market.tape(symbol).last
         for stream in self.streams(subs, symbol):
+            width = INTERVAL_MS[stream.rsplit("_", 1)[1]]
             open_time = self.running.pop(stream, None)
             if open_time is None:
-                continue
-            end = open_time + INTERVAL_MS[stream.rsplit("_", 1)[1]] - 1
+                if last is None:
+                    continue
+                open_time = last.T // width * width
+            end = open_time + width - 1
             self.market.advance_clock(end + 1)
             send(stream, [self.payload(symbol, stream, open_time, closed=True)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from criptoren.db import ledger
 from criptoren.db.models import PositionedOrder
 from criptoren.db.repositories import OrderRepository
+from criptoren.db.types import utcnow
 from criptoren.domain.filters import check_order
 from criptoren.domain.orders import (
     Condition,
@@ -45,6 +47,8 @@ class OrderRequest:
     shares_reservation: bool = False
     """A strategy's second exit of one position (the first fill cancels the other): it
     reserves nothing beyond its sibling, and execution still checks the holdings."""
+    created_at: datetime | None = None
+    """Trades after this count (default: now); a strategy's order counts from its candle's close."""
 
 
 class OrderService:
@@ -89,6 +93,7 @@ class OrderService:
                 reference_price=reference.price,
                 origin=request.origin,
                 strategy_id=request.strategy_id,
+                created_at=request.created_at or utcnow(),
             )
         )
         order.client_order_id = client_order_id(self.client_order_prefix, order.id)

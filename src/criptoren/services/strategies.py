@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
@@ -164,11 +165,13 @@ class StrategyService:
         row: StrategyRow,
         wanted: Sequence[WantedOrder],
         strategy: ChannelStrategy,
+        counts_from: datetime | None = None,
     ) -> bool | None:
         """Make the strategy's waiting orders exactly ``wanted``, in the caller's transaction.
 
         ``None``: they already were (nothing written). ``False``: a waiting order was
         claimed meanwhile (it is executing); the caller rolls back and learns the fill first.
+        Trades after ``counts_from`` (the close) count for the new orders, as in a backtest.
         """
         repository = StrategyRepository(session)
         waiting = await repository.orders(row.id, OrderStatus.WAITING)
@@ -183,7 +186,8 @@ class StrategyService:
                 return False
         principal = Principal(row.client_id)
         for order in orders:
-            await self.orders.place(session, principal, order)
+            timed = dataclasses.replace(order, created_at=counts_from)
+            await self.orders.place(session, principal, timed)
         self._tell(session, row, "replaced")
         return True
 
