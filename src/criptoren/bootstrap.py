@@ -36,6 +36,8 @@ from criptoren.services.health import HealthService
 from criptoren.services.klines import KlineService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
+from criptoren.services.strategies import StrategyService
+from criptoren.services.strategy_runner import StrategyRunner
 from criptoren.services.symbols import SymbolService
 from criptoren.services.trades import TradeService
 from criptoren.services.watchlists import WatchlistService
@@ -74,6 +76,8 @@ class Container:
     watchlists: WatchlistService
     streams: StreamHub
     klines: KlineService
+    strategies: StrategyService
+    strategy_runner: StrategyRunner
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -106,6 +110,7 @@ class Container:
         self.trigger_engine.start()
         self.demand.start()
         self.streams.start()
+        await self.strategy_runner.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -113,6 +118,7 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
             await self.feed.stop()
@@ -203,6 +209,10 @@ def build_container(
     follower = EngineFollower(trigger_engine, demand, bus)
     changes = InProcessChanges(bus)
     positions = PositionService(prices)
+    orders = OrderService(symbols, prices, settings.client_order_prefix, [follower])
+    strategies = StrategyService(symbols, orders, [changes])
+    strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
+    strategies.followers.append(strategy_runner)
     return Container(
         settings=settings,
         engine=engine,
@@ -218,7 +228,7 @@ def build_container(
         broker=chosen_broker,
         symbols=symbols,
         clients=ClientService(tokens),
-        orders=OrderService(symbols, prices, settings.client_order_prefix, [follower]),
+        orders=orders,
         trades=TradeService(symbols, settings.mode, [changes]),
         positions=positions,
         health=HealthService(sessions, feed),
@@ -228,6 +238,8 @@ def build_container(
         watchlists=WatchlistService(symbols, demand, prices, [changes]),
         streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
         klines=KlineService(rest, symbols),
+        strategies=strategies,
+        strategy_runner=strategy_runner,
     )
 
 

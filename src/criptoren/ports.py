@@ -111,6 +111,15 @@ class WatchlistFollower(Protocol):
 class KlineSource(Protocol):
     """Candles of a symbol from the exchange (``/api/v3/klines`` rows)."""
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> list[list[Any]]:
-        """The latest ``limit`` rows, oldest first."""
+    async def klines(self, symbol: str, interval: str, **params: int) -> list[list[Any]]:
+        """Rows of ``/api/v3/klines`` (``limit``, ``startTime``, ``endTime``), oldest first."""
+        ...
+
+
+class StrategyFollower(Protocol):
+    """Told after commit when a strategy changed (``event``: enabled, paused, deleted,
+    replaced, entry, exit)."""
+
+    async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
+        """Something happened to the strategy."""
         ...

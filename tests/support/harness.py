@@ -93,20 +93,37 @@ async def running_service(
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])
         if prepare is not None:
             prepare(exchange)
-        settings = settings_for(database_url, exchange, **extra)
-        if before_start is not None:
-            await before_start(settings)
-        container = build_container(settings)
-        app = create_app(container=container)
-        if served:
-            async with (
-                uvicorn_on_loopback(app, container.settings, send_buffer) as (base_url, stop),
-                httpx.AsyncClient(base_url=base_url) as http,
-            ):
-                ws_url = base_url.replace("http://", "ws://")
-                yield Harness(http, container, exchange, ws_url, stop)
-            return
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield Harness(http, container, exchange)
+        async with service_on(
+            exchange, database_url, before_start, served=served, send_buffer=send_buffer, **extra
+        ) as harness:
+            yield harness
+
+
+@asynccontextmanager
+async def service_on(
+    exchange: FakeExchange,
+    database_url: str,
+    before_start: Callable[[Settings], Awaitable[None]] | None = None,
+    *,
+    served: bool = False,
+    send_buffer: int | None = None,
+    **extra: Any,
+) -> AsyncIterator[Harness]:
+    """The service on an exchange already running (a restart keeps the exchange's trades)."""
+    settings = settings_for(database_url, exchange, **extra)
+    if before_start is not None:
+        await before_start(settings)
+    container = build_container(settings)
+    app = create_app(container=container)
+    if served:
+        async with (
+            uvicorn_on_loopback(app, container.settings, send_buffer) as (base_url, stop),
+            httpx.AsyncClient(base_url=base_url) as http,
+        ):
+            ws_url = base_url.replace("http://", "ws://")
+            yield Harness(http, container, exchange, ws_url, stop)
+        return
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Harness(http, container, exchange)

@@ -10,7 +10,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from criptoren import __version__
-from criptoren.api import routes_admin, routes_klines, routes_pt, routes_stream, routes_v1
+from criptoren.api import (
+    routes_admin,
+    routes_klines,
+    routes_pt,
+    routes_strategies,
+    routes_stream,
+    routes_v1,
+)
 from criptoren.api.deps import ContainerDep
 from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_admin.router)
     app.include_router(routes_stream.router)
     app.include_router(routes_klines.router)
+    app.include_router(routes_strategies.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app
 

@@ -129,6 +129,8 @@ class OrderOut(BaseModel):
     triggered_at: datetime | None
     executed_trade_id: int | None
     failure_reason: str | None
+    origin: str = Field(default="manual", description="manual, or strategy (its strategy_id).")
+    strategy_id: int | None = None
     last_price: MoneyOut | None = Field(default=None, description="Live price, when known.")
     distance: MoneyOut | None = Field(default=None, description="target_price - last_price.")
     distance_percent: str | None = Field(default=None, description="distance in % of last.")

@@ -1,4 +1,4 @@
-"""Public Binance REST endpoints: ``exchangeInfo``, the price ticker, ``aggTrades``, klines."""
+"""Public Binance REST endpoints: ``exchangeInfo``, the ticker, ``aggTrades``, ``klines``, time."""
 
 from __future__ import annotations
 
@@ -45,10 +45,21 @@ class BinancePublicRest:
             raise BinanceError(NO_CODE, f"aggTrades answer is not a list: {body!r:.200}", 200)
         return body
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> list[list[Any]]:
-        """The latest ``limit`` candles of ``/api/v3/klines``, oldest first."""
-        query = [("symbol", symbol), ("interval", interval), ("limit", str(limit))]
+    async def klines(self, symbol: str, interval: str, **params: int) -> list[list[Any]]:
+        """One page of ``/api/v3/klines`` (``startTime``/``endTime``/``limit``), oldest first."""
+        query = [("symbol", symbol), ("interval", interval)]
+        query += [(k, str(v)) for k, v in params.items()]
         body = await self.http.get("/api/v3/klines", query)
         if not isinstance(body, list):
             raise BinanceError(NO_CODE, f"klines answer is not a list: {body!r:.200}", 200)
         return body
+
+    async def server_time(self) -> int:
+        """``GET /api/v3/time``: the exchange's clock in ms (is a kline closed yet?)."""
+        body = await self.http.get("/api/v3/time")
+        try:
+            return int(body["serverTime"])
+        except (TypeError, KeyError, ValueError):
+            raise BinanceError(
+                NO_CODE, f"time answer without serverTime: {body!r:.200}", 200
+            ) from None

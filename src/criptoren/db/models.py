@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from criptoren.config import Mode
 from criptoren.db.types import EnumText, FilterValue, Money, UTCDateTime, utcnow
-from criptoren.domain.orders import Condition, OrderStatus, Side, TradeSource
+from criptoren.domain.orders import Condition, OrderOrigin, OrderStatus, Side, TradeSource
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -104,6 +104,7 @@ class PositionedOrder(Base):
         CheckConstraint("type IN ('buy','sell')", name="type"),
         CheckConstraint(f"status IN ({ORDER_STATUSES})", name="status"),
         CheckConstraint("condition IN ('lte','gte')", name="condition"),
+        CheckConstraint("origin IN ('manual','strategy')", name="origin"),
         Index("ix_positioned_orders_client_status", "client_id", "status"),
         Index("ix_positioned_orders_symbol_status", "symbol", "status"),
     )
@@ -135,6 +136,15 @@ class PositionedOrder(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+    origin: Mapped[OrderOrigin] = mapped_column(
+        EnumText(OrderOrigin, 8),
+        nullable=False,
+        default=OrderOrigin.MANUAL,
+        server_default=OrderOrigin.MANUAL.value,
+    )
+    strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategies.id"), nullable=True, index=True
     )
 
 
@@ -169,6 +179,39 @@ class Trade(Base):
         EnumText(TradeSource, 10), nullable=False, default=TradeSource.MANUAL
     )
     mode: Mapped[Mode] = mapped_column(EnumText(Mode, 5), nullable=False, default=Mode.PAPER)
+
+
+class StrategyRow(Base):
+    """A client's channel strategy (``domain.strategies``) and where its runner got to."""
+
+    __tablename__ = "strategies"
+    __table_args__ = (
+        CheckConstraint("status IN ('active','paused','deleted')", name="status"),
+        CheckConstraint("kind IN ('channel-breakout','channel-reversion')", name="kind"),
+        Index("ix_strategies_client_status", "client_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol_id: Mapped[int] = mapped_column(ForeignKey("symbols.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    interval: Mapped[str] = mapped_column(String(4), nullable=False)
+    window: Mapped[int] = mapped_column(Integer, nullable=False)
+    exit_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quantity: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    quote_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    stop_loss_pct: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    take_profit_pct: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    # open time of the last closed candle the runner acted on (None: not started yet)
+    last_close_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
 
 
 class MonitoredSymbol(Base):

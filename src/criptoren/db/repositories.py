@@ -24,7 +24,7 @@ from criptoren.db.models import (
     Trade,
 )
 from criptoren.domain.filters import SymbolRules
-from criptoren.domain.orders import Condition, OrderStatus, Side, client_order_id
+from criptoren.domain.orders import Condition, OrderOrigin, OrderStatus, Side, client_order_id
 
 NO_SYNC = {"synchronize_session": False}  # bulk statements: loaded objects are not refreshed
 
@@ -47,6 +47,8 @@ class OrderRow:
     triggered_at: datetime | None
     executed_trade_id: int | None
     failure_reason: str | None
+    origin: OrderOrigin
+    strategy_id: int | None
 
 
 @dataclass(frozen=True, slots=True)

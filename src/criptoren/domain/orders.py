@@ -33,6 +33,13 @@ class Condition(StrEnum):
     GTE = "gte"
 
 
+class OrderOrigin(StrEnum):
+    """Who positioned an order: the client by hand, or one of its strategies."""
+
+    MANUAL = "manual"
+    STRATEGY = "strategy"
+
+
 class TradeSource(StrEnum):
     """Who recorded a trade."""
 

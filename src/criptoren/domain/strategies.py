@@ -135,6 +135,9 @@ class Strategy(Protocol):
     def on_close(self, candle: Candle) -> tuple[WantedOrder, ...]:
         """Take candle t; the orders replacing the waiting ones, able to fire from t+1."""
 
+    def wanted(self) -> tuple[WantedOrder, ...]:
+        """The orders for the last close and the current position (after a late fill)."""
+
     def entry_quantity(self, price: Decimal) -> Decimal | None:
         """The quantity an entry filled at ``price`` buys (``None``: skip the entry)."""
 
@@ -155,6 +158,7 @@ class ChannelStrategy:
     __slots__ = (
         "_bands",
         "_breakout",
+        "_closed",
         "_entry_condition",
         "_level",
         "_level_holding",
@@ -176,6 +180,8 @@ class ChannelStrategy:
         self._position: Holding | None = None
         self._level: Decimal | None = None
         self._level_holding: Holding | None = None
+        self._closed: tuple[Decimal, Decimal] | None = None
+        self._orders: tuple[WantedOrder, ...] = ()
 
     @property
     def position(self) -> Holding | None:
@@ -187,7 +193,15 @@ class ChannelStrategy:
         bands = self._bands.push(candle)
         if bands is None:
             return ()
-        upper, lower = bands
+        self._closed = bands
+        return self.wanted()
+
+    def wanted(self) -> tuple[WantedOrder, ...]:
+        """The orders for the last close and the current position (a live runner asks again
+        when a fill reached it only after the close)."""
+        if self._closed is None:
+            return ()
+        upper, lower = self._closed
         entry, exit_ = (upper, lower) if self._breakout else (lower, upper)
         held = self._position
         level = entry if held is None else exit_
@@ -197,7 +211,7 @@ class ChannelStrategy:
             self._level, self._level_holding = level, held
             if held is None:
                 order = WantedOrder(Side.BUY, level, self._entry_condition, self.sizing.quantity)
-                self._orders: tuple[WantedOrder, ...] = (order,)
+                self._orders = (order,)
             else:
                 self._orders = self._exits(held, level)
         return self._orders

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from criptoren.fake_exchange.klines import KLINE_RE
+
 if TYPE_CHECKING:
     from criptoren.fake_exchange.conn import Conn
     from criptoren.fake_exchange.streams import StreamServer
@@ -18,7 +20,7 @@ STREAM_RE = re.compile(r"^([a-z0-9]+)@(aggTrade|trade|miniTicker)$")
 
 def valid_stream(name: str) -> bool:
     """Whether the fake serves this stream name."""
-    return STREAM_RE.match(name) is not None
+    return STREAM_RE.match(name) is not None or KLINE_RE.match(name) is not None
 
 
 def _error(code: int, msg: str, request_id: Any = None) -> dict[str, Any]:

@@ -37,6 +37,10 @@ class Market:
         self._last_ms = max(self._last_ms, int(time.time() * 1000))
         return self._last_ms
 
+    def advance_clock(self, ms: int) -> None:
+        """Move the exchange clock forward to ``ms`` (scripted trades may lie ahead of ours)."""
+        self._last_ms = max(self._last_ms, ms)
+
     def tape(self, symbol: str) -> Tape:
         """The tape of ``symbol`` (created empty if needed)."""
         tape = self.tapes.get(symbol)
@@ -44,7 +48,7 @@ class Market:
             tape = self.tapes[symbol] = Tape(symbol)
         return tape
 
-    def emit(self, symbol: str, records: Sequence[AggRecord]) -> None:
+    def emit(self, symbol: str, records: Sequence[AggRecord], *, keep_times: bool = False) -> None:
         """Emit trades of one symbol: stamp, store, publish (unless the symbol is paused)."""
         if not records:
             return
@@ -56,23 +60,32 @@ class Market:
             if rec.a < next_id:  # recorded ids are kept unless they would go backwards
                 rec.a = next_id
             next_id = rec.a + 1
-            if not self.keep_times or not rec.T:
+            if not (keep_times or self.keep_times) or not rec.T:
                 rec.T = now
                 rec.E = now
             tape.append(rec)
+        # the exchange's clock is never behind its own trades
+        self._last_ms = max(self._last_ms, records[-1].T)
         if self.publisher is not None and symbol not in self.paused:
             self.publisher.publish_trades(symbol, records)
         self.notify()
 
-    def emit_prices(self, symbol: str, prices: Sequence[Decimal | str], qty: str = "0.001") -> None:
-        """Emit one trade per price (scripted source / test control)."""
+    def emit_prices(
+        self,
+        symbol: str,
+        prices: Sequence[Decimal | str],
+        qty: str = "0.001",
+        times_ms: Sequence[int] | None = None,
+    ) -> None:
+        """Emit one trade per price (scripted source / test control), at ``times_ms`` if given."""
         first = self._next_trade_id.get(symbol, 1_000_000)
+        times = times_ms or [0] * len(prices)
         recs = [
-            AggRecord(symbol, str(p), qty, first + i, first + i, 0, bool(i % 2))
-            for i, p in enumerate(prices)
+            AggRecord(symbol, str(p), qty, first + i, first + i, t, bool(i % 2), E=t)
+            for i, (p, t) in enumerate(zip(prices, times, strict=True))
         ]
         self._next_trade_id[symbol] = first + len(recs)
-        self.emit(symbol, recs)
+        self.emit(symbol, recs, keep_times=times_ms is not None)
 
     def reset_ids(self, symbol: str) -> None:
         """Forget every trade of ``symbol``: its ids start again (as after a testnet reset)."""

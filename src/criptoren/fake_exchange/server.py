@@ -224,9 +224,15 @@ class FakeExchange(TradingControls):
         """Emit random-walk prices for ``symbols`` (start prices) in the background."""
         return self._spawn(sources.random_walk(self.market, symbols, interval))
 
-    def emit_prices(self, symbol: str, prices: list[Decimal | str]) -> None:
-        """Emit one trade per price, now."""
-        self._call(self.market.emit_prices, symbol, prices)
+    def emit_prices(
+        self, symbol: str, prices: list[Decimal | str], times_ms: list[int] | None = None
+    ) -> None:
+        """Emit one trade per price, now (or at ``times_ms``: scripted candles)."""
+        self._call(self.market.emit_prices, symbol, prices, "0.001", times_ms)
+
+    def close_klines(self, symbol: str) -> None:
+        """Close ``symbol``'s running klines (``x: true``) and move the clock past them."""
+        self._call(self.streams.close_klines, symbol)
 
     def blast(self, symbol: str, count: int, path: Path | None = None) -> asyncio.Task[None]:
         """Emit ``count`` recorded trades relabelled to ``symbol`` as fast as possible."""

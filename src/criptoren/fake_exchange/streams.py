@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from websockets.http11 import Request, Response
 from criptoren.fake_exchange.conn import Conn, rate_limited_connection
 from criptoren.fake_exchange.control import MAX_STREAMS, handle_control, valid_stream
 from criptoren.fake_exchange.frames import agg_trade_frames, encode, text_frame
+from criptoren.fake_exchange.klines import KlineStreams
 from criptoren.fake_exchange.market import Market
 from criptoren.fake_exchange.records import AggRecord
 
@@ -48,6 +50,7 @@ class StreamServer:
         self.port = 0
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.klines = KlineStreams(market)
         market.publisher = self
 
     async def start(self, host: str, port: int) -> None:
@@ -129,7 +132,22 @@ class StreamServer:
     # --- publishing -------------------------------------------------------------------
 
     def publish_trades(self, symbol: str, records: Sequence[AggRecord]) -> None:
+        """Send trades to their subscribers, with kline events when someone follows klines."""
+        if KlineStreams.streams(self.subs, symbol):
+            self.klines.publish(
+                self.subs, symbol, records, self._publish, partial(self._send_trades, symbol)
+            )
+        else:
+            self._send_trades(symbol, records)
+
+    def close_klines(self, symbol: str) -> None:
+        """Close ``symbol``'s running klines now (``x: true``), as their interval's end would."""
+        self.klines.close(self.subs, symbol, self._publish)
+
+    def _send_trades(self, symbol: str, records: Sequence[AggRecord]) -> None:
         """Send trades to ``@aggTrade`` and ``@trade`` subscribers (frames encoded once)."""
+        if not records:
+            return
         low = symbol.lower()
         agg = f"{low}@aggTrade"
         conns = self.subs.get(agg)

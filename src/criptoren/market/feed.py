@@ -25,7 +25,10 @@ from criptoren.market.gapfill import Sequencer
 from criptoren.market.link import Link
 from criptoren.market.pricebook import PriceBook
 from criptoren.market.schemas import (
+    Kline,
     agg_trade_from_stream,
+    kline_from_stream,
+    kline_stream,
     mini_ticker_from_stream,
     stream_names,
     symbol_of_stream,
@@ -64,6 +67,9 @@ class BinanceFeed:
         self._watchdog: asyncio.Task[None] | None = None
         self._started = False
         self._changed = asyncio.Event()
+        # kline streams ride the same combined connections as the trade streams
+        self._kline_slot: dict[str, Slot] = {}
+        self._kline_listeners: list[Callable[[Kline], None]] = []
 
     async def start(self) -> None:
         """Start the staleness watchdog (slots start as symbols are added)."""
@@ -120,6 +126,23 @@ class BinanceFeed:
                 # a later re-subscription starts fresh instead of back-filling the pause
                 self.book.forget(symbol)
 
+    def add_kline_listener(self, listener: Callable[[Kline], None]) -> None:
+        """Receive every kline event (open and closed) as a fast synchronous callback."""
+        self._kline_listeners.append(listener)
+
+    async def watch_klines(self, symbol: str, interval: str) -> None:
+        """Stream ``<symbol>@kline_<interval>`` (idempotent)."""
+        stream = kline_stream(symbol, interval)
+        if stream not in self._kline_slot:
+            slot = self._kline_slot[stream] = self._slot_with_room(1)
+            slot.want(add=[stream])
+
+    async def unwatch_klines(self, symbol: str, interval: str) -> None:
+        """Stop streaming ``<symbol>@kline_<interval>``."""
+        slot = self._kline_slot.pop(kline_stream(symbol, interval), None)
+        if slot is not None:
+            slot.want(remove=[kline_stream(symbol, interval)])
+
     def set_resume_point(self, symbol: str, last_agg_id: int) -> None:
         """Trades after ``last_agg_id`` will be fetched and delivered before live ones."""
         self.book.set_last_id(symbol.upper(), last_agg_id)
@@ -160,6 +183,10 @@ class BinanceFeed:
             # the sequencer's routing, inlined: this runs for every message
             if (self._held and trade.symbol in self._held) or not self._offer(trade):
                 self.sequencer.hold(trade)
+        elif kind == "kline":
+            kline = kline_from_stream(data)
+            for listener in self._kline_listeners:
+                listener(kline)
         elif kind == "24hrMiniTicker":
             self.book.apply_ticker(mini_ticker_from_stream(data))
             self._notify()
@@ -169,7 +196,7 @@ class BinanceFeed:
     def on_subscribed(self, link: Link, streams: list[str]) -> None:
         """Give new streams a grace period and fill their gap (resume point or reconnect)."""
         now = time.monotonic()
-        for symbol in {symbol_of_stream(s) for s in streams}:
+        for symbol in {symbol_of_stream(s) for s in streams if "@kline_" not in s}:
             if symbol in self._slot_of:
                 self._activity.setdefault(symbol, (self.book.state(symbol).activity, now))
                 self.sequencer.start_fill(symbol)

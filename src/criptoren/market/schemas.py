@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from criptoren.domain.channels import Candle
+
 
 class AggTrade(NamedTuple):
     """One aggregate trade, in domain types; what every price-book listener receives.
@@ -73,6 +75,48 @@ def mini_ticker_from_stream(data: dict[str, Any]) -> MiniTicker:
         base_volume=Decimal(data["v"]),
         quote_volume=Decimal(data["q"]),
     )
+
+
+class Kline(NamedTuple):
+    """One kline (candle) of a symbol and interval; ``closed`` once its interval ended."""
+
+    symbol: str
+    interval: str
+    candle: Candle
+    close_time_ms: int
+    closed: bool
+
+
+def kline_from_stream(data: dict[str, Any]) -> Kline:
+    """Convert a ``<symbol>@kline_<interval>`` payload."""
+    k = data["k"]
+    candle = Candle(
+        int(k["t"]),
+        Decimal(k["o"]),
+        Decimal(k["h"]),
+        Decimal(k["l"]),
+        Decimal(k["c"]),
+        Decimal(k["v"]),
+    )
+    return Kline(data["s"], k["i"], candle, int(k["T"]), bool(k["x"]))
+
+
+def kline_from_rest(symbol: str, interval: str, row: list[Any], server_ms: int) -> Kline:
+    """Convert one ``/api/v3/klines`` row; closed when its close time is before ``server_ms``."""
+    candle = Candle(
+        int(row[0]),
+        Decimal(row[1]),
+        Decimal(row[2]),
+        Decimal(row[3]),
+        Decimal(row[4]),
+        Decimal(row[5]),
+    )
+    return Kline(symbol, interval, candle, int(row[6]), int(row[6]) < server_ms)
+
+
+def kline_stream(symbol: str, interval: str) -> str:
+    """``btcusdt@kline_5m``."""
+    return f"{symbol.lower()}@kline_{interval}"
 
 
 def stream_names(symbol: str, *, ticker: bool) -> tuple[str, ...]:

@@ -58,7 +58,7 @@ class KlineService:
 
     async def _fetch(self, key: Key) -> list[Candle]:
         generation = self.memo.generation
-        candles = [_candle(row) for row in await self.source.klines(*key)]
+        candles = [_candle(row) for row in await self.source.klines(key[0], key[1], limit=key[2])]
         self.memo.put(key, candles, generation)
         return candles
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -13,8 +14,16 @@ from sqlalchemy.engine import Connection
 from criptoren.db import ledger
 from criptoren.db.models import PositionedOrder
 from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
+from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules, check_order
-from criptoren.domain.orders import Condition, OrderStatus, PlacedOrder, Side, infer_condition
+from criptoren.domain.orders import (
+    Condition,
+    OrderOrigin,
+    OrderStatus,
+    PlacedOrder,
+    Side,
+    infer_condition,
+)
 from criptoren.errors import Conflict, NotFound
 from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
@@ -33,6 +42,13 @@ class OrderRequest:
     target_price: Decimal
     quantity: Decimal
     condition: Condition | None = None
+    origin: OrderOrigin = OrderOrigin.MANUAL
+    strategy_id: int | None = None
+    shares_reservation: bool = False
+    """A strategy's second exit of one position (the first fill cancels the other): it
+    reserves nothing beyond its sibling, and execution still checks the holdings."""
+    created_at: datetime | None = None
+    """Trades after this count (default: now); a strategy's order counts from its candle's close."""
 
 
 class OrderService:
@@ -72,8 +88,13 @@ class OrderService:
             "status": OrderStatus.WAITING,
             "condition": condition,
             "reference_price": reference.price,
+            "origin": request.origin,
+            "strategy_id": request.strategy_id,
+            "created_at": request.created_at or utcnow(),
         }
-        store = partial(self._store, rules=rules, values=values)
+        store = partial(
+            self._store, rules=rules, values=values, checked=not request.shares_reservation
+        )
         order = await work.write(store)
         placed = placed_order(order)
         for follower in self.followers:
@@ -81,9 +102,9 @@ class OrderService:
         return order
 
     def _store(
-        self, connection: Connection, rules: SymbolRules, values: dict[str, Any]
+        self, connection: Connection, rules: SymbolRules, values: dict[str, Any], checked: bool
     ) -> OrderRow:
-        if values["type"] is Side.SELL:  # the sale rule and the insert: one transaction
+        if checked and values["type"] is Side.SELL:  # the sale rule and the insert: one tx
             refuse_sale(connection, values["client_id"], rules, values["quantity"])
         return insert_order(connection, values, self.client_order_prefix)
 
@@ -114,24 +135,28 @@ class OrderService:
     ) -> PositionedOrder:
         """Cancel a waiting order; 409 when it is no longer waiting."""
         order = await self.get(work, principal, order_id)
-        session = work.session
-        cancel = partial(
-            ledger.transition,
-            order_id=order_id,
-            expected=OrderStatus.WAITING,
-            new=OrderStatus.CANCELLED,
-        )
-        if not await ledger.run_in(session, cancel):
-            await session.refresh(order)
+        if not await self.cancel_waiting(work, order):
             raise Conflict(
                 f"order {order_id} is {order.status}, only a waiting order can be cancelled",
                 code="order_not_waiting",
             )
-        await session.refresh(order)
-        cancelled = placed_order(order)
-        for follower in self.followers:
-            work.after_commit(partial(follower.order_cancelled, cancelled))
         return order
+
+    async def cancel_waiting(self, work: UnitOfWork, order: PositionedOrder) -> bool:
+        """``waiting → cancelled`` (compare-and-set); ``False`` when it was no longer waiting."""
+        cancel = partial(
+            ledger.transition,
+            order_id=order.id,
+            expected=OrderStatus.WAITING,
+            new=OrderStatus.CANCELLED,
+        )
+        done = await ledger.run_in(work.session, cancel)
+        await work.session.refresh(order)
+        if done:
+            cancelled = placed_order(order)
+            for follower in self.followers:
+                work.after_commit(partial(follower.order_cancelled, cancelled))
+        return done
 
 
 def placed_order(order: PositionedOrder | OrderRow) -> PlacedOrder:

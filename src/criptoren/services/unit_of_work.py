@@ -140,6 +140,31 @@ class UnitOfWork:
             await action()
 
 
+class SessionWork(UnitOfWork):
+    """Work inside a session its owner commits (a strategy's cancel + place, one transaction).
+
+    Reads and writes join the session's transaction; after-commit actions wait for the
+    session's own commit (:func:`commit`).
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._actions = []
+        self._committed = False
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Run ``action`` once the owner has committed the session."""
+        after_commit(self.session, action)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in the session's transaction."""
+        return await run_in(self.session, work)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in the session's transaction (committed by its owner)."""
+        return await run_in(self.session, work)
+
+
 @asynccontextmanager
 async def unit(
     sessions: async_sessionmaker[AsyncSession], database: Database

@@ -24,6 +24,7 @@ class Topic(StrEnum):
     ORDER = "order"
     TRADE = "trade"
     WATCHLIST = "watchlist"
+    STRATEGY = "strategy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,9 @@ class Change:
     order_id: int | None = None
     trade_id: int | None = None
     event: str | None = None
-    """An order's step: placed, triggered, executed, failed or cancelled."""
+    """An order's step (placed, triggered, executed, failed, cancelled) or a strategy's
+    (enabled, paused, deleted, replaced, entry, exit)."""
+    strategy_id: int | None = None
 
 
 ChangeListener = Callable[[Change], None]
@@ -97,3 +100,7 @@ class InProcessChanges:
     async def watchlist_changed(self, owner: int | None) -> None:
         """``WatchlistFollower``: someone's watchlist changed."""
         self.publish(Change(Topic.WATCHLIST, owner))
+
+    async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
+        """``StrategyFollower``: one of a client's strategies did something."""
+        self.publish(Change(Topic.STRATEGY, client_id, strategy_id=strategy_id, event=event))

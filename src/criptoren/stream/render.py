@@ -107,6 +107,9 @@ class StreamRenderer:
             return await ClientRepository(session).active_token_hashes(token_hashes)
 
     async def _render(self, session: AsyncSession, change: Change) -> Delivery:
+        if change.topic is Topic.STRATEGY:
+            message = {"type": "strategy", "event": change.event, "strategy_id": change.strategy_id}
+            return Delivery(change.owner, (dumps(message),))
         if change.topic is Topic.WATCHLIST:
             symbols = frozenset(await WatchlistRepository(session).list(change.owner))
             return Delivery(change.owner, (watchlist_message(symbols),), watchlist=symbols)
