@@ -27,6 +27,20 @@ BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/orders": {"symbol": "BTCUSDT", "side": "buy", "target_price": "1", "quantity": "1"},
     "/api/v1/trades": {"symbol": "BTCUSDT", "side": "buy", "price": "1", "quantity": "1"},
     "/api/v1/clients": {"name": "bob"},
+    "/api/v1/strategies": {
+        "symbol": "BTCUSDT",
+        "kind": "channel-breakout",
+        "interval": "1m",
+        "window": 20,
+        "quantity": "0.001",
+    },
+    "/estrategias": {
+        "symbol": "BTCUSDT",
+        "tipo": "channel-breakout",
+        "intervalo": "1m",
+        "janela": 20,
+        "quantidade": "0.001",
+    },
 }
 NO_DATABASE = {"/", "/healthz"}
 
