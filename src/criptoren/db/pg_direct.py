@@ -10,6 +10,7 @@ place that knows the SQL: they run in a greenlet, as under ``run_sync``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -22,6 +23,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 T = TypeVar("T")
 POOL_SIZE = 40  # ≥ the concurrent requests the bench drives (32): no connection churn
 MAX_PLANS = 512
+CLOSE_GRACE_S = 5.0
 # the cursor's type code, which only Numeric's result processor reads: every Decimal column
 # here is NUMERIC (asyncpg returns it as Decimal already); other types ignore it
 NUMERIC_OID = 1700
@@ -189,7 +191,11 @@ class DirectPool:
             return cast(T, await greenlet_spawn(work, direct))
 
     async def aclose(self) -> None:
-        """Close the pool's connections."""
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Close the pool's connections; ones still in use after a grace period are cut."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:  # asyncpg's close() waits for every acquired connection, however long
+            await asyncio.wait_for(pool.close(), CLOSE_GRACE_S)
+        except TimeoutError:
+            pool.terminate()
