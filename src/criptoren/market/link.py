@@ -119,7 +119,10 @@ class Link:
             body["params"] = params
         await self.ws.send(orjson.dumps(body).decode())
         try:
-            return await asyncio.wait_for(fut, self.config.reply_timeout)
+            # not wait_for: on 3.11 it swallows a cancel that lands as the reply arrives, and
+            # the slot being stopped would then never stop
+            async with asyncio.timeout(self.config.reply_timeout):
+                return await fut
         except TimeoutError as exc:
             raise ControlError(f"no reply to {method} within {self.config.reply_timeout}s") from exc
         finally:
