@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 
-import uvicorn
 from pydantic import SecretStr
 
 from criptoren.api.app import create_app
+from criptoren.api.serving import StreamingServer, server_config
 from criptoren.bootstrap import build_container
 from criptoren.config import Settings
 from criptoren.db.migrate import upgrade
@@ -85,7 +85,8 @@ async def run_demo(host: str, port: int, database: Path | None, interval: float)
             container = build_container(settings)
             async with container.session_factory() as session, session.begin():
                 issued = await container.clients.create(session, "demo")
-            server = uvicorn.Server(uvicorn.Config(create_app(container=container), host, port))
+            app = create_app(container=container)
+            server = StreamingServer(server_config(app, settings, host, port), app)
             base = f"http://{host}:{port}"
             sys.stdout.write(banner(base, issued.client.id, issued.token, admin))
             sys.stdout.flush()
