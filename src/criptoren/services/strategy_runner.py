@@ -118,8 +118,12 @@ class StrategyRunner:
 
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """``StrategyFollower``: enabled, paused or deleted: (re)consider it."""
-        if event in ("enabled", "paused", "deleted"):
+        if event == "enabled":
             self._jobs.put_nowait(("changed", strategy_id))
+        elif event in ("paused", "deleted"):
+            # not "changed": by the time it runs the row may be active again (a quick
+            # resume), and the orders the pause cancelled must then be placed anew
+            self._jobs.put_nowait(("stopped", strategy_id))
 
     def _on_kline(self, kline: Kline) -> None:
         if kline.closed:
@@ -145,8 +149,10 @@ class StrategyRunner:
             self._changed.set()
 
     async def _run(self, kind: str, subject: object) -> None:
-        if kind == "changed":
+        if kind in ("changed", "stopped"):
             assert isinstance(subject, int)
+            if kind == "stopped":
+                await self._forget(subject)
             await self._reconsider(subject)
         elif kind == "close":
             assert isinstance(subject, Kline)
@@ -168,12 +174,7 @@ class StrategyRunner:
                 else await self.service.symbols.trading_rules(SessionWork(session).read, row.symbol)
             )
         if row is None or row.status != ACTIVE:
-            gone = self.live.pop(strategy_id, None)
-            if gone is not None and not any(
-                (o.row.symbol, o.row.interval) == (gone.row.symbol, gone.row.interval)
-                for o in self.live.values()
-            ):
-                await self.feed.unwatch_klines(gone.row.symbol, gone.row.interval)
+            await self._forget(strategy_id)
             return
         if strategy_id in self.live:
             return
@@ -188,6 +189,14 @@ class StrategyRunner:
         for candle in closed[-need:]:
             self._take(live, candle)
         await self._act(live, at_close=True)
+
+    async def _forget(self, strategy_id: int) -> None:
+        gone = self.live.pop(strategy_id, None)
+        if gone is not None and not any(
+            (o.row.symbol, o.row.interval) == (gone.row.symbol, gone.row.interval)
+            for o in self.live.values()
+        ):
+            await self.feed.unwatch_klines(gone.row.symbol, gone.row.interval)
 
     async def _close(self, live: Live, kline: Kline) -> None:
         candle = kline.candle
