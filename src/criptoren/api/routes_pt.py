@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from criptoren.api.convert import monitor_out, negociacao_out, ordem_out, posicao_out
-from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, SessionDep, WorkDep
 from criptoren.api.schemas import (
     MonitorOut,
     NegociacaoOut,
@@ -23,7 +22,7 @@ from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus, Side
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(route_class=ExactJSONRoute, tags=["original (pt)"])
+router = APIRouter(route_class=RequestRoute, tags=["original (pt)"])
 
 
 def _order_request(body: PosicionarBody, side: Side) -> OrderRequest:

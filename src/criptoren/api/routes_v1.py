@@ -8,8 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from criptoren.api.convert import monitor_out, order_out, position_out, symbol_out, trade_out
-from criptoren.api.deps import AdminDep, ContainerDep, PrincipalDep, SessionDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import (
+    AdminDep,
+    ContainerDep,
+    PrincipalDep,
+    RequestRoute,
+    SessionDep,
+    WorkDep,
+)
 from criptoren.api.schemas import (
     MonitorOut,
     OrderIn,
@@ -24,7 +30,7 @@ from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
+router = APIRouter(prefix="/api/v1", route_class=RequestRoute)
 SymbolQuery = Query(default=None, max_length=20)
 
 

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from criptoren.db.pg_direct import DirectPool
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READER_THREADS = 2
 T = TypeVar("T")
@@ -136,28 +138,32 @@ class TransactionRunner:
 class Database:
     """The request path's way to the database: one synchronous function per read or write.
 
-    ``read`` opens no transaction: PostgreSQL runs it in autocommit on a pooled connection;
-    SQLite (WAL: readers take no lock) runs it on a small reader thread pool, one thread hop
-    per request. ``write`` runs the function as one transaction: PostgreSQL on a pooled
-    connection, SQLite on the single writer thread the engine uses too (BEGIN IMMEDIATE).
+    ``read`` opens no transaction: PostgreSQL runs it in autocommit on a pooled asyncpg
+    connection (``pg_direct``: no SQLAlchemy execute path); SQLite (WAL: readers take no
+    lock) runs it on a small reader thread pool, one thread hop per request. ``write`` runs
+    the function as one transaction: PostgreSQL on a pooled asyncpg connection, SQLite on
+    the single writer thread the engine uses too (BEGIN IMMEDIATE).
     """
 
     def __init__(self, url: str, engine: AsyncEngine, runner: TransactionRunner) -> None:
         self.engine = engine
         self.runner = runner
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._direct: DirectPool | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._sqlite: Engine | None = None
         if is_sqlite(url):
             self._sqlite = _threaded_sqlite(url, pool_size=READER_THREADS)
             _sqlite_pragmas(self._sqlite)
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+        else:
+            self._direct = DirectPool(url, engine.dialect)
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` outside any transaction (each statement sees committed rows)."""
+        if self._direct is not None:
+            return await self._direct.read(work)
         if self._sqlite is None or self._readers is None:
-            async with self._autocommit.connect() as connection:
-                return await connection.run_sync(work)
+            raise RuntimeError("no way to the database")
         sqlite = self._sqlite
 
         def on_reader_thread() -> T:
@@ -168,13 +174,14 @@ class Database:
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""
-        if self._sqlite is None:
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
+        if self._direct is not None:
+            return await self._direct.write(work)
         return await self.runner.run(partial(_in_transaction, work=work))
 
     async def aclose(self) -> None:
-        """Stop the reader threads and close their connections."""
+        """Stop the reader threads and close their connections (or the asyncpg pool)."""
+        if self._direct is not None:
+            await self._direct.aclose()
         if self._readers is not None:
             self._readers.shutdown(wait=True)
         if self._sqlite is not None:
