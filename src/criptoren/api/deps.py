@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -82,15 +83,35 @@ async def get_session(work: WorkDep) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_principal(
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What most endpoints need, as one dependency (each dependency costs FastAPI ≈ 20 µs)."""
+
+    container: Container
+    work: UnitOfWork
+    principal: Principal
+
+
+async def get_call(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The authenticated caller (401 without a valid token)."""
+) -> Call:
+    """The container, the request's unit of work and the authenticated caller."""
     container: Container = request.app.state.container
     work = request_work(request)
     token = credentials.credentials if credentials else None
-    return await authenticate(work.read, token, container.settings.admin_token, container.tokens)
+    principal = await authenticate(
+        work.read, token, container.settings.admin_token, container.tokens
+    )
+    return Call(container, work, principal)
+
+
+CallDep = Annotated[Call, Depends(get_call)]
+
+
+async def get_principal(call: CallDep) -> Principal:
+    """The authenticated caller (401 without a valid token)."""
+    return call.principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
