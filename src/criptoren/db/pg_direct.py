@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -136,20 +137,72 @@ class Plans:
         return plan
 
 
+class DirectTransaction:
+    """``with connection.begin() as transaction:`` on asyncpg, inside the greenlet."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._transaction = connection.transaction()
+        self._done = False
+
+    def __enter__(self) -> DirectTransaction:
+        await_only(self._transaction.start())
+        return self
+
+    def rollback(self) -> None:
+        """Roll back now; leaving the block then commits nothing."""
+        if not self._done:
+            self._done = True
+            await_only(self._transaction.rollback())
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._done:
+            return
+        self._done = True
+        await_only(self._transaction.commit() if kind is None else self._transaction.rollback())
+
+
 class DirectConnection:
     """Quacks like the ``Connection`` the query functions take; runs inside a greenlet."""
 
     def __init__(self, connection: asyncpg.Connection, plans: Plans) -> None:
         self._connection = connection
         self._plans = plans
+        self.dialect = plans.dialect
+
+    def begin(self) -> DirectTransaction:
+        """A transaction block (the engine's functions open their own)."""
+        return DirectTransaction(self._connection)
 
     def execute(
-        self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+        self,
+        statement: ClauseElement,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> Result:
-        """Run one statement; returns its rows (processed) and row count."""
+        """Run one statement; returns its rows (processed) and row count.
+
+        A list of parameter sets runs it once per set (``executemany``: no rows, no count).
+        """
+        if isinstance(parameters, Sequence):
+            return self._execute_many(statement, parameters)
         params = parameters or {}
         plan = self._plans.plan(statement, params)
         args = plan.arguments(params)
+        try:
+            return self._run(plan, args)
+        except asyncpg.IntegrityConstraintViolationError as exc:  # as SQLAlchemy would raise it
+            raise IntegrityError(plan.sql, args, exc) from exc
+
+    def _execute_many(self, statement: ClauseElement, sets: Sequence[Mapping[str, Any]]) -> Result:
+        if not sets:
+            return Result([], 0)
+        plan = self._plans.plan(statement, sets[0])
+        try:
+            await_only(self._connection.executemany(plan.sql, [plan.arguments(p) for p in sets]))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(plan.sql, sets, exc) from exc
+        return Result([], -1)
+
+    def _run(self, plan: _Plan, args: list[Any]) -> Result:
         if plan.returns_rows:
             records = await_only(self._connection.fetch(plan.sql, *args))
             rows = [plan.row(record) for record in records]
@@ -159,11 +212,46 @@ class DirectConnection:
         return Result([], int(count) if count.isdigit() else -1)
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The SQLAlchemy URL as asyncpg takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+class KeptConnection:
+    """One kept asyncpg connection for the engine's transactions, run one at a time."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self._dsn = asyncpg_dsn(url)
+        self._plans = Plans(dialect)
+        self._connection: asyncpg.Connection | None = None
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)``, which opens its own transaction; a failed connection is dropped."""
+        connection = self._connection or await asyncpg.connect(self._dsn)
+        self._connection = connection
+        try:
+            direct = cast(Connection, DirectConnection(connection, self._plans))
+            return cast(T, await greenlet_spawn(work, direct))
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            self._connection = None  # maybe dead: the next call takes a fresh one
+            connection.terminate()
+            raise
+
+    async def aclose(self) -> None:
+        """Close the kept connection."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await asyncio.wait_for(connection.close(), CLOSE_GRACE_S)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()
+
+
 class DirectPool:
     """An asyncpg pool on the engine's database, for reads and one-function transactions."""
 
     def __init__(self, url: str, dialect: Dialect) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+        self._dsn = asyncpg_dsn(url)
         self._plans = Plans(dialect)
         self._pool: asyncpg.Pool | None = None
 
