@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.api.request_id import request_id_of
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden
 from criptoren.services.auth import Principal, authenticate
@@ -26,9 +27,13 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def get_work(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
-    """One unit of work per request: committed if the endpoint succeeds, rolled back otherwise."""
-    async with unit(container.session_factory, container.database) as work:
+async def get_work(container: ContainerDep, request: Request) -> AsyncIterator[UnitOfWork]:
+    """One unit of work per request: committed if the endpoint succeeds, rolled back otherwise.
+
+    Its audit rows carry the request's id (``X-Request-ID``, see ``api.request_id``).
+    """
+    request_id = request_id_of(request.scope)
+    async with unit(container.session_factory, container.database, request_id) as work:
         yield work
 
 

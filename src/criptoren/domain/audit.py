@@ -1,0 +1,179 @@
+"""The audit trail's pure part: entries, canonical bytes, the hash chain and its check.
+
+A row's **canonical bytes** are the UTF-8 (all ASCII) bytes of one JSON object with exactly
+the keys ``action, actor, at, client_id, data, entity, entity_id, id, request_id``, keys
+sorted, no whitespace (separators ``,`` and ``:``), every non-ASCII character escaped as
+``\\uXXXX`` (Python's ``json.dumps(..., sort_keys=True, separators=(",", ":"))``):
+
+- ``id``, ``client_id``: integers (``client_id`` may be ``null``);
+- ``at``: UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six fraction digits);
+- ``actor``, ``action``, ``entity``: strings; ``entity_id``, ``request_id``: string or ``null``;
+- ``data``: the row's data object, itself canonical: sorted keys, decimals as strings
+  (``format(d, "f")``), times as ISO 8601 strings, no floats.
+
+``hash = sha256(prev_hash ‖ canonical bytes)`` in lower-case hex, where ``prev_hash`` is the
+previous row's ``hash`` as 64 ASCII hex characters (64 zeros for the first row), and ‖ is
+byte concatenation. Ids are consecutive, so a missing, inserted or reordered row breaks the
+chain at the first row after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first row."""
+
+ADMIN = "admin"
+ENGINE = "engine"
+SYSTEM = "system"
+
+
+def client_actor(client_id: int) -> str:
+    """``client:<id>``."""
+    return f"client:{client_id}"
+
+
+def strategy_actor(strategy_id: int) -> str:
+    """``strategy:<id>``."""
+    return f"strategy:{strategy_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One state change to record: who did what to which entity (and whose it is)."""
+
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | int | None
+    data: Mapping[str, Any]
+    client_id: int | None = None
+    """The client the change is about (its order, trade, watchlist, strategy or account)."""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """A stored row of the trail (``data`` is its canonical JSON text)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    client_id: int | None
+    data: str
+    request_id: str | None
+    prev_hash: str
+    hash: str
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not allowed in audit data: {type(value).__name__}")
+
+
+def canonical_json(value: object) -> str:
+    """Sorted keys, no spaces, ASCII only, decimals and times as strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def format_at(at: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_row(record: AuditRecord) -> bytes:
+    """The bytes hashed for ``record`` (see the module docstring)."""
+    head = {
+        "action": record.action,
+        "actor": record.actor,
+        "at": format_at(record.at),
+        "client_id": record.client_id,
+    }
+    tail = {
+        "entity": record.entity,
+        "entity_id": record.entity_id,
+        "id": record.id,
+        "request_id": record.request_id,
+    }
+    # "data" sorts between "client_id" and "entity"; its text is already canonical
+    text = canonical_json(head)[:-1] + ',"data":' + record.data + "," + canonical_json(tail)[1:]
+    return text.encode("ascii")
+
+
+def chain_hash(prev_hash: str, record: AuditRecord) -> str:
+    """``sha256(prev_hash ‖ canonical row)`` in hex."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_row(record)).hexdigest()
+
+
+def shown(record: AuditRecord) -> dict[str, Any]:
+    """A row as exports and the API show it: ``at`` formatted, ``data`` as an object."""
+    row = {name: getattr(record, name) for name in AuditRecord.__dataclass_fields__}
+    return row | {"at": format_at(record.at), "data": json.loads(record.data)}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What checking a chain found: its length and head, or the first bad row."""
+
+    rows: int
+    head: str
+    bad_id: int | None = None
+    reason: str = ""
+
+    @property
+    def intact(self) -> bool:
+        """No bad row."""
+        return self.bad_id is None
+
+    def summary(self) -> str:
+        """One line for a person."""
+        if self.intact:
+            return f"{self.rows} rows, chain intact, head {self.head}"
+        return f"chain broken at row {self.bad_id}: {self.reason}"
+
+
+def verify_chain(records: Iterable[AuditRecord], anchor: str | None = GENESIS) -> Verdict:
+    """Check ids are consecutive and every hash links; ``anchor=None`` trusts the first
+    row's ``prev_hash`` (an export that starts mid-chain)."""
+    head, last_id, count = anchor, None, 0
+    for record in records:
+        reason = _fault(record, head, last_id)
+        if reason:
+            return Verdict(count, head or "", record.id, reason)
+        head, last_id, count = record.hash, record.id, count + 1
+    return Verdict(count, head or GENESIS)
+
+
+def _fault(record: AuditRecord, head: str | None, last_id: int | None) -> str:
+    if last_id is not None and record.id != last_id + 1:
+        return f"id follows {last_id} (rows are missing, inserted or reordered)"
+    if head is not None and record.prev_hash != head:
+        return "prev_hash is not the previous row's hash (a row before it changed or is gone)"
+    if canonical_json(_parsed(record.data)) != record.data:
+        return "data is not canonical JSON (edited)"
+    if chain_hash(record.prev_hash, record) != record.hash:
+        return "hash does not match the row's content (edited)"
+    return ""
+
+
+def _parsed(data: str) -> object:
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except ValueError:
+        return None
