@@ -37,7 +37,14 @@ from sqlalchemy.orm import Session
 
 from criptoren.db.models import AuditLog
 from criptoren.db.types import utcnow
-from criptoren.domain.audit import GENESIS, AuditEntry, AuditRecord, canonical_json, chain_hash
+from criptoren.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditRecord,
+    canonical_json,
+    chain_hash,
+    format_at,
+)
 
 LOCK_KEY = 0x0A0D17  # pg_advisory_xact_lock key of the audit chain
 STAGED = "criptoren.audit"
@@ -46,6 +53,11 @@ COLUMNS = tuple(getattr(AuditLog, name) for name in AuditRecord.__dataclass_fiel
 _LOCK = text(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
 _HEAD = select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
 _INSERT = insert(AuditLog)
+_HEAD_SQL = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
+_INSERT_SQL = (
+    "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, client_id, data, "
+    "request_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _ARRAYS: dict[str, Any] = {
     "id": ARRAY(BigInteger()),
     "at": ARRAY(DateTime(timezone=True)),
@@ -69,32 +81,59 @@ def append(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditR
     """Chain ``entries`` after the head and insert them in one statement (same transaction)."""
     if not entries:
         return []
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        connection.execute(_LOCK)
-    head = connection.execute(_HEAD).first()
-    last_id, prev = (int(head[0]), head[1]) if head is not None else (0, GENESIS)
-    at = utcnow()
-    records = []
-    for offset, entry in enumerate(entries, start=1):
-        record = _record(last_id + offset, at, entry, prev)
-        records.append(record)
-        prev = record.hash
-    rows = [_row(record) for record in records]
-    if postgres and len(rows) > 1:
-        connection.execute(_INSERT_PG, {name: [row[name] for row in rows] for name in _ARRAYS})
+    if connection.dialect.name != "postgresql":
+        return _append_sqlite(connection, entries)
+    connection.execute(_LOCK)
+    records = _chained(connection.execute(_HEAD).first(), entries)
+    if len(records) > 1:
+        columns = {name: [getattr(r, name) for r in records] for name in _ARRAYS}
+        connection.execute(_INSERT_PG, columns)
     else:
-        connection.execute(_INSERT, rows)
+        connection.execute(_INSERT, [_row(record) for record in records])
     return records
 
 
-def _record(record_id: int, at: datetime, entry: AuditEntry, prev: str) -> AuditRecord:
+def _append_sqlite(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+    """SQLite: straight on the DB-API cursor (two statements that SQLAlchemy would cost
+    more than their work); ``at`` in the text form SQLAlchemy's ``DateTime`` stores."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_HEAD_SQL)
+        records = _chained(cursor.fetchone(), entries)
+        at = records[0].at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        rows = [
+            (r.id, at, r.actor, r.action, r.entity, r.entity_id, r.client_id, r.data,
+             r.request_id, r.prev_hash, r.hash)
+            for r in records
+        ]  # fmt: skip
+        cursor.executemany(_INSERT_SQL, rows)
+    finally:
+        cursor.close()
+    return records
+
+
+def _chained(head: Any, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+    """``entries`` as records chained after ``head`` (``(id, hash)`` or ``None``)."""
+    last_id, prev = (int(head[0]), head[1]) if head is not None else (0, GENESIS)
+    at = utcnow()
+    at_text = format_at(at)
+    records = []
+    for offset, entry in enumerate(entries, start=1):
+        record = _record(last_id + offset, at, at_text, entry, prev)
+        records.append(record)
+        prev = record.hash
+    return records
+
+
+def _record(
+    record_id: int, at: datetime, at_text: str, entry: AuditEntry, prev: str
+) -> AuditRecord:
     entity_id = None if entry.entity_id is None else str(entry.entity_id)
-    unhashed = AuditRecord(
+    fields = (
         record_id, at, entry.actor, entry.action, entry.entity, entity_id, entry.client_id,
-        canonical_json(entry.data), entry.request_id, prev, "",
+        canonical_json(entry.data), entry.request_id, prev,
     )  # fmt: skip
-    return replace(unhashed, hash=chain_hash(prev, unhashed))
+    return AuditRecord(*fields, chain_hash(prev, AuditRecord(*fields, ""), at_text))
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:
