@@ -168,3 +168,25 @@ async def test_concurrent_writers_keep_one_chain(service: Harness) -> None:
     rows = await _rows(service, service.admin, action="order.placed", limit=100)
     assert len(rows) == 50
     assert (await _chain(service)).startswith("56 rows, chain intact")
+
+
+async def test_a_refused_change_leaves_no_row_and_odd_request_ids_are_replaced(
+    service: Harness,
+) -> None:
+    client_id, auth = await service.new_client()
+    before = await _rows(service, service.admin)
+    refused = await service.http.post(
+        "/registrar-venda",
+        json={
+            "cliente_id": client_id,
+            "symbol": "BTCUSDT",
+            "preco_executado": "1",
+            "quantidade": "1",
+        },
+        headers={**auth, "X-Request-ID": "not a sane id; " + "x" * 80},
+    )
+    assert refused.status_code == 422, refused.text
+    generated = refused.headers["x-request-id"]
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
+    assert await _rows(service, service.admin) == before
