@@ -63,14 +63,14 @@ async def test_orders_trades_watchlists_and_fills_leave_their_rows(service: Harn
         ("trade.recorded", str(trade["id"]), me),
         ("watchlist.added", "ETHUSDT", me),
         ("watchlist.removed", "ETHUSDT", me),
-        ("order.triggered", str(order["id"]), "engine"),
-        ("order.executed", str(order["id"]), "engine"),
+        ("order.executed", str(order["id"]), "engine"),  # paper: claimed and filled at once
     ]
     assert rows[1]["request_id"] == "req-order-1"
     assert rows[1]["data"]["target_price"] == "61000.00000000"
-    assert rows[7]["data"]["price"] == "60900.5"
-    executed = rows[8]["data"]
+    executed = rows[7]["data"]
     assert (executed["price"], executed["mode"]) == ("60900.50000000", "paper")
+    assert executed["trigger_price"] == "60900.5"
+    assert executed["trade_id"] > trade["id"]
     assert all(r["request_id"] for r in rows[:7])  # every HTTP request stamped its rows
     assert rows[5]["request_id"] != rows[6]["request_id"]
     assert all(r["client_id"] == client_id for r in rows)

@@ -48,10 +48,10 @@ async def test_a_paper_sell_without_holdings_is_audited_failed(service: Harness)
     steps = await _steps(service, order["id"])
     assert [(action, actor) for action, actor, _ in steps] == [
         ("order.placed", f"client:{client_id}"),
-        ("order.triggered", "engine"),
-        ("order.failed", "engine"),
+        ("order.failed", "engine"),  # paper: claimed and decided in one transaction
     ]
-    assert steps[2][2]["reason"].startswith("cannot sell 0.01 BTC")
+    assert steps[1][2]["reason"].startswith("cannot sell 0.01 BTC")
+    assert steps[1][2]["trigger_price"] == "62000.01"
     await _intact(service)
 
 

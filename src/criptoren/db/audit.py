@@ -37,14 +37,7 @@ from sqlalchemy.orm import Session
 
 from criptoren.db.models import AuditLog
 from criptoren.db.types import utcnow
-from criptoren.domain.audit import (
-    GENESIS,
-    AuditEntry,
-    AuditRecord,
-    canonical_json,
-    chain_hash,
-    format_at,
-)
+from criptoren.domain.audit import GENESIS, AuditEntry, AuditRecord, chain
 
 LOCK_KEY = 0x0A0D17  # pg_advisory_xact_lock key of the audit chain
 STAGED = "criptoren.audit"
@@ -115,25 +108,7 @@ def _append_sqlite(connection: Connection, entries: Sequence[AuditEntry]) -> lis
 def _chained(head: Any, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
     """``entries`` as records chained after ``head`` (``(id, hash)`` or ``None``)."""
     last_id, prev = (int(head[0]), head[1]) if head is not None else (0, GENESIS)
-    at = utcnow()
-    at_text = format_at(at)
-    records = []
-    for offset, entry in enumerate(entries, start=1):
-        record = _record(last_id + offset, at, at_text, entry, prev)
-        records.append(record)
-        prev = record.hash
-    return records
-
-
-def _record(
-    record_id: int, at: datetime, at_text: str, entry: AuditEntry, prev: str
-) -> AuditRecord:
-    entity_id = None if entry.entity_id is None else str(entry.entity_id)
-    fields = (
-        record_id, at, entry.actor, entry.action, entry.entity, entity_id, entry.client_id,
-        canonical_json(entry.data), entry.request_id, prev,
-    )  # fmt: skip
-    return AuditRecord(*fields, chain_hash(prev, AuditRecord(*fields, ""), at_text))
+    return chain(last_id, prev, utcnow(), entries)
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from criptoren.db.audit_entries import order_step
 from criptoren.domain.audit import ENGINE, AuditEntry
 from criptoren.engine.broker import Fill
 from criptoren.engine.events import EventKind, OrderEvent
@@ -14,14 +13,19 @@ Trigger = tuple[object, int]
 
 def triggered(order_id: int, client_id: int, symbol: str, trigger: Trigger) -> AuditEntry:
     """``order.triggered`` at the firing trade's price and time."""
-    price, time_ms = trigger
-    return order_step(
-        "triggered", order_id, client_id, ENGINE, symbol=symbol, price=price, trade_time_ms=time_ms
-    )
+    data = {"symbol": symbol, "price": trigger[0], "trade_time_ms": trigger[1]}
+    return AuditEntry(ENGINE, "order.triggered", "order", order_id, data, client_id)
 
 
-def outcome(event: OrderEvent, fill: Fill | None, *, reconciled: bool = False) -> AuditEntry:
-    """``order.executed`` (with its fill and trade) or ``order.failed`` (with the reason)."""
+def outcome(
+    event: OrderEvent,
+    fill: Fill | None,
+    *,
+    reconciled: bool = False,
+    trigger: Trigger | None = None,
+) -> AuditEntry:
+    """``order.executed`` (with its fill and trade) or ``order.failed`` (with the reason);
+    with the ``trigger`` when the claim commits in the same transaction (paper)."""
     if event.kind is EventKind.EXECUTED and fill is not None:
         data: dict[str, object] = {
             "symbol": event.symbol,
@@ -37,8 +41,10 @@ def outcome(event: OrderEvent, fill: Fill | None, *, reconciled: bool = False) -
         data = {"symbol": event.symbol, "reason": event.reason}
     if reconciled:
         data["reconciled"] = True
-    action = "executed" if event.kind is EventKind.EXECUTED else "failed"
-    return order_step(action, event.order_id, event.client_id, ENGINE, **data)
+    if trigger is not None:
+        data["trigger_price"], data["trade_time_ms"] = trigger
+    action = "order.executed" if event.kind is EventKind.EXECUTED else "order.failed"
+    return AuditEntry(ENGINE, action, "order", event.order_id, data, event.client_id)
 
 
 def batch(
@@ -46,11 +52,29 @@ def batch(
     events: Mapping[int, OrderEvent],
     fills: Mapping[int, Fill],
 ) -> list[AuditEntry]:
-    """A paper batch: per order in firing order, ``triggered`` then its outcome."""
+    """A paper batch, in firing order: one row per order, its outcome with its trigger.
+
+    The claim (``waiting → triggered``) and the fill commit together, so ``triggered`` is
+    never a committed state here: the outcome's row carries the trigger's price and time.
+    """
+    return [
+        outcome(events[order_id], fills.get(order_id), trigger=trigger)
+        for order_id, trigger in order_ids.items()
+        if order_id in events
+    ]
+
+
+def venue_claims(
+    order_ids: Mapping[int, Trigger], claimed: Mapping[int, tuple[int, str]],
+    refused: Mapping[int, OrderEvent],
+) -> list[AuditEntry]:  # fmt: skip
+    """A live batch's claim, in firing order: ``triggered`` for each claimed order (committed
+    before it is sent), ``failed`` (with its trigger) for each refused as it was claimed."""
     entries = []
     for order_id, trigger in order_ids.items():
-        event = events.get(order_id)
-        if event is not None:
-            entries.append(triggered(order_id, event.client_id, event.symbol, trigger))
-            entries.append(outcome(event, fills.get(order_id)))
+        if order_id in refused:
+            entries.append(outcome(refused[order_id], None, trigger=trigger))
+        elif order_id in claimed:
+            client_id, symbol = claimed[order_id]
+            entries.append(triggered(order_id, client_id, symbol, trigger))
     return entries

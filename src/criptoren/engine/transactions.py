@@ -85,13 +85,8 @@ def claim_batch_for_venue(
     """
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, None)
-        entries = audit_steps.batch(triggers, events, {})
-        for claim, _ in claims:
-            order = claim.order
-            entries.append(
-                audit_steps.triggered(order.id, order.client_id, order.symbol, triggers[order.id])
-            )
-        audit.append(connection, entries)
+        claimed = {c.order.id: (c.order.client_id, c.order.symbol) for c, _ in claims}
+        audit.append(connection, audit_steps.venue_claims(triggers, claimed, events))
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
     return [outcomes[order_id] for order_id in triggers if order_id in outcomes]

@@ -46,7 +46,12 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {op_name} refused'); END
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(40), nullable=False),
         sa.Column("action", sa.String(40), nullable=False),
