@@ -29,6 +29,7 @@ from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
+from criptoren.services.audit import AuditService
 from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.feed_demand import FeedDemand
@@ -78,6 +79,7 @@ class Container:
     klines: KlineService
     strategies: StrategyService
     strategy_runner: StrategyRunner
+    audit: AuditService = field(default_factory=AuditService)
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 

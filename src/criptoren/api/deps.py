@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.request_id import request_id_of
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden
 from criptoren.services.auth import Principal, authenticate
@@ -63,7 +64,10 @@ def request_work(request: Request) -> UnitOfWork:
         if OWNER not in request.scope:
             raise RuntimeError(f"{request.url.path}: its router needs route_class=RequestRoute")
         container: Container = request.app.state.container
-        work = request.scope[WORK] = UnitOfWork(container.session_factory, container.database)
+        # its audit rows carry the request's id (``X-Request-ID``, see ``api.request_id``)
+        request_id = request_id_of(request.scope)
+        work = UnitOfWork(container.session_factory, container.database, request_id)
+        request.scope[WORK] = work
     return work
 
 

@@ -27,6 +27,7 @@ from criptoren.api.schemas import (
     TradeOut,
 )
 from criptoren.api.types import DbId
+from criptoren.domain.audit import ADMIN
 from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
@@ -142,7 +143,7 @@ async def sync_symbols(
     session: SessionDep, container: ContainerDep, _admin: AdminDep
 ) -> dict[str, int]:
     """Refresh every symbol from the exchange (admin)."""
-    return {"symbols": await container.symbols.sync(session)}
+    return {"symbols": await container.symbols.sync(session, ADMIN)}
 
 
 @router.get("/monitored", tags=["monitoring"])

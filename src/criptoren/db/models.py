@@ -243,3 +243,26 @@ class FeedCursor(Base):
     last_trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # whose ids these are (``Settings.venue``); "" = written before venues were recorded
     venue: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
+
+
+class AuditLog(Base):
+    """The append-only audit trail: one row per state change, hash-chained (``db.audit``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_client_id_id", "client_id", "id"),)
+
+    # SQLite: INTEGER, so the id is the rowid (no second index to maintain on each append)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    actor: Mapped[str] = mapped_column(String(40), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the client the change is about (no foreign key: the trail outlives what it records)
+    client_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[str] = mapped_column(Text, nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)

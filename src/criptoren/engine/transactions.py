@@ -18,12 +18,13 @@ from decimal import Decimal
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from criptoren.db import ledger
+from criptoren.db import audit, ledger
 from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side, TradeSource
 from criptoren.domain.positions import TradeFact, trade_fact
+from criptoren.engine import audit_steps
 from criptoren.engine.broker import (
     AtomicBroker,
     ExecutionRequest,
@@ -66,9 +67,12 @@ def execute_batch(
         executed = list(zip(claims, ledger.insert_trades(connection, trades), strict=True))
         # claimed in this very transaction: the compare-and-set cannot be lost here
         ledger.mark_executed(connection, [(c.order.id, trade_id) for (c, _), trade_id in executed])
+        fills = {}
         for (claim, fill), trade_id in executed:
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
+            fills[claim.order.id] = fill
+        audit.append(connection, audit_steps.batch(triggers, events, fills))
     return [events[order_id] for order_id in triggers if order_id in events]
 
 
@@ -81,6 +85,8 @@ def claim_batch_for_venue(
     """
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, None)
+        claimed = {c.order.id: (c.order.client_id, c.order.symbol) for c, _ in claims}
+        audit.append(connection, audit_steps.venue_claims(triggers, claimed, events))
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
     return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
@@ -161,7 +167,9 @@ def _fact(order: ClaimedOrder, rules: SymbolRules, fill: Fill | None) -> TradeFa
     )
 
 
-def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> OrderEvent | None:
+def record_fill(
+    connection: Connection, order: ClaimedOrder, fill: Fill, reconciled: bool = False
+) -> OrderEvent | None:
     """The trade row and ``triggered → executed``, once; ``None`` if already recorded."""
     try:
         with connection.begin() as transaction:
@@ -169,16 +177,23 @@ def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> Orde
             if not _transition(connection, order, OrderStatus.EXECUTED, executed_trade_id=trade_id):
                 transaction.rollback()  # settled by someone else: never a second trade
                 return None
-            return executed_event(order, trade_id, fill)
+            event = executed_event(order, trade_id, fill)
+            audit.append(connection, [audit_steps.outcome(event, fill, reconciled=reconciled)])
+            return event
     except IntegrityError:
         # trades.positioned_order_id is unique: the reconciler (or the executor) wrote it first
         return None
 
 
-def record_rejection(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
+def record_rejection(
+    connection: Connection, order: ClaimedOrder, reason: str, reconciled: bool = False
+) -> OrderEvent | None:
     """``triggered → failed`` with the venue's reason; ``None`` if no longer triggered."""
     with connection.begin():
-        return _fail(connection, order, reason)
+        event = _fail(connection, order, reason)
+        if event is not None:
+            audit.append(connection, [audit_steps.outcome(event, None, reconciled=reconciled)])
+        return event
 
 
 def _transition(
