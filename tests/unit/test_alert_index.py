@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
 from criptoren.domain.alert_index import AlertIndex, IndexedAlert
 from criptoren.domain.alerts import AlertCondition
 from criptoren.fake_exchange.records import read_session
+from tests.support.alert_oracle import Spec, naive
 from tests.support.paths import shared_data
 
 RECORDING = "btcusdt_trade_stream_2024-08-08T2354_2024-08-09T0005.jsonl"
@@ -29,57 +29,6 @@ def recorded() -> tuple[Trade, ...]:
     records = [timed.record for timed in read_session(path)]
     assert len(records) > 10_000
     return tuple((i + 1, Decimal(r.p), r.T) for i, r in enumerate(records))
-
-
-@dataclass
-class Spec:
-    """An alert as the test sees it: created after trade ``born`` (index), maybe deleted."""
-
-    alert_id: int
-    condition: AlertCondition
-    level: Decimal  # price, or percent for move_pct
-    born: int
-    created_ms: int
-    window_ms: int = 0
-    cooldown_ms: int | None = None
-    deleted_after: int | None = None  # deleted once trade index reached
-    fired: list[int] = field(default_factory=list)
-
-
-def naive(spec: Spec, trades: Sequence[Trade]) -> list[int]:
-    """Every trade, one by one, by the README's rules."""
-    fired: list[int] = []
-    seen: list[tuple[int, Decimal]] = []  # (time, price) of trades after creation
-    previous: Decimal | None = None
-    last_fire: int | None = None
-    oldest = 0  # first of ``seen`` inside the trailing window
-    end = len(trades) if spec.deleted_after is None else spec.deleted_after + 1
-    for trade_id, price, time in trades[spec.born + 1 : end]:
-        if time <= spec.created_ms:
-            continue
-        seen.append((time, price))
-        if last_fire is not None and (
-            spec.cooldown_ms is None or time < last_fire + spec.cooldown_ms
-        ):
-            previous = price
-            continue
-        level = spec.level
-        if spec.condition is AlertCondition.GTE:
-            hit = price >= level
-        elif spec.condition is AlertCondition.LTE:
-            hit = price <= level
-        elif spec.condition is AlertCondition.CROSS:
-            hit = previous is not None and (previous < level <= price or price <= level < previous)
-        else:
-            while seen[oldest][0] < time - spec.window_ms:
-                oldest += 1
-            reference = seen[oldest][1]
-            hit = abs(price - reference) * 100 >= level * reference
-        if hit:
-            fired.append(trade_id)
-            last_fire = time
-        previous = price
-    return fired
 
 
 def units(value: Decimal) -> int:

@@ -160,6 +160,10 @@ class AlertIndex:
         self._refresh(st)
         return True
 
+    def follows(self, symbol: str) -> bool:
+        """Whether trades of ``symbol`` matter here (it had an alert since start-up)."""
+        return symbol in self._symbols
+
     def on_trade(self, symbol: str, price_units: int, trade_time_ms: int) -> list[int]:
         """The ids of the alerts this trade fires, ascending (one-shot ones are forgotten)."""
         st = self._symbols.get(symbol)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -50,6 +51,27 @@ class AlertSpec:
     repeat: bool = False
     cooldown_seconds: int = DEFAULT_COOLDOWN_SECONDS
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as stored (what the API shows and the engine indexes)."""
+
+    id: int
+    client_id: int
+    symbol: str
+    condition: str
+    price: Decimal | None
+    percent: Decimal | None
+    window_seconds: int | None
+    repeat: bool
+    cooldown_seconds: int
+    note: str | None
+    status: str
+    fire_count: int
+    last_fired_at: datetime | None
+    last_fired_ms: int | None
+    created_at: datetime
 
 
 def check_alert(spec: AlertSpec, rules: SymbolRules) -> None:
