@@ -72,11 +72,12 @@ def _spec(alert: dict[str, Any], born: int, deleted_after: int | None = None) ->
     )
 
 
-async def _collect(stream: StreamClient, into: list[Message]) -> None:
+async def _collect(stream: StreamClient, into: list[Message], arrived: asyncio.Event) -> None:
     while True:
         message = await stream.next(timeout=3600)
         if message["type"] == "alert":
             into.append(message)
+            arrived.set()
 
 
 async def _settle(service: Harness, replay: Replay) -> None:
@@ -121,9 +122,10 @@ async def test_alerts_fire_where_the_naive_loop_says_and_reach_their_owner(
             await mine.next()
             await theirs.next()
             seen: dict[str, list[Message]] = {"alice": [], "bob": []}
+            arrived = asyncio.Event()
             readers = [
-                asyncio.create_task(_collect(mine, seen["alice"])),
-                asyncio.create_task(_collect(theirs, seen["bob"])),
+                asyncio.create_task(_collect(mine, seen["alice"], arrived)),
+                asyncio.create_task(_collect(theirs, seen["bob"], arrived)),
             ]
             specs = await _run(service, replay, records, rng, alice, bob)
             fired = await _fired(service)
@@ -132,9 +134,11 @@ async def test_alerts_fire_where_the_naive_loop_says_and_reach_their_owner(
                 total[owner] += len(fired.get(spec.alert_id, []))
             async with asyncio.timeout(WAIT):
                 while len(seen["alice"]) < total["alice"] or len(seen["bob"]) < total["bob"]:
-                    await asyncio.sleep(0.05)
+                    arrived.clear()
+                    await arrived.wait()
             for task in readers:
                 task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
         trades = [(rec.a, Decimal(rec.p), rec.T) for rec in replay.tape[replay.before :]]
         for spec, _ in specs:
             assert fired.get(spec.alert_id, []) == naive(spec, trades), spec
