@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from criptoren import __version__
 from criptoren.api import (
     routes_admin,
+    routes_alerts,
     routes_audit,
     routes_klines,
     routes_pt,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_klines.router)
     app.include_router(routes_strategies.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_alerts.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app
 
