@@ -28,12 +28,15 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
+from criptoren.notify.wiring import build_notifications
+from criptoren.notify.worker import NotificationWorker
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
 from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.health import HealthService
 from criptoren.services.klines import KlineService
+from criptoren.services.notifications import NotificationService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.strategies import StrategyService
@@ -78,6 +81,8 @@ class Container:
     klines: KlineService
     strategies: StrategyService
     strategy_runner: StrategyRunner
+    notifications: NotificationService
+    notifier: NotificationWorker
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -111,6 +116,7 @@ class Container:
         self.demand.start()
         self.streams.start()
         await self.strategy_runner.start()
+        self.notifier.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -118,6 +124,7 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.notifier.stop()
             await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
@@ -127,6 +134,7 @@ class Container:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.http.aclose()
+        await self.notifier.aclose()
         await self.database.aclose()
         await self.database.runner.aclose()
         await self.engine.dispose()
@@ -213,6 +221,8 @@ def build_container(
     strategies = StrategyService(symbols, orders, [changes])
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
+    notifications, notifier = build_notifications(settings, database)
+    bus.subscribe(notifier.wake)  # order events are published after their commit
     return Container(
         settings=settings,
         engine=engine,
@@ -240,6 +250,8 @@ def build_container(
         klines=KlineService(rest, symbols),
         strategies=strategies,
         strategy_runner=strategy_runner,
+        notifications=notifications,
+        notifier=notifier,
     )
 
 

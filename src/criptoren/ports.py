@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from criptoren.domain.notifications import Delivery
 from criptoren.domain.orders import PlacedOrder
 from criptoren.errors import Unavailable
 
@@ -122,4 +123,12 @@ class StrategyFollower(Protocol):
 
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """Something happened to the strategy."""
+        ...
+
+
+class NotificationSender(Protocol):
+    """Delivers one notification attempt over one channel kind (webhook, e-mail, apprise)."""
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """``None`` when delivered; else why not (at most 1 KiB, no secret)."""
         ...

@@ -13,6 +13,7 @@ from criptoren import __version__
 from criptoren.api import (
     routes_admin,
     routes_klines,
+    routes_notifications,
     routes_pt,
     routes_strategies,
     routes_stream,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_stream.router)
     app.include_router(routes_klines.router)
     app.include_router(routes_strategies.router)
+    app.include_router(routes_notifications.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app
 

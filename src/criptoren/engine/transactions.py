@@ -32,6 +32,7 @@ from criptoren.engine.broker import (
     execution_request,
 )
 from criptoren.engine.events import EventKind, OrderEvent
+from criptoren.engine.notices import notify, triggered
 from criptoren.engine.rules_cache import RulesCache
 
 Trigger = tuple[Decimal, int]
@@ -69,7 +70,10 @@ def execute_batch(
         for (claim, fill), trade_id in executed:
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
-    return [events[order_id] for order_id in triggers if order_id in events]
+        outcomes = [events[order_id] for order_id in triggers if order_id in events]
+        steps = [triggered(event, triggers[event.order_id][0]) for event in outcomes]
+        notify(connection, steps + outcomes)  # the outbox, in the same transaction
+    return outcomes
 
 
 def claim_batch_for_venue(
@@ -81,6 +85,9 @@ def claim_batch_for_venue(
     """
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, None)
+        steps = [triggered(e, triggers[e.order_id][0]) for e in events.values()]
+        steps += [_triggered_claim(c, triggers[c.order.id][0]) for c, _ in claims]
+        notify(connection, steps + list(events.values()))
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
     return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
@@ -169,7 +176,9 @@ def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> Orde
             if not _transition(connection, order, OrderStatus.EXECUTED, executed_trade_id=trade_id):
                 transaction.rollback()  # settled by someone else: never a second trade
                 return None
-            return executed_event(order, trade_id, fill)
+            event = executed_event(order, trade_id, fill)
+            notify(connection, [event])
+            return event
     except IntegrityError:
         # trades.positioned_order_id is unique: the reconciler (or the executor) wrote it first
         return None
@@ -190,7 +199,16 @@ def _transition(
 def _fail(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
     if not _transition(connection, order, OrderStatus.FAILED, failure_reason=reason[:500]):
         return None
-    return failed_event(order, reason)
+    event = failed_event(order, reason)
+    notify(connection, [event])
+    return event
+
+
+def _triggered_claim(claim: Claim, price: Decimal) -> OrderEvent:
+    order = claim.order
+    return OrderEvent(
+        EventKind.TRIGGERED, order.id, order.client_id, order.symbol, order.type, price=price
+    )
 
 
 def trade_values(order: ClaimedOrder, fill: Fill) -> dict[str, object]:

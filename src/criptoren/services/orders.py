@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from criptoren.db import ledger
+from criptoren.db import ledger, outbox
 from criptoren.db.models import PositionedOrder
+from criptoren.db.outbox import OrderNotice
 from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules, check_order
@@ -106,7 +107,9 @@ class OrderService:
     ) -> OrderRow:
         if checked and values["type"] is Side.SELL:  # the sale rule and the insert: one tx
             refuse_sale(connection, values["client_id"], rules, values["quantity"])
-        return insert_order(connection, values, self.client_order_prefix)
+        order = insert_order(connection, values, self.client_order_prefix)
+        outbox.enqueue_order_events(connection, [order_notice(order, "placed")])
+        return order
 
     async def list(
         self,
@@ -144,19 +147,35 @@ class OrderService:
 
     async def cancel_waiting(self, work: UnitOfWork, order: PositionedOrder) -> bool:
         """``waiting → cancelled`` (compare-and-set); ``False`` when it was no longer waiting."""
-        cancel = partial(
-            ledger.transition,
-            order_id=order.id,
-            expected=OrderStatus.WAITING,
-            new=OrderStatus.CANCELLED,
-        )
-        done = await ledger.run_in(work.session, cancel)
+        done = await ledger.run_in(work.session, partial(_cancel, order=order))
         await work.session.refresh(order)
         if done:
             cancelled = placed_order(order)
             for follower in self.followers:
                 work.after_commit(partial(follower.order_cancelled, cancelled))
         return done
+
+
+def _cancel(connection: Connection, order: PositionedOrder) -> bool:
+    """``waiting → cancelled`` and its notice, in the request's transaction."""
+    done = ledger.transition(connection, order.id, OrderStatus.WAITING, OrderStatus.CANCELLED)
+    if done:
+        outbox.enqueue_order_events(connection, [order_notice(order, "cancelled")])
+    return done
+
+
+def order_notice(order: PositionedOrder | OrderRow, kind: str) -> OrderNotice:
+    """The outbox notice of a placed or cancelled order."""
+    data = {
+        "order_id": order.id,
+        "symbol": order.symbol,
+        "side": order.type.value,
+        "event": kind,
+        "target_price": order.target_price,
+        "quantity": order.quantity,
+        "condition": order.condition.value,
+    }
+    return OrderNotice(order.client_id, kind, data)
 
 
 def placed_order(order: PositionedOrder | OrderRow) -> PlacedOrder:

@@ -1,0 +1,160 @@
+"""The delivery worker: claims due outbox rows, delivers them, records each attempt.
+
+Woken after a commit that queued rows (no polling latency); a slow poll is the safety
+net for rows queued by another process. Deliveries run concurrently (bounded); each
+outcome is recorded in its own short transaction, compare-and-set on the attempt it
+claimed, so a stale worker's result never overwrites a newer attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+import httpx
+
+from criptoren.db import outbox
+from criptoren.db.session import Database
+from criptoren.db.types import utcnow
+from criptoren.domain.notifications import ChannelKind, Delivery, clip_error, retry_delay
+from criptoren.ports import NotificationSender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """The worker's tunables (``CRIPTOREN_NOTIFY_*``)."""
+
+    backoff_base_seconds: float = 30.0
+    max_attempts: int = 8
+    lease_seconds: float = 30.0
+    poll_seconds: float = 5.0
+    concurrency: int = 64
+
+
+class NotificationWorker:
+    """Delivers the outbox, at least once per attempt, whatever crashes."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: Mapping[ChannelKind, NotificationSender],
+        config: WorkerConfig,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.database = database
+        self.http = http
+        self.senders = dict(senders)
+        self.config = config
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._backlog = False
+
+    def wake(self, *_: object) -> None:
+        """Look for due rows now (call after committing rows to the outbox)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until :meth:`stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="notifications")
+
+    async def stop(self) -> None:
+        """Stop; a delivery cut short is claimed again once its lease ends."""
+        tasks = [t for t in (self._task, *self._in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+
+    async def aclose(self) -> None:
+        """Release the senders' connections."""
+        if self.http is not None:
+            await self.http.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self._claim()
+            except Exception as exc:  # the database is down: the poll tries again
+                log.warning("notifications: claiming due deliveries failed: %r", exc)
+                claimed = 0
+            if not claimed or not self._backlog:
+                await self._wait()
+
+    async def _claim(self) -> int:
+        free = self.config.concurrency - len(self._in_flight)
+        if free <= 0:
+            self._backlog = True
+            return 0
+        claim = partial(outbox.claim_due, limit=free, lease_seconds=self.config.lease_seconds)
+        deliveries = await self.database.write(claim)
+        self._backlog = len(deliveries) == free
+        for delivery in deliveries:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(deliveries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._backlog:
+            self._wake.set()
+
+    async def _wait(self) -> None:
+        """Until woken, the next delivery is due, or the poll interval passes."""
+        timeout = self.config.poll_seconds
+        try:
+            due = await self.database.read(outbox.next_due)
+        except Exception as exc:
+            log.warning("notifications: reading the next due time failed: %r", exc)
+            due = None
+        if due is not None:
+            timeout = min(timeout, max((due - utcnow()).total_seconds(), 0.0))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            error = await self._attempt(delivery)
+        except Exception as exc:  # a sender's bug: this attempt failed, the worker goes on
+            log.exception("notification %s: delivery raised", delivery.id)
+            error = clip_error(f"{type(exc).__name__}: {exc}")
+        retry_at = None
+        if error is not None and delivery.attempts < self.config.max_attempts:
+            delay = retry_delay(delivery.attempts, self.config.backoff_base_seconds)
+            retry_at = utcnow() + timedelta(seconds=delay)
+        if delivery.removed:
+            retry_at = None
+        settle = partial(outbox.settle, delivery=delivery, error=error, retry_at=retry_at)
+        try:
+            await self.database.write(settle)
+        except Exception:  # its lease ends and it is tried again
+            log.exception("notification %s: recording the attempt failed", delivery.id)
+            return
+        if error is not None:
+            log.info(
+                "notification %s (%s, event %s) attempt %d failed%s",
+                delivery.id,
+                delivery.kind.value,
+                delivery.event_id,
+                delivery.attempts,
+                "" if retry_at else "; dead",
+            )
+
+    async def _attempt(self, delivery: Delivery) -> str | None:
+        if delivery.removed:
+            return "the channel was removed"
+        sender = self.senders.get(delivery.kind)
+        if sender is None:
+            return f"{delivery.kind.value} notifications are not configured on this server"
+        return await sender.send(delivery)
