@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -25,6 +25,7 @@ from criptoren.domain.notifications import ChannelKind, Delivery, clip_error, re
 from criptoren.ports import NotificationSender
 
 log = logging.getLogger(__name__)
+AttemptListener = Callable[[Delivery, str | None, bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,12 @@ class NotificationWorker:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._backlog = False
+        self._listeners: list[AttemptListener] = []
+
+    def add_listener(self, listener: AttemptListener) -> None:
+        """Be told of each recorded attempt: the delivery, its error (``None``: delivered)
+        and whether it is dead now."""
+        self._listeners.append(listener)
 
     def wake(self, *_: object) -> None:
         """Look for due rows now (call after committing rows to the outbox)."""
@@ -141,6 +148,10 @@ class NotificationWorker:
         except Exception:  # its lease ends and it is tried again
             log.exception("notification %s: recording the attempt failed", delivery.id)
             return
+        if retry_at is not None:
+            self._wake.set()  # the loop's wait may be longer than this retry's delay
+        for listener in self._listeners:
+            listener(delivery, error, error is not None and retry_at is None)
         if error is not None:
             log.info(
                 "notification %s (%s, event %s) attempt %d failed%s",
