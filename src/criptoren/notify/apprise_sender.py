@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
+from functools import cache
+from types import ModuleType
 
 from criptoren.domain.notifications import Delivery, clip_error
 from criptoren.notify.messages import MessageRenderer
 from criptoren.notify.urls import AddressGuard
 
 
+@cache
+def _apprise() -> ModuleType:
+    """apprise, imported on first use (it loads every plugin; some use deprecated modules)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+
+        apprise.Apprise().add("json://localhost")  # loads the plugins (they import lazily)
+    return apprise
+
+
 def apprise_accepts(url: str) -> bool:
     """Whether apprise knows how to notify ``url`` (no message is sent)."""
-    import apprise
-
-    return bool(apprise.Apprise().add(url))
+    return bool(_apprise().Apprise().add(url))
 
 
 class AppriseSender:
@@ -33,13 +45,12 @@ class AppriseSender:
         return await asyncio.to_thread(self._notify, delivery)
 
     def _notify(self, delivery: Delivery) -> str | None:
-        import apprise
-
+        apprise = _apprise()
         notifier = apprise.Apprise()
         if not notifier.add(delivery.target):
             return "apprise does not accept this URL"
         message = self.renderer.render(delivery.body)
-        with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+        with apprise.LogCapture(level=logging.WARNING) as logs:
             sent = notifier.notify(body=message.text, title=message.title)
         if sent:
             return None
