@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from criptoren.db.migrate import upgrade
-from tests.support.databases import skip_or_fail, sqlite_copy
+from tests.support.databases import sqlite_copy
 from tests.support.live import create_client, fake_exchange_in_thread, service_env, service_process
-from tests.support.processes import ExchangeDriver, poll_until, scratch_postgres
+from tests.support.processes import ExchangeDriver, migrated_postgres, poll_until
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow
@@ -42,11 +41,7 @@ def scratch_url(
     if request.param == "sqlite":
         yield sqlite_copy(sqlite_template, tmp_path / "notify.db")
         return
-    with scratch_postgres(f"criptoren_notify_{os.getpid()}") as url:
-        if url is None:
-            skip_or_fail("PostgreSQL is not reachable on the test server")
-            raise AssertionError("unreachable")
-        asyncio.run(upgrade(url))
+    with migrated_postgres(f"criptoren_notify_{os.getpid()}") as url:
         yield url
 
 
