@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -265,19 +265,30 @@ def claim_due(connection: Connection, limit: int, lease_seconds: float) -> list[
     return deliveries
 
 
-def settle(
-    connection: Connection,
-    delivery: Delivery,
-    error: str | None,
-    retry_at: datetime | None,
-) -> bool:
-    """Record an attempt: delivered (``error`` is ``None``), due again at ``retry_at``, or
-    dead (``retry_at`` is ``None``). ``False`` if the claim was lost (another attempt)."""
+class Outcome(NamedTuple):
+    """An attempt's result: delivered (``error`` is ``None``), due again at ``retry_at``, or
+    dead (an error and no ``retry_at``)."""
+
+    delivery: Delivery
+    error: str | None
+    retry_at: datetime | None
+
+
+def settle_many(connection: Connection, outcomes: Sequence[Outcome]) -> None:
+    """Record attempts (one statement, executed for each); an attempt whose claim was lost
+    (a newer attempt of the same row) changes nothing."""
+    if not outcomes:
+        return
     now = utcnow()
+    connection.execute(_SETTLE, [_settled(outcome, now) for outcome in outcomes])
+
+
+def _settled(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    delivery, error, retry_at = outcome
     status = DeliveryStatus.DELIVERED if error is None else DeliveryStatus.PENDING
     if error is not None and retry_at is None:
         status = DeliveryStatus.DEAD
-    params = {
+    return {
         "delivery_id": delivery.id,
         "attempt": delivery.attempts,
         "new_status": status.value,
@@ -286,7 +297,6 @@ def settle(
         "delivered": now if error is None else None,
         "now": now,
     }
-    return bool(connection.execute(_SETTLE, params).rowcount == 1)
 
 
 def next_due(connection: Connection) -> datetime | None:

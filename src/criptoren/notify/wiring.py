@@ -35,7 +35,8 @@ def build_notifications(
     """The channels' service and the delivery worker, with a sender per configured kind."""
     guard = AddressGuard(settings.webhook_allow_private)
     renderer = MessageRenderer()
-    limits = httpx.Limits(max_connections=settings.notify_concurrency)
+    concurrency = settings.notify_concurrency  # every connection kept alive between deliveries
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     http = httpx.AsyncClient(
         timeout=settings.notify_timeout_seconds, follow_redirects=False, limits=limits
     )

@@ -19,6 +19,7 @@ from functools import partial
 import httpx
 
 from criptoren.db import outbox
+from criptoren.db.outbox import Outcome
 from criptoren.db.session import Database
 from criptoren.db.types import utcnow
 from criptoren.domain.notifications import ChannelKind, Delivery, clip_error, retry_delay
@@ -58,6 +59,9 @@ class NotificationWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._backlog = False
         self._listeners: list[AttemptListener] = []
+        self._outcomes: list[Outcome] = []
+        self._settle_now = asyncio.Event()
+        self._settler: asyncio.Task[None] | None = None
 
     def add_listener(self, listener: AttemptListener) -> None:
         """Be told of each recorded attempt: the delivery, its error (``None``: delivered)
@@ -72,14 +76,20 @@ class NotificationWorker:
         """Run in the background until :meth:`stop`."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="notifications")
+            self._settler = asyncio.create_task(self._settle_loop(), name="notifications-settle")
 
     async def stop(self) -> None:
         """Stop; a delivery cut short is claimed again once its lease ends."""
-        tasks = [t for t in (self._task, *self._in_flight) if t is not None]
+        tasks = [t for t in (self._task, self._settler, *self._in_flight) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._task = None
+        self._task = self._settler = None
+        outcomes, self._outcomes = self._outcomes, []
+        try:  # what finished is recorded, so a graceful stop sends nothing twice
+            await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
+        except Exception as exc:
+            log.warning("notifications: %d attempts left to their leases: %r", len(outcomes), exc)
 
     async def aclose(self) -> None:
         """Release the senders' connections."""
@@ -113,7 +123,10 @@ class NotificationWorker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        if self._backlog:
+        free = self.config.concurrency - len(self._in_flight)
+        # with a backlog, claim again once a quarter of the slots are free (one claim
+        # statement for many rows, not one per finished delivery)
+        if self._backlog and free >= max(1, self.config.concurrency // 4):
             self._wake.set()
 
     async def _wait(self) -> None:
@@ -142,16 +155,27 @@ class NotificationWorker:
             retry_at = utcnow() + timedelta(seconds=delay)
         if delivery.removed:
             retry_at = None
-        settle = partial(outbox.settle, delivery=delivery, error=error, retry_at=retry_at)
-        try:
-            await self.database.write(settle)
-        except Exception:  # its lease ends and it is tried again
-            log.exception("notification %s: recording the attempt failed", delivery.id)
-            return
+        self._outcomes.append(Outcome(delivery, error, retry_at))
+        self._settle_now.set()
+
+    async def _settle_loop(self) -> None:
+        """Record the finished attempts, all that are waiting in one transaction."""
+        while True:
+            await self._settle_now.wait()
+            self._settle_now.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            try:
+                await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
+            except Exception:  # their leases end and they are tried again
+                log.exception("notifications: recording %d attempts failed", len(outcomes))
+                continue
+            for outcome in outcomes:
+                self._recorded(outcome)
+
+    def _recorded(self, outcome: Outcome) -> None:
+        delivery, error, retry_at = outcome
         if retry_at is not None:
             self._wake.set()  # the loop's wait may be longer than this retry's delay
-        for listener in self._listeners:
-            listener(delivery, error, error is not None and retry_at is None)
         if error is not None:
             log.info(
                 "notification %s (%s, event %s) attempt %d failed%s",
@@ -161,6 +185,8 @@ class NotificationWorker:
                 delivery.attempts,
                 "" if retry_at else "; dead",
             )
+        for listener in self._listeners:
+            listener(delivery, error, error is not None and retry_at is None)
 
     async def _attempt(self, delivery: Delivery) -> str | None:
         if delivery.removed:
