@@ -9,7 +9,7 @@ events go through :func:`enqueue_order_events`, which honours each client's pref
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -99,12 +99,15 @@ _CHANNELS = {
 }
 
 
-def _channels(
-    connection: Connection, client_ids: Sequence[int]
-) -> dict[int, tuple[list[int], tuple[str, ...]]]:
+Chosen = dict[int, tuple[list[int], tuple[str, ...]]]
+"""Client id → its active channel ids and the order events it chose."""
+
+
+def order_channels(connection: Connection, client_ids: Iterable[int]) -> Chosen:
     """Each client's active channels and chosen order events (clients without any: absent)."""
-    rows = connection.execute(_CHANNELS[_postgres(connection)], {"client_ids": list(client_ids)})
-    found: dict[int, tuple[list[int], tuple[str, ...]]] = {}
+    params = {"client_ids": sorted(client_ids)}
+    rows = connection.execute(_CHANNELS[_postgres(connection)], params)
+    found: Chosen = {}
     for channel_id, client_id, stored in rows:
         channels, _ = found.setdefault(client_id, ([], parse_order_events(stored)))
         channels.append(channel_id)
@@ -149,7 +152,7 @@ def enqueue(
     new UUID if ``None``) is the ``X-Criptoren-Event-Id`` of every attempt. Returns how
     many deliveries were queued (0: the client has no channel; the stream is not one).
     """
-    channels = _channels(connection, [client_id]).get(client_id)
+    channels = order_channels(connection, [client_id]).get(client_id)
     if channels is None:
         return 0
     rows = _rows(client_id, channels[0], event_type, data, event_id or str(uuid.uuid4()), utcnow())
@@ -162,9 +165,13 @@ def enqueue_order_events(connection: Connection, notices: Sequence[OrderNotice])
     one insert for the whole batch. Returns how many deliveries were queued."""
     if not notices:
         return 0
-    chosen = _channels(connection, sorted({n.client_id for n in notices}))
-    if not chosen:
-        return 0
+    chosen = order_channels(connection, {n.client_id for n in notices})
+    return insert_notices(connection, chosen, notices) if chosen else 0
+
+
+def insert_notices(connection: Connection, chosen: Chosen, notices: Sequence[OrderNotice]) -> int:
+    """Queue each notice its client chose (per :func:`order_channels`), one event id each,
+    for every channel of the client, in one insert."""
     now, rows = utcnow(), []
     for notice in notices:
         channels, events = chosen.get(notice.client_id, ([], ()))

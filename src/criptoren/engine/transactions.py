@@ -32,7 +32,7 @@ from criptoren.engine.broker import (
     execution_request,
 )
 from criptoren.engine.events import EventKind, OrderEvent
-from criptoren.engine.notices import notify, triggered
+from criptoren.engine.notices import notify
 from criptoren.engine.rules_cache import RulesCache
 
 Trigger = tuple[Decimal, int]
@@ -71,8 +71,8 @@ def execute_batch(
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
         outcomes = [events[order_id] for order_id in triggers if order_id in events]
-        steps = [triggered(event, triggers[event.order_id][0]) for event in outcomes]
-        notify(connection, steps + outcomes)  # the outbox, in the same transaction
+        fired_at = {event.order_id: triggers[event.order_id][0] for event in outcomes}
+        notify(connection, outcomes, fired_at)  # the outbox, in the same transaction
     return outcomes
 
 
@@ -85,9 +85,10 @@ def claim_batch_for_venue(
     """
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, None)
-        steps = [triggered(e, triggers[e.order_id][0]) for e in events.values()]
-        steps += [_triggered_claim(c, triggers[c.order.id][0]) for c, _ in claims]
-        notify(connection, steps + list(events.values()))
+        # sent to the venue next: their ``triggered`` step now, their outcome when known
+        steps = [_triggered_claim(c, triggers[c.order.id][0]) for c, _ in claims]
+        fired_at = {order_id: triggers[order_id][0] for order_id in events}
+        notify(connection, steps + list(events.values()), fired_at)
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
     return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
