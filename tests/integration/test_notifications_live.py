@@ -32,16 +32,6 @@ async def live(database_url: str) -> AsyncIterator[Harness]:
         yield harness
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    """A webhook receiver on loopback."""
-    hook = await WebhookReceiver().start()
-    try:
-        yield hook
-    finally:
-        await hook.stop()
-
-
 async def _choose(live: Harness, auth: dict[str, str], *events: str) -> None:
     response = await live.http.put(
         "/api/v1/notification-preferences", json={"order_events": list(events)}, headers=auth

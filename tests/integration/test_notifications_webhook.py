@@ -30,16 +30,6 @@ async def service(database_url: str) -> AsyncIterator[Harness]:
         yield harness
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    """A webhook receiver on loopback."""
-    hook = await WebhookReceiver().start()
-    try:
-        yield hook
-    finally:
-        await hook.stop()
-
-
 async def add_webhook(
     service: Harness, auth: dict[str, str], receiver: WebhookReceiver, path: str = "/hook"
 ) -> dict[str, Any]:
