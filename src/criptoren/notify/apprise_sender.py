@@ -22,6 +22,10 @@ def _apprise() -> ModuleType:
         import apprise
 
         apprise.Apprise().add("json://localhost")  # loads the plugins (they import lazily)
+    # its messages may quote a URL's tokens: kept in the delivery's last_error, never logged
+    quiet = logging.getLogger("apprise")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
     return apprise
 
 
