@@ -29,6 +29,8 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
+from criptoren.notify.wiring import build_notifications
+from criptoren.notify.worker import NotificationWorker
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
 from criptoren.services.alerts import AlertService
 from criptoren.services.audit import AuditService
@@ -37,6 +39,7 @@ from criptoren.services.clients import ClientService
 from criptoren.services.feed_demand import FeedDemand
 from criptoren.services.health import HealthService
 from criptoren.services.klines import KlineService
+from criptoren.services.notifications import NotificationService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
 from criptoren.services.strategies import StrategyService
@@ -83,6 +86,8 @@ class Container:
     strategy_runner: StrategyRunner
     alerts: AlertService
     alert_engine: AlertEngine
+    notifications: NotificationService
+    notifier: NotificationWorker
     audit: AuditService = field(default_factory=AuditService)
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -120,6 +125,7 @@ class Container:
         self.demand.start()
         self.streams.start()
         await self.strategy_runner.start()
+        self.notifier.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
         self.started = True
@@ -127,6 +133,7 @@ class Container:
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            await self.notifier.stop()
             await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
@@ -137,6 +144,7 @@ class Container:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.http.aclose()
+        await self.notifier.aclose()
         await self.database.aclose()
         await self.database.runner.aclose()
         await self.engine.dispose()
@@ -224,6 +232,8 @@ def build_container(
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
     alert_engine = AlertEngine(database, demand, [changes])
+    notifications, notifier = build_notifications(settings, database)
+    bus.subscribe(notifier.wake)  # order events are published after their commit
     return Container(
         settings=settings,
         engine=engine,
@@ -253,6 +263,8 @@ def build_container(
         strategy_runner=strategy_runner,
         alerts=AlertService(symbols, [alert_engine]),
         alert_engine=alert_engine,
+        notifications=notifications,
+        notifier=notifier,
     )
 
 

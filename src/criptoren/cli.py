@@ -98,6 +98,8 @@ def serve(
         typer.echo("error: live mode runs one worker (one reconciler per venue account)", err=True)
         raise typer.Exit(code=1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request's full URL at INFO: a webhook URL may carry a token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_server(settings, host or settings.host, port or settings.port, workers)
 
 

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     stream_auth_recheck_seconds: Annotated[float, Field(gt=0)] = 2.0
     stream_ping_interval_seconds: Annotated[float, Field(gt=0)] = 20.0
     stream_ping_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # notifications (README "Notifications"): SMTP for e-mail channels, e.g.
+    # smtp://user:pass@host:587?from=alerts@example.com (smtps:// for implicit TLS)
+    smtp_url: SecretStr | None = None
+    # lets webhook and apprise URLs point at loopback, link-local and private addresses
+    webhook_allow_private: bool = False
+    # retries wait base × 2^(n-1) × [1, 1.25]: 30 s and 8 attempts span at least 63 min
+    notify_backoff_base_seconds: Annotated[float, Field(gt=0)] = 30.0
+    notify_max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # a claimed delivery is due again after this (the process died while delivering)
+    notify_lease_seconds: Annotated[float, Field(gt=0)] = 30.0
+    notify_poll_seconds: Annotated[float, Field(gt=0)] = 5.0
+    notify_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
 
     @field_validator("admin_token")
     @classmethod
@@ -97,6 +110,10 @@ class Settings(BaseSettings):
                 self.binance_rest_url = TESTNET_REST_URL
             if "binance_ws_url" not in self.model_fields_set:
                 self.binance_ws_url = TESTNET_WS_URL
+        if self.notify_lease_seconds <= self.notify_timeout_seconds:
+            raise ValueError(
+                "CRIPTOREN_NOTIFY_LEASE_SECONDS must exceed CRIPTOREN_NOTIFY_TIMEOUT_SECONDS"
+            )
         if self.mode is Mode.LIVE and not (self.binance_api_key and self.binance_api_secret):
             raise ValueError(
                 "CRIPTOREN_MODE=live needs BINANCE_API_KEY and BINANCE_API_SECRET; "

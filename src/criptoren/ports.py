@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from criptoren.domain.alerts import StoredAlert
+from criptoren.domain.notifications import Delivery
 from criptoren.domain.orders import PlacedOrder
 from criptoren.errors import Unavailable
 
@@ -143,4 +144,11 @@ class AlertFiredFollower(Protocol):
 
     async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
         """The firing ``event_id`` (an ``alert_events`` row) is committed."""
+
+
+class NotificationSender(Protocol):
+    """Delivers one notification attempt over one channel kind (webhook, e-mail, apprise)."""
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """``None`` when delivered; else why not (at most 1 KiB, no secret)."""
         ...

@@ -12,7 +12,6 @@ only exists in another process's database, bounded polls of that database.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -23,9 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from criptoren.db.migrate import upgrade
 from criptoren.fake_exchange import FakeExchange
-from tests.support.databases import skip_or_fail, sqlite_copy
+from tests.support.databases import sqlite_copy
 from tests.support.live import (
     ServiceProcess,
     create_client,
@@ -37,9 +35,9 @@ from tests.support.oracle import OracleFill, expected_fills
 from tests.support.processes import (
     DbProbe,
     ExchangeDriver,
+    migrated_postgres,
     place_orders,
     poll_until,
-    scratch_postgres,
 )
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
@@ -78,11 +76,7 @@ def postgres_scratch_url() -> Iterator[str]:
 
 @contextmanager
 def _migrated_postgres() -> Iterator[str]:
-    with scratch_postgres(f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}") as url:
-        if url is None:
-            skip_or_fail("PostgreSQL is not reachable on the test server")
-            raise AssertionError("unreachable")
-        asyncio.run(upgrade(url))
+    with migrated_postgres(f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}") as url:
         yield url
 
 

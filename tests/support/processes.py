@@ -6,6 +6,7 @@ processes (``tests/support/live.py``) and look at what they left in the database
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -22,9 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from criptoren.db.migrate import upgrade
 from criptoren.db.models import FeedCursor, PositionedOrder, Trade
 from criptoren.fake_exchange import FakeExchange
-from tests.support.databases import DEFAULT_ADMIN_DSN
+from tests.support.databases import DEFAULT_ADMIN_DSN, skip_or_fail
 from tests.support.live import LoopThread
 from tests.support.oracle import OracleOrder, OracleTrade
 
@@ -295,3 +297,15 @@ def place_orders(
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"orders not placed: {missing[:10]}"
     return [r for r in results if r is not None]
+
+
+@contextmanager
+def migrated_postgres(name: str) -> Iterator[str]:
+    """A new database ``name`` on the test server, migrated (skipped or failed if the server
+    is unreachable, per ``CRIPTOREN_REQUIRE_POSTGRES``)."""
+    with scratch_postgres(name) as url:
+        if url is None:
+            skip_or_fail("PostgreSQL is not reachable on the test server")
+            raise AssertionError("unreachable")
+        asyncio.run(upgrade(url))
+        yield url

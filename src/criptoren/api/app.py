@@ -15,6 +15,7 @@ from criptoren.api import (
     routes_alerts,
     routes_audit,
     routes_klines,
+    routes_notifications,
     routes_pt,
     routes_strategies,
     routes_stream,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_strategies.router)
     app.include_router(routes_audit.router)
     app.include_router(routes_alerts.router)
+    app.include_router(routes_notifications.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app
 

@@ -49,6 +49,7 @@ class _Plan:
         }
         self.binds: list[Processor] = [processors.get(name) for name in self.names]
         self.returns_rows = bool(compiled._result_columns)
+        self.row_type = row_type([entry.keyname for entry in compiled._result_columns])
         self.results: list[Processor] = [
             entry.type._cached_result_processor(dialect, NUMERIC_OID)
             for entry in compiled._result_columns
@@ -71,11 +72,34 @@ class _Plan:
         return out
 
     def row(self, record: Sequence[Any]) -> tuple[Any, ...]:
-        """A fetched record as SQLAlchemy would have returned it."""
-        return tuple(
+        """A fetched record as SQLAlchemy would have returned it (by position or by name)."""
+        return self.row_type(
             value if process is None else process(value)
             for process, value in zip(self.results, record, strict=True)
         )
+
+
+def row_type(keys: Sequence[str]) -> type[tuple[Any, ...]]:
+    """A tuple class whose items are also attributes and ``_mapping`` keys, as SQLAlchemy's
+    ``Row`` (the first column of a repeated name wins)."""
+    index: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        index.setdefault(key, position)
+
+    class Row(tuple[Any, ...]):
+        __slots__ = ()
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return self[index[name]]
+            except KeyError:
+                raise AttributeError(name) from None
+
+        @property
+        def _mapping(self) -> dict[str, Any]:
+            return {key: self[position] for key, position in index.items()}
+
+    return Row
 
 
 class Result:

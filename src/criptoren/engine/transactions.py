@@ -33,6 +33,7 @@ from criptoren.engine.broker import (
     execution_request,
 )
 from criptoren.engine.events import EventKind, OrderEvent
+from criptoren.engine.notices import notify
 from criptoren.engine.rules_cache import RulesCache
 
 Trigger = tuple[Decimal, int]
@@ -73,7 +74,10 @@ def execute_batch(
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
             fills[claim.order.id] = fill
         audit.append(connection, audit_steps.batch(triggers, events, fills))
-    return [events[order_id] for order_id in triggers if order_id in events]
+        outcomes = [events[order_id] for order_id in triggers if order_id in events]
+        fired_at = {event.order_id: triggers[event.order_id][0] for event in outcomes}
+        notify(connection, outcomes, fired_at)  # the outbox, in the same transaction
+    return outcomes
 
 
 def claim_batch_for_venue(
@@ -87,6 +91,10 @@ def claim_batch_for_venue(
         claims, events = _claim_batch(connection, triggers, rules, None)
         claimed = {c.order.id: (c.order.client_id, c.order.symbol) for c, _ in claims}
         audit.append(connection, audit_steps.venue_claims(triggers, claimed, events))
+        # sent to the venue next: their ``triggered`` step now, their outcome when known
+        steps = [_triggered_claim(c, triggers[c.order.id][0]) for c, _ in claims]
+        fired_at = {order_id: triggers[order_id][0] for order_id in events}
+        notify(connection, steps + list(events.values()), fired_at)
     outcomes: dict[int, Claim | OrderEvent] = {c.order.id: c for c, _ in claims}
     outcomes |= events
     return [outcomes[order_id] for order_id in triggers if order_id in outcomes]
@@ -179,6 +187,7 @@ def record_fill(
                 return None
             event = executed_event(order, trade_id, fill)
             audit.append(connection, [audit_steps.outcome(event, fill, reconciled=reconciled)])
+            notify(connection, [event])
             return event
     except IntegrityError:
         # trades.positioned_order_id is unique: the reconciler (or the executor) wrote it first
@@ -205,7 +214,16 @@ def _transition(
 def _fail(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
     if not _transition(connection, order, OrderStatus.FAILED, failure_reason=reason[:500]):
         return None
-    return failed_event(order, reason)
+    event = failed_event(order, reason)
+    notify(connection, [event])
+    return event
+
+
+def _triggered_claim(claim: Claim, price: Decimal) -> OrderEvent:
+    order = claim.order
+    return OrderEvent(
+        EventKind.TRIGGERED, order.id, order.client_id, order.symbol, order.type, price=price
+    )
 
 
 def trade_values(order: ClaimedOrder, fill: Fill) -> dict[str, object]:

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from criptoren.db import ledger
+from criptoren.db import ledger, outbox
 from criptoren.db.audit_entries import order_placed, order_step
 from criptoren.db.models import PositionedOrder
+from criptoren.db.outbox import OrderNotice
 from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
 from criptoren.db.types import utcnow
 from criptoren.domain.audit import strategy_actor
@@ -120,6 +121,7 @@ class OrderService:
             refuse_sale(connection, values["client_id"], rules, values["quantity"])
         order = insert_order(connection, values, self.client_order_prefix)
         audit(order)
+        outbox.enqueue_order_events(connection, [order_notice(order, "placed")])
         return order
 
     async def list(
@@ -159,13 +161,7 @@ class OrderService:
     async def cancel_waiting(self, work: UnitOfWork, order: PositionedOrder, actor: str) -> bool:
         """``waiting → cancelled`` (compare-and-set) by ``actor``; ``False`` when it was no
         longer waiting."""
-        cancel = partial(
-            ledger.transition,
-            order_id=order.id,
-            expected=OrderStatus.WAITING,
-            new=OrderStatus.CANCELLED,
-        )
-        done = await ledger.run_in(work.session, cancel)
+        done = await ledger.run_in(work.session, partial(_cancel, order=order))
         await work.session.refresh(order)
         if done:
             work.record(
@@ -175,6 +171,28 @@ class OrderService:
             for follower in self.followers:
                 work.after_commit(partial(follower.order_cancelled, cancelled))
         return done
+
+
+def _cancel(connection: Connection, order: PositionedOrder) -> bool:
+    """``waiting → cancelled`` and its notice, in the request's transaction."""
+    done = ledger.transition(connection, order.id, OrderStatus.WAITING, OrderStatus.CANCELLED)
+    if done:
+        outbox.enqueue_order_events(connection, [order_notice(order, "cancelled")])
+    return done
+
+
+def order_notice(order: PositionedOrder | OrderRow, kind: str) -> OrderNotice:
+    """The outbox notice of a placed or cancelled order."""
+    data = {
+        "order_id": order.id,
+        "symbol": order.symbol,
+        "side": order.type.value,
+        "event": kind,
+        "target_price": order.target_price,
+        "quantity": order.quantity,
+        "condition": order.condition.value,
+    }
+    return OrderNotice(order.client_id, kind, data)
 
 
 def placed_order(order: PositionedOrder | OrderRow) -> PlacedOrder:

@@ -1,0 +1,1 @@
+"""Notification adapters: the delivery worker and its webhook, e-mail and apprise senders."""

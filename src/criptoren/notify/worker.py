@@ -1,0 +1,197 @@
+"""The delivery worker: claims due outbox rows, delivers them, records each attempt.
+
+Woken after a commit that queued rows (no polling latency); a slow poll is the safety
+net for rows queued by another process. Deliveries run concurrently (bounded); each
+outcome is recorded in its own short transaction, compare-and-set on the attempt it
+claimed, so a stale worker's result never overwrites a newer attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+import httpx
+
+from criptoren.db import outbox
+from criptoren.db.outbox import Outcome
+from criptoren.db.session import Database
+from criptoren.db.types import utcnow
+from criptoren.domain.notifications import ChannelKind, Delivery, clip_error, retry_delay
+from criptoren.ports import NotificationSender
+
+log = logging.getLogger(__name__)
+AttemptListener = Callable[[Delivery, str | None, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """The worker's tunables (``CRIPTOREN_NOTIFY_*``)."""
+
+    backoff_base_seconds: float = 30.0
+    max_attempts: int = 8
+    lease_seconds: float = 30.0
+    poll_seconds: float = 5.0
+    concurrency: int = 64
+
+
+class NotificationWorker:
+    """Delivers the outbox, at least once per attempt, whatever crashes."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: Mapping[ChannelKind, NotificationSender],
+        config: WorkerConfig,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.database = database
+        self.http = http
+        self.senders = dict(senders)
+        self.config = config
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._backlog = False
+        self._listeners: list[AttemptListener] = []
+        self._outcomes: list[Outcome] = []
+        self._settle_now = asyncio.Event()
+        self._settler: asyncio.Task[None] | None = None
+
+    def add_listener(self, listener: AttemptListener) -> None:
+        """Be told of each recorded attempt: the delivery, its error (``None``: delivered)
+        and whether it is dead now."""
+        self._listeners.append(listener)
+
+    def wake(self, *_: object) -> None:
+        """Look for due rows now (call after committing rows to the outbox)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until :meth:`stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="notifications")
+            self._settler = asyncio.create_task(self._settle_loop(), name="notifications-settle")
+
+    async def stop(self) -> None:
+        """Stop; a delivery cut short is claimed again once its lease ends."""
+        tasks = [t for t in (self._task, self._settler, *self._in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = self._settler = None
+        outcomes, self._outcomes = self._outcomes, []
+        try:  # what finished is recorded, so a graceful stop sends nothing twice
+            await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
+        except Exception as exc:
+            log.warning("notifications: %d attempts left to their leases: %r", len(outcomes), exc)
+
+    async def aclose(self) -> None:
+        """Release the senders' connections."""
+        if self.http is not None:
+            await self.http.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self._claim()
+            except Exception as exc:  # the database is down: the poll tries again
+                log.warning("notifications: claiming due deliveries failed: %r", exc)
+                claimed = 0
+            if not claimed or not self._backlog:
+                await self._wait()
+
+    async def _claim(self) -> int:
+        free = self.config.concurrency - len(self._in_flight)
+        if free <= 0:
+            self._backlog = True
+            return 0
+        claim = partial(outbox.claim_due, limit=free, lease_seconds=self.config.lease_seconds)
+        deliveries = await self.database.write(claim)
+        self._backlog = len(deliveries) == free
+        for delivery in deliveries:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(deliveries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        free = self.config.concurrency - len(self._in_flight)
+        # with a backlog, claim again once a quarter of the slots are free (one claim
+        # statement for many rows, not one per finished delivery)
+        if self._backlog and free >= max(1, self.config.concurrency // 4):
+            self._wake.set()
+
+    async def _wait(self) -> None:
+        """Until woken, the next delivery is due, or the poll interval passes."""
+        timeout = self.config.poll_seconds
+        try:
+            due = await self.database.read(outbox.next_due)
+        except Exception as exc:
+            log.warning("notifications: reading the next due time failed: %r", exc)
+            due = None
+        if due is not None:
+            timeout = min(timeout, max((due - utcnow()).total_seconds(), 0.0))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            error = await self._attempt(delivery)
+        except Exception as exc:  # a sender's bug: this attempt failed, the worker goes on
+            log.exception("notification %s: delivery raised", delivery.id)
+            error = clip_error(f"{type(exc).__name__}: {exc}")
+        retry_at = None
+        if error is not None and delivery.attempts < self.config.max_attempts:
+            delay = retry_delay(delivery.attempts, self.config.backoff_base_seconds)
+            retry_at = utcnow() + timedelta(seconds=delay)
+        if delivery.removed:
+            retry_at = None
+        self._outcomes.append(Outcome(delivery, error, retry_at))
+        self._settle_now.set()
+
+    async def _settle_loop(self) -> None:
+        """Record the finished attempts, all that are waiting in one transaction."""
+        while True:
+            await self._settle_now.wait()
+            self._settle_now.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            try:
+                await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
+            except Exception:  # their leases end and they are tried again
+                log.exception("notifications: recording %d attempts failed", len(outcomes))
+                continue
+            for outcome in outcomes:
+                self._recorded(outcome)
+
+    def _recorded(self, outcome: Outcome) -> None:
+        delivery, error, retry_at = outcome
+        if retry_at is not None:
+            self._wake.set()  # the loop's wait may be longer than this retry's delay
+        if error is not None:
+            log.info(
+                "notification %s (%s, event %s) attempt %d failed%s",
+                delivery.id,
+                delivery.kind.value,
+                delivery.event_id,
+                delivery.attempts,
+                "" if retry_at else "; dead",
+            )
+        for listener in self._listeners:
+            listener(delivery, error, error is not None and retry_at is None)
+
+    async def _attempt(self, delivery: Delivery) -> str | None:
+        if delivery.removed:
+            return "the channel was removed"
+        sender = self.senders.get(delivery.kind)
+        if sender is None:
+            return f"{delivery.kind.value} notifications are not configured on this server"
+        return await sender.send(delivery)
