@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from criptoren import metrics
 from criptoren.binance.live_broker import LiveBroker
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
@@ -28,6 +29,7 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
+from criptoren.metrics import Sampler
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
 from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
@@ -78,6 +80,7 @@ class Container:
     klines: KlineService
     strategies: StrategyService
     strategy_runner: StrategyRunner
+    sampler: Sampler = field(default_factory=Sampler)
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -113,11 +116,15 @@ class Container:
         await self.strategy_runner.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
+        metrics.ENGINE_LEADER.set(1)  # the all-in-one process always runs the engine
+        self.sampler.start()
         self.started = True
 
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
+            metrics.ENGINE_LEADER.set(0)
+            await self.sampler.stop()
             await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
@@ -213,7 +220,7 @@ def build_container(
     strategies = StrategyService(symbols, orders, [changes])
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         session_factory=sessions,
@@ -241,6 +248,24 @@ def build_container(
         strategies=strategies,
         strategy_runner=strategy_runner,
     )
+    sample_into_metrics(container)
+    return container
+
+
+def sample_into_metrics(c: Container) -> None:
+    """Register the running totals and levels the metrics are sampled from."""
+    sampler, feed = c.sampler, c.feed
+    sampler.add_counter(metrics.TRADES_INGESTED, feed.book.trades_total)
+    sampler.add_counter(metrics.ORDERS_FIRED, lambda: c.trigger_engine.fired_total)
+    sampler.add_counter(metrics.FEED_RECONNECTS, lambda: feed.reconnects)
+    sampler.add_counter(metrics.GAP_FILLS.labels("done"), lambda: feed.sequencer.fills_done)
+    sampler.add_counter(metrics.GAP_FILLS.labels("failed"), lambda: feed.sequencer.fills_failed)
+    sampler.add_counter(metrics.GAP_FILLED_TRADES, lambda: feed.sequencer.trades_filled)
+    sampler.add_counter(metrics.STREAM_DROPPED, lambda: c.streams.dropped)
+    sampler.add_gauge(metrics.STALE_SYMBOLS, lambda: len(feed.book.stale_symbols()))
+    sampler.add_gauge(metrics.STREAM_CONNECTIONS, lambda: len(c.streams.connections()))
+    sampler.add_gauge(metrics.ENGINE_PAUSED, lambda: c.trigger_engine.paused_since is not None)
+    # the outbox (built elsewhere) adds: sampler.add_gauge(metrics.OUTBOX_BACKLOG, ...)
 
 
 def build_stream_hub(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from criptoren import __version__
+from criptoren import __version__, metrics
 from criptoren.api import (
     routes_admin,
     routes_klines,
@@ -22,6 +22,7 @@ from criptoren.api.deps import ContainerDep
 from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
+from criptoren.api.observability import install_metrics
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings, get_settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
         finally:
             await own.aclose()
+            metrics.forget_this_process()
 
     app = FastAPI(
         title="Criptoren",
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_error_handlers(app)
     chosen = settings or (container.settings if container is not None else get_settings())
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    install_metrics(app)  # outermost: times every request, 413s included
     app.include_router(routes_pt.router)
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db.availability import database_unreachable, first_line
 from criptoren.db.repositories import FeedCursorRepository, OrderRepository
 from criptoren.domain.money import from_units, to_units
 from criptoren.domain.orders import Condition, OrderStatus
@@ -74,6 +76,8 @@ class TriggerEngine:
         self._flush_seconds = cursor_flush_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._before_work = before_work
+        self.fired_total = 0  # orders fired so far (a metric's running total)
+        self.paused_since: float | None = None  # execution waits for the database
 
     # --- start-up ---------------------------------------------------------------------
 
@@ -139,6 +143,7 @@ class TriggerEngine:
         for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
             if trade_time_ms > order.created_ms and _crosses(order, price_units):
                 self.index.remove(order.order_id)
+                self.fired_total += 1
                 tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
                 self._enqueue(tick, [order.order_id])
                 return
@@ -164,6 +169,8 @@ class TriggerEngine:
             recent = self._recent[trade.symbol] = deque(maxlen=self._recent_size)
         recent.append((trade.agg_id, units, trade.trade_time_ms))
         fired = self.index.on_trade(trade.symbol, units, trade.trade_time_ms)
+        if fired:
+            self.fired_total += len(fired)
         if fired or self._queue:  # queued even when empty: keeps the cursor behind queued work
             tick = TriggerTick(trade.symbol, trade.agg_id, trade.price, trade.trade_time_ms)
             self._enqueue(tick, fired)
@@ -225,15 +232,35 @@ class TriggerEngine:
         while True:
             try:
                 await self.executor.execute_batch(batch)  # it publishes what happened
-            except Exception:  # the database is down: keep the orders, retry, never skip
-                log.exception(
-                    "executing %d orders (from %s) failed; retrying in %.2fs",
-                    len(batch), batch[0][0], delay,
-                )  # fmt: skip
+            except Exception as exc:  # the database is down: keep the orders, retry, never skip
+                self._pause(exc, len(batch))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            self._resume()
             return
+
+    def _pause(self, exc: Exception, batch_size: int) -> None:
+        """One line when execution starts waiting (not one per retry)."""
+        if self.paused_since is not None:
+            return
+        self.paused_since = time.monotonic()
+        if database_unreachable(exc):
+            log.error(
+                "database unreachable: execution paused, %d fired orders kept (waiting or "
+                "triggered, none failed); retrying until it is back (%s)",
+                self.pending(), first_line(exc),
+            )  # fmt: skip
+        else:
+            log.exception(
+                "executing %d fired orders failed; execution paused, retrying", batch_size
+            )
+
+    def _resume(self) -> None:
+        if self.paused_since is not None:
+            waited = time.monotonic() - self.paused_since
+            self.paused_since = None
+            log.warning("database reachable again: execution resumed after %.1fs", waited)
 
     # --- cursors ----------------------------------------------------------------------
 
@@ -242,8 +269,10 @@ class TriggerEngine:
             await asyncio.sleep(self._flush_seconds)
             try:
                 await self.flush_cursors()
-            except Exception:  # database hiccup: the next round will write them
-                log.exception("saving feed cursors failed")
+            except Exception as exc:  # database hiccup: the next round will write them
+                if not database_unreachable(exc):
+                    log.exception("saving feed cursors failed")
+                # unreachable: the execution worker says so once (cursors stay behind it)
 
     async def flush_cursors(self) -> None:
         """Persist the last fully processed trade of every symbol that moved."""
