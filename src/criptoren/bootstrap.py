@@ -14,11 +14,13 @@ from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode, Settings
+from criptoren.db.rate_buckets import DatabaseBuckets
 from criptoren.db.session import (
     Database,
     TransactionRunner,
     create_engine,
     create_session_factory,
+    is_sqlite,
 )
 from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
@@ -38,6 +40,7 @@ from criptoren.services.health import HealthService
 from criptoren.services.klines import KlineService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
+from criptoren.services.rate_limit import MemoryBuckets, RateLimiter
 from criptoren.services.strategies import StrategyService
 from criptoren.services.strategy_runner import StrategyRunner
 from criptoren.services.symbols import SymbolService
@@ -81,6 +84,7 @@ class Container:
     strategies: StrategyService
     strategy_runner: StrategyRunner
     sampler: Sampler = field(default_factory=Sampler)
+    rate_limiter: RateLimiter | None = None
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -247,9 +251,20 @@ def build_container(
         klines=KlineService(rest, symbols),
         strategies=strategies,
         strategy_runner=strategy_runner,
+        rate_limiter=build_rate_limiter(settings, database),
     )
     sample_into_metrics(container)
     return container
+
+
+def build_rate_limiter(settings: Settings, database: Database) -> RateLimiter | None:
+    """The per-client limit (``None`` when off): shared through PostgreSQL by every worker."""
+    rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+    if rate <= 0 or burst <= 0:
+        return None
+    if settings.rate_limit_store == "auto" and not is_sqlite(settings.database_url):
+        return RateLimiter(DatabaseBuckets(database), rate, burst)
+    return RateLimiter(MemoryBuckets(), rate, burst, lease_size=1)
 
 
 def sample_into_metrics(c: Container) -> None:

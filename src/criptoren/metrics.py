@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+# prometheus-client opens its files as the metrics below are created: the folder must exist
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -156,11 +159,11 @@ def render() -> bytes:
 
 
 def prepare_multiprocess_dir(folder: Path) -> None:
-    """Empty (or create) ``folder`` and point workers at it: values of a previous run, or
-    of dead workers' pids, must not add to this run's totals."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """Create ``folder`` or delete its metric files, and point workers at it: values of a
+    previous run, or of dead workers' pids, must not add to this run's totals."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
     os.environ[MULTIPROC_ENV] = str(folder)
 
 

@@ -22,9 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from criptoren.db.migrate import upgrade
 from criptoren.db.models import FeedCursor, PositionedOrder, Trade
 from criptoren.fake_exchange import FakeExchange
-from tests.support.databases import DEFAULT_ADMIN_DSN
+from tests.support.databases import DEFAULT_ADMIN_DSN, skip_or_fail
 from tests.support.live import LoopThread
 from tests.support.oracle import OracleOrder, OracleTrade
 
@@ -147,6 +148,20 @@ def scratch_postgres(name: str) -> Iterator[str | None]:
         yield dsn.render_as_string(hide_password=False)
     finally:
         _run(_drop_database(name))
+
+
+_scratch_serial = iter(range(1_000_000))
+
+
+@contextmanager
+def migrated_postgres(prefix: str = "criptoren_proc") -> Iterator[str]:
+    """A migrated scratch PostgreSQL database of its own (skip or fail when unreachable)."""
+    with scratch_postgres(f"{prefix}_{os.getpid()}_{next(_scratch_serial)}") as url:
+        if url is None:
+            skip_or_fail("PostgreSQL is not reachable on the test server")
+            raise AssertionError("unreachable")
+        _run(upgrade(url))
+        yield url
 
 
 # --- reading what the service processes left in the database --------------------------

@@ -9,8 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren import metrics
 from criptoren.bootstrap import Container
-from criptoren.errors import Forbidden
+from criptoren.errors import Forbidden, RateLimited
 from criptoren.services.auth import Principal, authenticate
 from criptoren.services.unit_of_work import UnitOfWork, unit
 
@@ -50,7 +51,17 @@ async def get_principal(
 ) -> Principal:
     """The authenticated caller (401 without a valid token)."""
     token = credentials.credentials if credentials else None
-    return await authenticate(work.read, token, container.settings.admin_token, container.tokens)
+    principal = await authenticate(
+        work.read, token, container.settings.admin_token, container.tokens
+    )
+    limiter = container.rate_limiter
+    if limiter is not None and principal.client_id is not None:  # the admin is exempt
+        try:
+            await limiter.admit(principal.client_id)
+        except RateLimited:
+            metrics.RATE_LIMITED.inc()
+            raise
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -243,3 +244,14 @@ class FeedCursor(Base):
     last_trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # whose ids these are (``Settings.venue``); "" = written before venues were recorded
     venue: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
+
+
+class RateLimitBucket(Base):
+    """A client's token bucket, shared by API workers; each takes tokens in small leases."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    client_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tokens: Mapped[float] = mapped_column(Float, nullable=False)  # left after the last lease
+    refilled_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    granted: Mapped[int] = mapped_column(Integer, nullable=False)  # the last lease's size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -26,6 +27,8 @@ RETRY_MAX_SECONDS = 5.0
 # the most fired orders one execution transaction takes: bigger batches commit fewer times,
 # smaller ones commit the first orders of a burst sooner (see docs/performance.md, Burst)
 BATCH_SIZE = 1000
+# at shutdown, fired orders get this long to execute (the rest replay from the cursor)
+DRAIN_SECONDS = 2.0
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -127,8 +130,13 @@ class TriggerEngine:
             asyncio.create_task(self._flush_forever(), name="criptoren-cursors"),
         ]
 
-    async def stop(self) -> None:
-        """Stop the tasks and persist how far the engine got."""
+    async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Let the fired orders finish executing (bounded; not while the database is away),
+        stop the tasks and persist how far the engine got."""
+        if self._tasks and self.paused_since is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_seconds):
+                    await self._idle.wait()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
