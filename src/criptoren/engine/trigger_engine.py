@@ -81,6 +81,7 @@ class TriggerEngine:
         self._before_work = before_work
         self.fired_total = 0  # orders fired so far (a metric's running total)
         self.paused_since: float | None = None  # execution waits for the database
+        self._paused = asyncio.Event()
 
     # --- start-up ---------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class TriggerEngine:
         if self.paused_since is not None:
             return
         self.paused_since = time.monotonic()
+        self._paused.set()
         if database_unreachable(exc):
             log.error(
                 "database unreachable: execution paused, %d fired orders kept (waiting or "
@@ -268,6 +270,7 @@ class TriggerEngine:
         if self.paused_since is not None:
             waited = time.monotonic() - self.paused_since
             self.paused_since = None
+            self._paused.clear()
             log.warning("database reachable again: execution resumed after %.1fs", waited)
 
     # --- cursors ----------------------------------------------------------------------
@@ -296,6 +299,10 @@ class TriggerEngine:
                 await cursors.save(symbol, agg_id, trade_time_ms, self.venue)
         self._dropped -= dropped
         self._saved.update({s: v[0] for s, v in moved.items()})
+
+    async def wait_paused(self) -> None:
+        """Wait until execution is paused, waiting for the database."""
+        await self._paused.wait()
 
     def pending(self) -> int:
         """Fired orders waiting for execution."""
