@@ -137,6 +137,8 @@ class Container:
             if self._reconciling is not None:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
+        if self.rate_limiter is not None:
+            await self.rate_limiter.aclose()
         await self.http.aclose()
         await self.database.aclose()
         await self.database.runner.aclose()
@@ -263,8 +265,8 @@ def build_rate_limiter(settings: Settings, database: Database) -> RateLimiter | 
     if rate <= 0 or burst <= 0:
         return None
     if settings.rate_limit_store == "auto" and not is_sqlite(settings.database_url):
-        return RateLimiter(DatabaseBuckets(database), rate, burst)
-    return RateLimiter(MemoryBuckets(), rate, burst, lease_size=1)
+        return RateLimiter(DatabaseBuckets(database.engine), rate, burst)
+    return RateLimiter(MemoryBuckets(), rate, burst)
 
 
 def sample_into_metrics(c: Container) -> None:

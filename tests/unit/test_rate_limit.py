@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from criptoren.errors import RateLimited
@@ -59,6 +61,9 @@ class Unreachable:
     async def lease(self, client_id: int, want: int, rate: float, burst: float) -> Lease:
         raise ConnectionRefusedError("the database is down")
 
+    async def aclose(self) -> None:
+        return None
+
 
 async def test_an_unreachable_store_limits_each_worker_on_its_own() -> None:
     clock = Clock()
@@ -69,3 +74,33 @@ async def test_an_unreachable_store_limits_each_worker_on_its_own() -> None:
 def test_retry_after_is_a_whole_number_of_seconds_at_least_one() -> None:
     assert RateLimited(0.01).headers == {"Retry-After": "1"}
     assert RateLimited(2.2).headers == {"Retry-After": "3"}
+
+
+class SlowStore:
+    """A shared bucket whose answers wait until the test lets them through."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.buckets = MemoryBuckets(clock)
+        self.leases = 0
+        self.gate = asyncio.Event()
+
+    async def lease(self, client_id: int, want: int, rate: float, burst: float) -> Lease:
+        self.leases += 1
+        await self.gate.wait()
+        return await self.buckets.lease(client_id, want, rate, burst)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_concurrent_requests_wait_for_one_lease_instead_of_each_taking_one() -> None:
+    clock = Clock()
+    store = SlowStore(clock)
+    limiter = RateLimiter(store, 20, 40, lease_size=5, clock=clock)
+    attempts = [asyncio.create_task(limiter.admit(3)) for _ in range(12)]
+    await asyncio.sleep(0)  # every attempt reaches the limiter before the store answers
+    assert store.leases == 1
+    store.gate.set()
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    assert results == [None] * 12
+    assert store.leases == 3  # 5 + 5 + 5 tokens for 12 requests, 3 left for the next ones

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from functools import partial
 
 from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from criptoren.db.session import Database
 from criptoren.services.rate_limit import Lease
 
 # EXCLUDED holds this lease's inputs: tokens = burst - want, granted = want, refilled_at =
@@ -40,14 +42,36 @@ def lease_tokens(
 
 
 class DatabaseBuckets:
-    """Buckets every API worker shares (any number of hosts), on the wall clock (NTP)."""
+    """Buckets every API worker shares (any number of hosts), on the wall clock (NTP).
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    One connection kept in autocommit, leases one at a time: the statement is its own
+    transaction, so a lease is one network round trip (no pool checkout, ping, BEGIN or
+    COMMIT). A connection that failed is dropped and the next lease opens a new one.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
 
     async def lease(self, client_id: int, want: int, rate: float, burst: float) -> Lease:
         """One round trip: refill, take, and tell how long a dry bucket needs."""
         work = partial(
             lease_tokens, client_id=client_id, want=want, rate=rate, burst=burst, now=time.time()
         )
-        return await self.database.write(work)
+        async with self._lock:
+            connection = self._connection or await self._engine.connect()
+            self._connection = connection
+            try:
+                return await connection.run_sync(work)
+            except Exception:
+                self._connection = None
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                raise
+
+    async def aclose(self) -> None:
+        """Close the kept connection."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None

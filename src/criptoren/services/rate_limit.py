@@ -1,15 +1,18 @@
 """Per-client rate limit: a token bucket per client, taken from a shared store in leases.
 
 The store holds the true bucket (``rate`` tokens a second, at most ``burst``). A worker
-takes tokens from it a few at a time (a *lease*) and spends them locally, so most requests
-cost a dictionary lookup, not a round trip. Every token spent was debited from the one
-bucket, so several workers together never exceed it; a lease unspent after
-:data:`LEASE_SECONDS` is dropped, which bounds the overshoot in any window to
-``rate × LEASE_SECONDS`` tokens (and to the leases outstanding).
+takes tokens from it a few at a time (a *lease*: a quarter second of the rate, 5 tokens at
+20/s) and spends them locally, so most requests cost a dictionary lookup, not a round trip.
+Every token spent was debited from the one bucket first, and a worker leases again only
+when its lease is spent, so in any window the workers together admit at most the bucket's
+``burst + rate × window`` plus the tokens they held when the window opened: one lease per
+worker (10 tokens for 2 workers at the defaults). A lease unspent after
+:data:`LEASE_SECONDS` is dropped (those tokens are lost to the client, not given twice).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -18,8 +21,9 @@ from typing import Protocol
 
 from criptoren.errors import RateLimited
 
-LEASE_SECONDS = 1.0
+LEASE_SECONDS = 10.0
 LEASE_SHARE = 0.25  # a lease is a quarter second of the rate (5 tokens at 20/s)
+MIN_DRY_SECONDS = 0.001  # a dry bucket is not asked again sooner (a refused burst is cheap)
 MAX_IDLE_ENTRIES = 10_000  # local entries kept before idle ones are pruned
 
 
@@ -36,6 +40,10 @@ class BucketStore(Protocol):
 
     async def lease(self, client_id: int, want: int, rate: float, burst: float) -> Lease:
         """Take up to ``want`` whole tokens from ``client_id``'s bucket."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the store holds (connections)."""
         ...
 
 
@@ -55,6 +63,9 @@ class MemoryBuckets:
         tokens -= granted
         self._buckets[client_id] = (tokens, now)
         return Lease(granted, 0.0 if granted else (1 - tokens) / rate)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
 
 @dataclass(slots=True)
@@ -82,23 +93,43 @@ class RateLimiter:
         self.lease_size = max(1, min(burst, share))
         self.fallback = fallback or MemoryBuckets(clock)
         self._local: dict[int, _Local] = {}
+        self._leasing: dict[int, asyncio.Event] = {}
 
     async def admit(self, client_id: int) -> None:
-        """Spend one token of ``client_id``; leases more from the store when out."""
-        local = self._local.get(client_id)
+        """Spend one token of ``client_id``; leases more from the store when out (one lease
+        at a time per client: concurrent requests wait for it rather than lease again)."""
+        while True:
+            local = self._local.get(client_id)
+            now = self.clock()
+            if local is not None and local.tokens > 0 and now < local.expires:
+                local.tokens -= 1
+                return
+            if local is not None and now < local.dry_until:
+                raise RateLimited(local.dry_until - now)
+            leasing = self._leasing.get(client_id)
+            if leasing is not None:
+                await leasing.wait()
+                continue
+            await self._refill(client_id)
+
+    async def _refill(self, client_id: int) -> None:
+        done = self._leasing[client_id] = asyncio.Event()
+        try:
+            lease = await self._lease(client_id)
+        finally:
+            del self._leasing[client_id]
+            done.set()
         now = self.clock()
-        if local is not None and local.tokens > 0 and now < local.expires:
-            local.tokens -= 1
-            return
-        if local is not None and now < local.dry_until:
-            raise RateLimited(local.dry_until - now)
-        lease = await self._lease(client_id)
         local = self._entry(client_id, now)
         if lease.granted == 0:
-            local.dry_until = now + lease.wait
-            raise RateLimited(lease.wait)
-        local.tokens = (local.tokens if now < local.expires else 0) + lease.granted - 1
+            local.dry_until = now + max(lease.wait, MIN_DRY_SECONDS)
+            return
+        local.tokens = (local.tokens if now < local.expires else 0) + lease.granted
         local.expires = now + LEASE_SECONDS
+
+    async def aclose(self) -> None:
+        """Release the store's connection."""
+        await self.store.aclose()
 
     async def _lease(self, client_id: int) -> Lease:
         try:
