@@ -24,9 +24,10 @@ from sqlalchemy import select
 
 from criptoren.db.models import AlertEvent
 from criptoren.domain.alerts import AlertCondition
+from criptoren.fake_exchange import FakeExchange
 from tests.support.alert_oracle import Spec, naive
-from tests.support.harness import Harness, running_service
-from tests.support.oracle_run import SYMBOL, TICK, WAIT, Replay, load_recording
+from tests.support.harness import BTC_START, Harness, running_service, service_on
+from tests.support.oracle_run import SYMBOL, TICK, WAIT, Replay, TradeTracker, load_recording
 from tests.support.stream_client import Message, StreamClient, open_stream
 
 WARM_UP = 100
@@ -224,3 +225,58 @@ async def _check_one_shot(
     assert (alert["status"], alert["fire_count"], alert["client_id"]) == ("triggered", 1, client_id)
     assert alert["last_fired_at"] is not None
     assert one_shot.alert_id not in service.container.alert_engine.index
+
+
+async def _fire(service: Harness, prices: list[str], times_ms: list[int]) -> None:
+    tracker = TradeTracker(service.container.feed)
+    service.exchange.emit_prices(SYMBOL, prices, times_ms=times_ms)
+    await tracker.wait_for_id(service.exchange.market.tape(SYMBOL).records[-1].a)
+    await asyncio.wait_for(service.container.alert_engine.wait_idle(), WAIT)
+
+
+async def test_the_index_is_rebuilt_at_start_up_and_a_cooldown_survives_a_restart(
+    database_url: str,
+) -> None:
+    async with FakeExchange() as exchange:
+        exchange.emit_prices(SYMBOL, [BTC_START])
+        async with service_on(exchange, database_url) as first:
+            _, alice = await first.new_client()
+            one_shot = await _create(
+                first, alice, {"symbol": SYMBOL, "condition": "gte", "price": "62000.00"}
+            )
+            repeating = {"symbol": SYMBOL, "condition": "lte", "price": "61000.00", "repeat": True}
+            repeating = await _create(first, alice, repeating)
+            kept = {
+                "symbol": SYMBOL,
+                "condition": "move_pct",
+                "percent": "50",
+                "window_seconds": 60,
+            }
+            kept = await _create(first, alice, kept)
+            gone = await _create(
+                first, alice, {"symbol": SYMBOL, "condition": "cross", "price": "65000.00"}
+            )
+            deleted = await first.http.delete(f"/api/v1/alerts/{gone['id']}", headers=alice)
+            assert deleted.status_code == 200, deleted.text
+            await exchange.wait_subscribed(f"{SYMBOL.lower()}@aggTrade")
+            start = exchange.market.now_ms() + 1000
+            await _fire(first, ["62000.00", "60000.00"], [start, start + 1])
+            assert dict(await _fired(first)) == {
+                one_shot["id"]: [exchange.market.tape(SYMBOL).records[-2].a],
+                repeating["id"]: [exchange.market.tape(SYMBOL).records[-1].a],
+            }
+        async with service_on(exchange, database_url) as second:
+            index = second.container.alert_engine.index
+            assert repeating["id"] in index
+            assert kept["id"] in index
+            assert one_shot["id"] not in index
+            assert gone["id"] not in index
+            await exchange.wait_subscribed(f"{SYMBOL.lower()}@aggTrade")
+            await _fire(second, ["60000.00"], [start + 299_000])  # within the 300 s cooldown
+            await _fire(second, ["60000.00"], [start + 300_001])
+            fired = await _fired(second)
+            assert fired[repeating["id"]][1:] == [exchange.market.tape(SYMBOL).records[-1].a]
+            alert = (
+                await second.http.get(f"/api/v1/alerts/{repeating['id']}", headers=alice)
+            ).json()
+            assert (alert["status"], alert["fire_count"]) == ("active", 2)
