@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from heapq import heappop, heappush
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from criptoren.domain.alerts import PERCENT_SCALE, AlertCondition, move_threshold
 from criptoren.domain.orders import Condition
@@ -34,7 +34,7 @@ from criptoren.domain.trigger_index import TriggerIndex
 __all__ = ["AlertIndex", "IndexedAlert"]
 
 NEVER = 1 << 62
-HOUSEKEEPING_MS = 60_000
+HOUSEKEEPING_MS = 300_000
 """A symbol's history is trimmed at least this often (in trade time)."""
 KEEP_HISTORY = 4096
 _LEVELS, _AT, _PENDING, _YOUNG, _GROUP, _COOLING = range(6)
@@ -59,10 +59,24 @@ class IndexedAlert(NamedTuple):
 class _Group:
     """``move_pct`` alerts of one symbol and one window."""
 
-    __slots__ = ("cooling", "ids", "keys", "start", "window_ms", "young")
+    __slots__ = (
+        "cooling",
+        "high",
+        "ids",
+        "keys",
+        "low",
+        "narrow_at",
+        "start",
+        "window_ms",
+        "young",
+    )
 
     def __init__(self, window_ms: int, start: int) -> None:
         self.window_ms = window_ms
+        # bounds of every price that may be the reference until the next slow path's due
+        # time: a superset of the window's prices, widened by each new trade and made exact
+        # again only when a trade leaves the quiet band (at most every 1/8 window)
+        self.low, self.high, self.narrow_at = 0, 0, 0
         self.cooling = 0  # alerts of the window cooling down: the group (its history) stays
         self.start = start  # history index of the oldest trade in the window
         self.keys: list[int] = []  # percent units, sorted (with ids) by (percent, id)
@@ -88,27 +102,33 @@ class _Group:
 class _Symbol:
     """Everything the index holds for one symbol."""
 
-    __slots__ = ("at", "cooling", "due", "groups", "hi", "lo", "name", "pending", "prices", "times")
+    __slots__ = (
+        "at", "cooling", "folded", "groups", "name", "pending", "prices", "quiet", "times"
+    )  # fmt: skip
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.times: list[int] = []  # trades seen: time (ms) and price units
         self.prices: list[int] = []
-        self.lo, self.hi, self.due = 0, 0, 0  # no band yet: the next trade takes the slow path
+        # [lo, hi, due, times, prices]: what the hot path reads, in one list (no band yet:
+        # the next trade takes the slow path)
+        self.quiet: list[Any] = [0, 0, 0, self.times, self.prices]
         self.at: dict[int, list[int]] = {}  # cross alerts exactly at the last price
         self.pending: list[int] = []  # cross alerts waiting for their first trade
         self.groups: dict[int, _Group] = {}  # move_pct alerts by window (ms)
         self.cooling: list[tuple[int, int]] = []  # heap of (ready ms, alert id)
+        self.folded = 0  # history up to here is in every group's low..high
 
 
 class AlertIndex:
     """Active alerts of all symbols, answering "which fire on this trade"."""
 
-    __slots__ = ("_alerts", "_levels", "_symbols", "_where")
+    __slots__ = ("_alerts", "_levels", "_quiet", "_symbols", "_where")
 
     def __init__(self) -> None:
         self._levels = TriggerIndex()
         self._symbols: dict[str, _Symbol] = {}
+        self._quiet: dict[str, list[Any]] = {}  # symbol -> its _Symbol.quiet
         self._alerts: dict[int, IndexedAlert] = {}
         self._where: dict[int, int] = {}
 
@@ -125,6 +145,7 @@ class AlertIndex:
         st = self._symbols.get(alert.symbol)
         if st is None:
             st = self._symbols[alert.symbol] = _Symbol(alert.symbol)
+            self._quiet[alert.symbol] = st.quiet
         self._alerts[alert.alert_id] = alert
         if alert.ready_ms:
             heappush(st.cooling, (alert.ready_ms, alert.alert_id))
@@ -166,14 +187,15 @@ class AlertIndex:
 
     def on_trade(self, symbol: str, price_units: int, trade_time_ms: int) -> list[int]:
         """The ids of the alerts this trade fires, ascending (one-shot ones are forgotten)."""
-        st = self._symbols.get(symbol)
-        if st is None:
+        try:
+            lo, hi, due, times, prices = self._quiet[symbol]
+        except KeyError:
             return []
-        st.times.append(trade_time_ms)
-        st.prices.append(price_units)
-        if st.lo < price_units < st.hi and trade_time_ms < st.due:
+        times.append(trade_time_ms)
+        prices.append(price_units)
+        if lo < price_units < hi and trade_time_ms < due:
             return []
-        return self._slow(st, price_units, trade_time_ms)
+        return self._slow(self._symbols[symbol], price_units, trade_time_ms)
 
     def symbols(self) -> list[str]:
         """Symbols with at least one active alert, sorted."""
@@ -182,6 +204,7 @@ class AlertIndex:
     # --- the slow path ----------------------------------------------------------------
 
     def _slow(self, st: _Symbol, units: int, t: int) -> list[int]:
+        narrow = not st.quiet[0] < units < st.quiet[1]
         prev = st.prices[-2] if len(st.prices) > 1 else None
         self._release(st, prev, t)
         fired = self._levels.on_trade(st.name, units, t)
@@ -193,7 +216,7 @@ class AlertIndex:
         for alert_id in fired:
             self._fired(st, alert_id, t)
         self._trim(st)
-        self._refresh(st)
+        self._refresh(st, narrow)
         fired.sort()
         return fired
 
@@ -250,10 +273,7 @@ class AlertIndex:
         fired: list[int] = []
         times, prices = st.times, st.prices
         for group in st.groups.values():
-            start, limit = group.start, t - group.window_ms
-            while times[start] < limit:  # stops at the current trade at the latest
-                start += 1
-            group.start = start
+            start = group.start = bisect_left(times, t - group.window_ms, group.start)
             if group.young:
                 fired += self._young(st, group, units, t)
             if group.keys:
@@ -303,9 +323,11 @@ class AlertIndex:
             del st.times[:keep], st.prices[:keep]
             for group in st.groups.values():
                 group.start -= keep
+            st.folded = max(st.folded - keep, 0)
 
-    def _refresh(self, st: _Symbol) -> None:
-        """Recompute the symbol's quiet band and due time."""
+    def _refresh(self, st: _Symbol, narrow: bool = False) -> None:
+        """Recompute the symbol's quiet band and due time (``narrow``: the windows' ranges
+        may be recomputed exactly, the last trade having left the band)."""
         lo, hi = self._levels.bounds(st.name)
         last = st.prices[-1] if st.prices else None
         due = st.times[-1] + HOUSEKEEPING_MS if st.times else 0
@@ -315,27 +337,47 @@ class AlertIndex:
             due = min(due, min(self._alerts[a].created_ms for a in st.pending) + 1)
         if st.at and last is not None:
             lo, hi = max(lo, last - 1), min(hi, last + 1)
+        fresh = None
+        if st.groups:
+            new = st.prices[st.folded :]
+            fresh = (min(new), max(new)) if new else None
+        st.folded = len(st.prices)
         for window, group in list(st.groups.items()):
             if not group.keys and not group.young and not group.cooling:
                 del st.groups[window]
                 continue
+            _widen(st, group, fresh, narrow)
             lo, hi, due = self._group_band(st, group, lo, hi, due)
-        st.lo, st.hi, st.due = lo, hi, due
+        st.quiet[0:3] = lo, hi, due
 
     def _group_band(
         self, st: _Symbol, group: _Group, lo: int, hi: int, due: int
     ) -> tuple[int, int, int]:
         if group.start >= len(st.times):
             return lo, hi, 0  # no trade since the group began: the next one sets it up
-        due = min(due, st.times[group.start] + group.window_ms + 1)  # the oldest trade leaves
-        pairs: list[tuple[int, int]] = []  # (percent, reference) units
-        if group.keys:
-            pairs.append((group.keys[0], st.prices[group.start]))
+        percents = group.keys[:1]
         for alert_id, reference in group.young.items():
             if not reference:
                 return lo, hi, 0  # no reference yet: the next trade may give it one
-            pairs.append((self._alerts[alert_id].level_units, reference))
-        for percent, reference in pairs:
+            percents.append(self._alerts[alert_id].level_units)
+        if not percents:
+            return lo, hi, due  # only alerts cooling down: their release is due on its own
+        low, high = group.low, group.high
+        # until the newest trade leaves the window, every reference is one of its prices
+        due = min(due, st.times[-1] + group.window_ms + 1)
+        percent = min(percents)
+        for reference in (low, high):
             threshold = move_threshold(percent, reference)
             lo, hi = max(lo, reference - threshold), min(hi, reference + threshold)
         return lo, hi, due
+
+
+def _widen(st: _Symbol, group: _Group, fresh: tuple[int, int] | None, narrow: bool) -> None:
+    """Keep ``group.low..high`` around every price in its window (and maybe more)."""
+    now = st.times[-1] if st.times else 0
+    if group.start < len(st.prices) and (not group.low or (narrow and now >= group.narrow_at)):
+        window = st.prices[group.start :]
+        group.low, group.high = min(window), max(window)
+        group.narrow_at = now + group.window_ms // 8
+    elif fresh is not None and group.low:
+        group.low, group.high = min(group.low, fresh[0]), max(group.high, fresh[1])
