@@ -95,6 +95,7 @@ async def test_the_portuguese_alias_speaks_portuguese(service: Harness) -> None:
         {**MOVE, "window_seconds": 0},
         {**MOVE, "window_seconds": -60},
         {**MOVE, "window_seconds": "60"},
+        {**MOVE, "window_seconds": 3601},
         {**MOVE, "price": "60000"},
         {"note": "line\nbreak"},
         {"note": "nul\x00"},

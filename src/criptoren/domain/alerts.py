@@ -13,7 +13,8 @@ from criptoren.errors import InvalidInput
 
 DEFAULT_COOLDOWN_SECONDS = 300
 MAX_COOLDOWN_SECONDS = 30 * 86_400
-MAX_WINDOW_SECONDS = 7 * 86_400
+MAX_WINDOW_SECONDS = 3600
+"""A window keeps its trades in memory: an hour of a busy symbol is a few MB."""
 MAX_PERCENT = Decimal(1000)
 MAX_NOTE_LENGTH = 200
 PERCENT_SCALE = 10**10
@@ -78,7 +79,7 @@ def check_alert(spec: AlertSpec, rules: SymbolRules) -> None:
     """Refuse an alert that could never make sense (422), before anything is stored."""
     if spec.condition in LEVEL_CONDITIONS:
         if spec.price is None:
-            raise InvalidInput(f"a {spec.condition} alert needs a price", code="alert_price")
+            raise InvalidInput(f"a {spec.condition} alert needs a price")
         if spec.percent is not None or spec.window_seconds is not None:
             raise InvalidInput("percent and window_seconds belong to move_pct alerts")
         check_price(rules, spec.price)
