@@ -44,6 +44,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "janela": 20,
         "quantidade": "0.001",
     },
+    "/api/v1/alerts": {"symbol": "BTCUSDT", "condition": "gte", "price": "70000"},
+    "/alertas": {"symbol": "BTCUSDT", "condicao": "gte", "preco": "70000"},
 }
 NO_DATABASE = {"/", "/healthz"}
 
