@@ -244,8 +244,8 @@ def build_container(
     strategies = StrategyService(symbols, orders, [changes])
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
-    alert_engine = AlertEngine(database, demand, [changes])
     notifications, notifier = build_notifications(settings, database)
+    alert_engine = AlertEngine(database, demand, [changes, notifier])
     bus.subscribe(notifier.wake)  # order events are published after their commit
     container = Container(
         settings=settings,

@@ -8,6 +8,7 @@ leaves the delivery ``dead``, visible, and re-queued by the retry endpoint.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -202,3 +203,40 @@ async def test_one_event_two_channels_share_its_id(service: Harness) -> None:
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_fired_alert_is_delivered_signed_and_audited(
+    service: Harness, receiver: WebhookReceiver
+) -> None:
+    client_id, auth = await service.new_client()
+    channel = await add_webhook(service, auth, receiver)
+    alert = {"symbol": "BTCUSDT", "condition": "lte", "price": "61000"}
+    created = await service.http.post("/api/v1/alerts", json=alert, headers=auth)
+    assert created.status_code == 201, created.text
+    alert_id = created.json()["id"]
+    await service.exchange.wait_subscribed("btcusdt@aggTrade")
+    service.exchange.emit_prices("BTCUSDT", ["61200", "60950.5"])
+    await receiver.wait_for(lambda got: len(got) >= 1)
+    [hook] = receiver.received
+    assert hook.signature_ok is True
+    body = hook.json
+    assert body["type"] == "alert.triggered"
+    assert (body["data"]["alert_id"], body["data"]["symbol"]) == (alert_id, "BTCUSDT")
+    assert Decimal(body["data"]["trade_price"]) == Decimal("60950.5")
+    trail = await service.http.get("/api/v1/audit", headers=auth)
+    assert trail.status_code == 200, trail.text
+    seen = [(r["action"], r["entity_id"]) for r in trail.json()["items"]]
+    assert seen == [
+        ("client.created", str(client_id)),
+        ("channel.added", str(channel["id"])),
+        ("alert.created", str(alert_id)),
+        ("alert.triggered", str(alert_id)),
+    ]
+    removed = await service.http.delete(
+        f"/api/v1/notification-channels/{channel['id']}", headers=auth
+    )
+    assert removed.status_code in (200, 204), removed.text
+    deleted = await service.http.delete(f"/api/v1/alerts/{alert_id}", headers=auth)
+    assert deleted.status_code == 200, deleted.text
+    after = (await service.http.get("/api/v1/audit", headers=auth)).json()["items"]
+    assert [r["action"] for r in after[len(seen) :]] == ["channel.removed", "alert.deleted"]

@@ -11,9 +11,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from criptoren.db import audit, outbox
 from criptoren.db.models import AlertEvent, AlertRow
 from criptoren.db.types import utcnow
 from criptoren.domain.alerts import AlertStatus, StoredAlert
+from criptoren.domain.audit import ENGINE, AuditEntry
+
+ALERT_EVENT = "alert.triggered"
 
 AlertRecord = StoredAlert
 
@@ -98,8 +102,8 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
     firing, and its ``alert_events`` row. Returns the event id, or ``None`` when the alert
     is no longer active (deleted meanwhile) or the trade is within its cooldown (a replay).
 
-    The notification outbox's ``enqueue(connection, ...)`` belongs here, after the insert,
-    so that the notification commits with the firing or not at all.
+    Its ``alert.triggered`` notifications are queued in the outbox here, so that they
+    commit with the firing or not at all.
     """
     one_shot = firing.cooldown_ms is None
     params = {
@@ -121,16 +125,38 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
         "trade_time_ms": firing.trade_time_ms,
         "created_at": params["now"],
     }
-    return int(connection.execute(_INSERT_EVENT, event).scalar_one())
+    event_id = int(connection.execute(_INSERT_EVENT, event).scalar_one())
+    data = firing_data(firing, event_id)
+    outbox.enqueue(connection, client_id=firing.client_id, event_type=ALERT_EVENT, data=data)
+    return event_id
+
+
+def firing_data(firing: AlertFiring, event_id: int) -> dict[str, Any]:
+    """What a notification and the audit trail say of a firing."""
+    return {
+        "alert_id": firing.alert_id,
+        "event_id": event_id,
+        "symbol": firing.symbol,
+        "trade_price": firing.trade_price,
+        "trade_id": firing.agg_trade_id,
+        "time": firing.trade_time_ms,
+    }
 
 
 def record_firings(
     connection: Connection, firings: Sequence[AlertFiring]
 ) -> list[tuple[AlertFiring, int]]:
-    """Record a batch of firings in one transaction; those recorded, with their event ids."""
+    """Record a batch of firings in one transaction (audited); those recorded, with their
+    event ids."""
     recorded = []
     for firing in firings:
         event_id = record_firing(connection, firing)
         if event_id is not None:
             recorded.append((firing, event_id))
+    entries = [
+        AuditEntry(ENGINE, ALERT_EVENT, "alert", f.alert_id, firing_data(f, e), f.client_id)
+        for f, e in recorded
+    ]
+    if entries:
+        audit.append(connection, entries)
     return recorded

@@ -72,6 +72,10 @@ class NotificationWorker:
         """Look for due rows now (call after committing rows to the outbox)."""
         self._wake.set()
 
+    async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
+        """``AlertFiredFollower``: a firing's notifications are in the outbox now."""
+        self.wake()
+
     def start(self) -> None:
         """Run in the background until :meth:`stop`."""
         if self._task is None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from criptoren.db.alerts import delete_alert, get_alert, insert_alert, list_alerts
 from criptoren.db.types import utcnow
 from criptoren.domain.alerts import AlertSpec, AlertStatus, StoredAlert, check_alert
+from criptoren.domain.audit import AuditEntry
 from criptoren.errors import NotFound
 from criptoren.ports import AlertFollower
 from criptoren.services.auth import Principal, require_active_client
 from criptoren.services.symbols import SymbolService
 from criptoren.services.unit_of_work import UnitOfWork
+
+AlertT = TypeVar("AlertT", bound=StoredAlert | None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,8 @@ class AlertService:
             "created_at": now,
             "updated_at": now,
         }
-        alert = await work.write(partial(insert_alert, values=values))
+        audited = partial(_audited, record=work.record, actor=principal.actor, action="created")
+        alert = await work.write(lambda connection: audited(insert_alert(connection, values)))
         for follower in self.followers:
             work.after_commit(partial(follower.alert_created, alert))
         return alert
@@ -83,9 +87,22 @@ class AlertService:
     async def delete(self, work: UnitOfWork, principal: Principal, alert_id: int) -> StoredAlert:
         """Delete an alert: it fires no more and leaves the listings."""
         await self.get(work, principal, alert_id)
-        deleted = await work.write(partial(delete_alert, alert_id=alert_id))
+        audited = partial(_audited, record=work.record, actor=principal.actor, action="deleted")
+        deleted = await work.write(lambda connection: audited(delete_alert(connection, alert_id)))
         if deleted is None:  # deleted meanwhile by another request
             raise NotFound(f"alert {alert_id} not found")
         for follower in self.followers:
             work.after_commit(partial(follower.alert_deleted, deleted))
         return deleted
+
+
+def _audited(
+    alert: AlertT, record: Callable[[AuditEntry], None], actor: str, action: str
+) -> AlertT:
+    """``alert``, its change recorded in the trail (inside the write that made it)."""
+    if alert is not None:
+        data = {"symbol": alert.symbol, "condition": alert.condition, "price": alert.price,
+                "percent": alert.percent, "window_seconds": alert.window_seconds,
+                "repeat": alert.repeat, "cooldown_seconds": alert.cooldown_seconds}  # fmt: skip
+        record(AuditEntry(actor, f"alert.{action}", "alert", alert.id, data, alert.client_id))
+    return alert

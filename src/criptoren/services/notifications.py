@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
+
+from sqlalchemy.engine import Connection
 
 from criptoren.db import notifications as repo
 from criptoren.db.notifications import ChannelRow, DeliveryRow
+from criptoren.domain.audit import AuditEntry
 from criptoren.domain.notifications import (
     ChannelKind,
     DeliveryStatus,
@@ -59,8 +62,16 @@ class NotificationService:
         await require_active_client(work.read, principal, client_id)
         target = await self._checked(request.kind, request.target)
         secret = secrets.token_hex(SECRET_BYTES) if request.kind is ChannelKind.WEBHOOK else None
-        insert = partial(repo.insert_channel, client_id=client_id, kind=request.kind)
-        insert = partial(insert, target=target, secret=secret)
+
+        def insert(connection: Connection) -> ChannelRow:
+            row = repo.insert_channel(connection, client_id, request.kind, target, secret)
+            # the kind only: a target URL may carry a token, and the trail is never redacted
+            data = {"kind": request.kind.value}
+            work.record(
+                AuditEntry(principal.actor, "channel.added", "channel", row.id, data, client_id)
+            )
+            return row
+
         return CreatedChannel(await work.write(insert), secret)
 
     async def _checked(self, kind: ChannelKind, target: str) -> str:
@@ -89,9 +100,15 @@ class NotificationService:
     async def remove_channel(self, work: UnitOfWork, principal: Principal, channel_id: int) -> None:
         """Remove one of the caller's channels (404 if it is not one)."""
         owner = principal.scope(None)
-        removed = await work.write(
-            partial(repo.remove_channel, channel_id=channel_id, client_id=owner)
-        )
+
+        def remove(connection: Connection) -> bool:
+            done = repo.remove_channel(connection, channel_id, owner)
+            if done:
+                entry = AuditEntry(principal.actor, "channel.removed", "channel", channel_id, {})
+                work.record(replace(entry, client_id=principal.client_id))
+            return done
+
+        removed = await work.write(remove)
         if not removed:
             raise NotFound(f"notification channel {channel_id} not found")
 
@@ -116,6 +133,10 @@ class NotificationService:
             chosen = normalise_order_events(events)
         except NotificationError as exc:
             raise InvalidInput(str(exc), code="invalid_order_events") from None
+        data = {"order_events": list(chosen)}
+        work.record(
+            AuditEntry(principal.actor, "notifications.chosen", "client", owner, data, owner)
+        )
         await work.write(partial(repo.set_order_events, client_id=owner, events=chosen))
         return chosen
 
