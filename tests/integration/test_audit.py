@@ -151,9 +151,16 @@ async def test_a_client_sees_only_its_own_rows_and_pages_by_cursor(service: Harn
     )
     assert [r["action"] for r in rest["items"]] == ["trade.recorded"]
     assert rest["next_cursor"] is None
+    body = {"client_id": alice_id, "symbol": "BTCUSDT", "side": "buy", "target_price": "50000"}
+    for_alice = await service.http.post(
+        "/api/v1/orders", json={**body, "quantity": "0.001"}, headers=service.admin
+    )
+    assert for_alice.status_code == 201, for_alice.text
+    [by_admin] = await _rows(service, alice, action="order.placed")
+    assert (by_admin["actor"], by_admin["client_id"]) == ("admin", alice_id)
     everything = await _rows(service, service.admin)
     assert {r["client_id"] for r in everything} == {alice_id, bob_id, None}
-    assert len(await _rows(service, service.admin, client_id=alice_id)) == 4
+    assert len(await _rows(service, service.admin, client_id=alice_id)) == 5
     assert (await service.http.get("/api/v1/audit")).status_code == 401
 
 

@@ -15,6 +15,7 @@ from criptoren.services.audit import AuditQuery
 
 router = APIRouter(route_class=RequestRoute, tags=["audit"])
 Name = Annotated[str | None, Query(max_length=40)]
+MAX_ID = 2**63 - 1  # audit ids are BIGINT
 
 
 class AuditRowOut(BaseModel):
@@ -54,7 +55,7 @@ async def list_audit(
     action: Name = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     client_id: DbId | None = None,
 ) -> AuditPageOut:
     """Audit rows in id order: a client's own (``client_id`` is its), the admin's choice."""

@@ -4,8 +4,9 @@
 the change, as late as possible in it (it takes the trail's lock, held until commit). A
 transaction run through an ORM session can :func:`stage` its entries instead: they are
 appended just before that session commits. Appends are serialized so the chain has one
-order: PostgreSQL takes a transaction-scoped advisory lock before reading the head (the
-head read is a new statement, so it sees every chain commit before the lock was granted);
+order: PostgreSQL takes a transaction-scoped advisory lock, then reads the head, in one
+call of ``audit_log_head()`` (migration 0006; its head read is a statement of its own, with
+a fresh snapshot, so it sees every append committed before the lock was granted);
 SQLite already runs one writer at a time (``BEGIN IMMEDIATE``). Ids are the head's + 1,
 + 2, …: a writer that read a stale head would collide on the primary key, never fork.
 """
@@ -39,12 +40,12 @@ from criptoren.db.models import AuditLog
 from criptoren.db.types import utcnow
 from criptoren.domain.audit import GENESIS, AuditEntry, AuditRecord, chain
 
-LOCK_KEY = 0x0A0D17  # pg_advisory_xact_lock key of the audit chain
+LOCK_KEY = 0x0A0D17  # pg_advisory_xact_lock key of the audit chain (in audit_log_head())
 STAGED = "criptoren.audit"
 REQUEST_ID = "criptoren.request_id"
 COLUMNS = tuple(getattr(AuditLog, name) for name in AuditRecord.__dataclass_fields__)
-_LOCK = text(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
-_HEAD = select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
+# PostgreSQL: lock, then read the head, in one round trip (migration 0006's function)
+_LOCKED_HEAD = text("SELECT head_id, head_hash FROM audit_log_head()")
 _INSERT = insert(AuditLog)
 _HEAD_SQL = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
 _INSERT_SQL = (
@@ -76,8 +77,8 @@ def append(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditR
         return []
     if connection.dialect.name != "postgresql":
         return _append_sqlite(connection, entries)
-    connection.execute(_LOCK)
-    records = _chained(connection.execute(_HEAD).first(), entries)
+    head = connection.execute(_LOCKED_HEAD).first()
+    records = _chained(head if head is not None and head[0] is not None else None, entries)
     if len(records) > 1:
         columns = {name: [getattr(r, name) for r in records] for name in _ARRAYS}
         connection.execute(_INSERT_PG, columns)

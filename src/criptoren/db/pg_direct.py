@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.util import await_only, greenlet_spawn
 
 T = TypeVar("T")
@@ -48,7 +49,10 @@ class _Plan:
             name: value for name, value in state.parameters.items() if name not in params
         }
         self.binds: list[Processor] = [processors.get(name) for name in self.names]
-        self.returns_rows = bool(compiled._result_columns)
+        # a text() statement declares no columns: whether it returns rows, and their names,
+        # are learnt from the server on first use (None until then)
+        textual = isinstance(compiled.statement, TextClause) and not compiled._result_columns
+        self.returns_rows: bool | None = None if textual else bool(compiled._result_columns)
         self.row_type = row_type([entry.keyname for entry in compiled._result_columns])
         self.results: list[Processor] = [
             entry.type._cached_result_processor(dialect, NUMERIC_OID)
@@ -70,6 +74,12 @@ class _Plan:
             value = values[name] if name in values else self.constants[name]
             out.append(value if bind is None or value is None else bind(value))
         return out
+
+    def learn(self, attributes: Sequence[Any]) -> None:
+        """A text() statement's result columns, as the server described them."""
+        self.returns_rows = bool(attributes)
+        self.row_type = row_type([attribute.name for attribute in attributes])
+        self.results = [None] * len(attributes)
 
     def row(self, record: Sequence[Any]) -> tuple[Any, ...]:
         """A fetched record as SQLAlchemy would have returned it (by position or by name)."""
@@ -227,6 +237,8 @@ class DirectConnection:
         return Result([], -1)
 
     def _run(self, plan: _Plan, args: list[Any]) -> Result:
+        if plan.returns_rows is None:
+            plan.learn(await_only(self._connection.prepare(plan.sql)).get_attributes())
         if plan.returns_rows:
             records = await_only(self._connection.fetch(plan.sql, *args))
             rows = [plan.row(record) for record in records]

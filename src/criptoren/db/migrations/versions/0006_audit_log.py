@@ -34,6 +34,18 @@ CREATE TRIGGER audit_log_append_only
 BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
 FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()
 """
+# one round trip: the chain's lock, then its head. Each statement of a VOLATILE PL/pgSQL
+# function takes a fresh snapshot (READ COMMITTED), so the head read after the lock sees
+# every append committed while this one waited for it. 0x0A0D17 = db.audit.LOCK_KEY.
+PG_HEAD = """
+CREATE FUNCTION audit_log_head(OUT head_id bigint, OUT head_hash text)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(658711);
+    SELECT id, hash INTO head_id, head_hash FROM audit_log ORDER BY id DESC LIMIT 1;
+END
+$$
+"""
 SQLITE_TRIGGERS = [
     f"""
 CREATE TRIGGER audit_log_no_{op_name.lower()} BEFORE {op_name} ON audit_log
@@ -68,6 +80,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         op.execute(PG_TRIGGER)
+        op.execute(PG_HEAD)
     else:
         for trigger in SQLITE_TRIGGERS:
             op.execute(trigger)
@@ -77,5 +90,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION audit_log_refuse_change()")
+        op.execute("DROP FUNCTION audit_log_head()")
     op.drop_index("ix_audit_log_client_id_id", table_name="audit_log")
     op.drop_table("audit_log")
