@@ -85,14 +85,16 @@ class ServiceProcess:
     port is read from uvicorn's "running on" line.
     """
 
-    def __init__(self, env: dict[str, str], name: str = "serve") -> None:
+    def __init__(
+        self, env: dict[str, str], name: str = "serve", command: tuple[str, ...] = ("serve",)
+    ) -> None:
         self.name = name
         self.port = 0
         self.lines: list[str] = []
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [CRIPTOREN, "serve"],
-            env={**env, "CRIPTOREN_PORT": "0"},
+            [CRIPTOREN, *command],
+            env={**env, "CRIPTOREN_PORT": "0", "CRIPTOREN_ENGINE_PORT": "0"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -154,9 +156,11 @@ class ServiceProcess:
 
 
 @contextmanager
-def service_process(env: dict[str, str], name: str = "serve") -> Iterator[ServiceProcess]:
-    """A started ``criptoren serve``; stopped (if still alive) on exit."""
-    service = ServiceProcess(env, name)
+def service_process(
+    env: dict[str, str], name: str = "serve", command: tuple[str, ...] = ("serve",)
+) -> Iterator[ServiceProcess]:
+    """A started ``criptoren serve`` (or ``command``); stopped (if still alive) on exit."""
+    service = ServiceProcess(env, name, command)
     try:
         yield service.wait_ready()
     finally:

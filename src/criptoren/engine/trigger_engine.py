@@ -125,11 +125,16 @@ class TriggerEngine:
 
     async def stop(self) -> None:
         """Stop the tasks and persist how far the engine got."""
+        await self.halt()
+        await self.flush_cursors()
+
+    async def halt(self) -> None:
+        """Stop executing now, without saving cursors (a deposed leader: another engine
+        carries on from the cursors it finds)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self.flush_cursors()
 
     # --- orders placed and cancelled by the services ----------------------------------
 

@@ -164,6 +164,10 @@ class PriceBook:
         st = self._states.get(symbol.upper())
         return st is not None and st.stale
 
+    def symbols(self) -> list[str]:
+        """Every symbol the book holds a state for."""
+        return sorted(self._states)
+
     def stale_symbols(self) -> list[str]:
         """Symbols currently marked stale."""
         return sorted(s for s, st in self._states.items() if st.stale)
