@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,25 +23,35 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from criptoren.db.migrate import upgrade
 from criptoren.fake_exchange import FakeExchange
 from tests.support.databases import skip_or_fail
 from tests.support.live import (
     CRIPTOREN,
+    LoopThread,
     ServiceProcess,
     create_client,
     fake_exchange_in_thread,
     service_env,
     service_process,
 )
-from tests.support.processes import DbProbe, ExchangeDriver, poll_until, scratch_postgres
+from tests.support.oracle_run import load_recording, price_range, random_specs
+from tests.support.processes import (
+    DbProbe,
+    ExchangeDriver,
+    assert_ledger_matches_oracle,
+    place_orders,
+    poll_until,
+    scratch_postgres,
+)
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
 SYMBOL = "BTCUSDT"
 STREAM = "btcusdt@aggTrade"
 START = Decimal("60000.00")
+FEE_RATE = Decimal("0.001")  # the paper default
 SETTINGS = {
     "CRIPTOREN_CURSOR_FLUSH_SECONDS": "0.2",
     "CRIPTOREN_LEADER_POLL_SECONDS": "0.2",
@@ -229,3 +241,118 @@ def _run_failing(env: dict[str, str], command: str) -> str:
     )
     assert done.returncode == 1, done
     return done.stderr
+
+
+# --- 3. chaos: 2 engines, 2 API processes, 500 orders, the leader killed twice --------
+
+CHAOS_SETTINGS = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}  # a burst is many transactions
+SEGMENTS = (0, 1500, 3000, 4500)  # recorded trades emitted per phase
+
+
+class StreamRecorder:
+    """A stream client reading in the background (on a loop thread) into ``messages``."""
+
+    def __init__(self, loop: LoopThread, api: ServiceProcess, token: str) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self.loop = loop
+        self.ws: ClientConnection | None = None
+        url = f"ws://127.0.0.1:{api.port}/api/v1/stream"
+        self.future = asyncio.run_coroutine_threadsafe(self._read(url, token), loop.loop)
+        assert self.ready.wait(15), "the stream did not start"
+
+    async def _read(self, url: str, token: str) -> None:
+        async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            self.ws = ws
+            async for raw in ws:
+                self.messages.append(json.loads(raw))
+                self.ready.set()
+
+    def events(self) -> set[tuple[int, str]]:
+        """(order id, event) of every order message received."""
+        return {(m["order"]["id"], m["event"]) for m in self.messages if m["type"] == "order"}
+
+    def close(self) -> None:
+        """Close the stream (and wait until the reader ended)."""
+        if self.ws is not None:
+            self.loop.run(self.ws.close())
+        self.future.result(10)
+
+
+def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database_url: str) -> None:
+    records = load_recording()[: SEGMENTS[-1]]
+    low, high = price_range(records)
+    specs = random_specs(random.Random(14), 500, low, high, cancel_share=0.0)
+    with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
+        env.update(CHAOS_SETTINGS)
+        engines = [stack.enter_context(service_process(env, "engine-a", ENGINE))]
+        wait_leader(engines[0])
+        engines.append(stack.enter_context(service_process(env, "engine-b", ENGINE)))
+        apis = [stack.enter_context(service_process(env, f"api-{n}", API)) for n in (1, 2)]
+        loop = LoopThread()
+        stack.callback(loop.close)
+        tokens, streams = [], []
+        for n, api in enumerate(apis):
+            _, token = create_client(api, env, f"chaos-{n}")
+            _record_holdings(api, token)
+            tokens.append(token)
+            # each client watches from the other API process than the one it places through
+            streams.append(StreamRecorder(loop, apis[1 - n], token))
+            stack.callback(streams[-1].close)
+        placed = [
+            place_orders(api.base_url, token, [s.body() for s in specs[n::2]])
+            for n, (api, token) in enumerate(zip(apis, tokens, strict=True))
+        ]
+        exchange.wait_subscribed(STREAM)
+        for phase in range(3):
+            exchange.emit_records(SYMBOL, records[SEGMENTS[phase] : SEGMENTS[phase + 1]])
+            if phase < 2:
+                engines = _kill_leader_mid_burst(probe, engines, env, stack)
+        last_id = exchange.tape(SYMBOL)[-1].agg_id
+        poll_until(
+            lambda: probe.cursor(SYMBOL) == last_id and probe.count_status("triggered") == 0,
+            within=30,
+            what="the last leader to process every emitted trade",
+            describe=lambda: "".join(e.log()[-2000:] for e in engines),
+        )
+        logs = "".join(e.log() for e in engines)
+        expected = assert_ledger_matches_oracle(probe, exchange, logs, SYMBOL, FEE_RATE)
+        assert len(expected) > 100
+        final = {o.id: o.status for o in probe.orders()}
+        for orders, stream in zip(placed, streams, strict=True):
+            wanted = {(o["id"], "placed") for o in orders}
+            wanted |= {(o["id"], "executed") for o in orders if final[o["id"]] == "executed"}
+            poll_until(
+                lambda wanted=wanted, stream=stream: wanted <= stream.events(),
+                within=15,
+                what="every order event on the stream",
+                describe=lambda wanted=wanted, stream=stream: str(
+                    sorted(wanted - stream.events())[:20]
+                ),
+            )
+
+
+def _record_holdings(api: ServiceProcess, token: str) -> None:
+    trade = {"symbol": SYMBOL, "side": "buy", "price": "60000", "quantity": "2"}
+    auth = {"Authorization": f"Bearer {token}"}
+    response = httpx.post(f"{api.base_url}/api/v1/trades", json=trade, headers=auth, timeout=10)
+    assert response.status_code == 201, response.text
+
+
+def _kill_leader_mid_burst(
+    probe: DbProbe, engines: list[ServiceProcess], env: dict[str, str], stack: ExitStack
+) -> list[ServiceProcess]:
+    """SIGKILL the leader once it executed a few more orders; a fresh standby replaces it."""
+    leader, standby = engines
+    before = probe.engine_trades_count()
+    poll_until(
+        lambda: probe.engine_trades_count() >= before + 3,
+        within=20,
+        every=0.002,
+        what="the leader to execute inside the burst",
+        describe=lambda: leader.log()[-3000:],
+    )
+    leader.kill()
+    wait_leader(standby, within=10)
+    fresh = stack.enter_context(service_process(env, f"{leader.name}'", ENGINE))
+    return [standby, fresh]
