@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
 from criptoren.db.migrate import upgrade
@@ -46,6 +47,7 @@ from tests.support.processes import (
     poll_until,
     scratch_postgres,
 )
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
 SYMBOL = "BTCUSDT"
@@ -161,6 +163,38 @@ def test_standby_engine_takes_over_within_5s_and_executes_once(
         trades = probe.engine_trades()
         assert [(t.order_id, t.price) for t in trades] == [(placed["id"], Decimal("58990"))]
         assert not b.errors(), b.log()
+
+
+def test_leader_cut_from_the_database_stands_by_and_can_lead_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
+        real = make_url(database_url)
+        proxy = exchange.loop.run(TcpProxy(real.host or "127.0.0.1", real.port or 5432).start())
+        stack.callback(lambda: exchange.loop.run(proxy.aclose()))
+        cut_off_env = {**env, "CRIPTOREN_DATABASE_URL": str(real.set(port=proxy.port)
+                                                            .render_as_string(False))}  # fmt: skip
+        a = stack.enter_context(service_process(cut_off_env, "engine-a", ENGINE))
+        wait_leader(a)
+        b = stack.enter_context(service_process(env, "engine-b", ENGINE))
+        api = stack.enter_context(service_process(env, "api", API))
+        _, token = create_client(api, env, "partition")
+        place(api, token, order("buy", "lte", "59000"))
+        exchange.wait_subscribed(STREAM)
+
+        exchange.loop.run(proxy.cut())  # engine A's every database connection drops
+        poll_until(lambda: not health(a)["leader"], within=3, what="A to stop leading")
+        wait_leader(b, within=5)
+        exchange.loop.run(proxy.restore())
+        assert not health(a)["leader"]  # B holds the lock: A stands by
+
+        b.kill()
+        wait_leader(a, within=5)  # the deposed engine leads again, in the same process
+        exchange.wait_subscribed(STREAM)
+        exchange.emit(SYMBOL, [Decimal("58990.00")])
+        poll_until(lambda: probe.count_status("executed") == 1, within=15, what="execution")
+        assert probe.engine_trades_count() == 1
+        assert "no longer the leader" in a.log()
 
 
 # --- 2. an order placed through an API process, executed by the engine, streamed ------

@@ -12,6 +12,7 @@ seconds a network partition can last) never fill an order twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -56,16 +57,16 @@ class LeaderLock:
         assert connection is not None, "acquire() first"
         closed = asyncio.Event()
         connection.add_termination_listener(lambda _c: closed.set())
+        reason = "closed by the server"
         try:
             while not closed.is_set():
                 await connection.fetchval("SELECT 1", timeout=self.poll_seconds + 1)
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_seconds):
                         await closed.wait()
-                except TimeoutError:
-                    continue
         except Exception as exc:
-            log.error("engine lock: connection lost (%r): no longer the leader", exc)
+            reason = repr(exc)
+        log.error("engine lock: connection lost (%s): no longer the leader", reason)
         await self.release()
 
     async def release(self) -> None:
