@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +37,6 @@ from tests.support.live import (
     create_client,
     fake_exchange_in_thread,
     service_env,
-    service_process,
 )
 from tests.support.oracle_run import load_recording, price_range, random_specs
 from tests.support.processes import (
@@ -112,6 +112,29 @@ def wait_leader(engine: ServiceProcess, within: float = 15.0) -> None:
     )
 
 
+def start(
+    stack: ExitStack, *specs: tuple[dict[str, str], str, tuple[str, ...]]
+) -> list[ServiceProcess]:
+    """Spawn every process at once (start-up is mostly imports), then wait until each listens."""
+    processes = [ServiceProcess(env, name, command) for env, name, command in specs]
+    for process in processes:
+        stack.callback(process.stop)
+    return [process.wait_ready() for process in processes]
+
+
+def leader_of(engines: list[ServiceProcess]) -> tuple[ServiceProcess, ServiceProcess]:
+    """The leader and the standby, once exactly one of the two engines leads."""
+    leading = poll_until(
+        lambda: [e for e in engines if health(e)["leader"]],
+        within=15,
+        what="an engine to lead",
+        describe=lambda: "".join(e.log()[-2000:] for e in engines),
+    )
+    assert len(leading) == 1, "two leaders"
+    (leader,) = leading
+    return leader, next(e for e in engines if e is not leader)
+
+
 def order(side: str, condition: str, target: str) -> dict[str, str]:
     """An order body for ``/api/v1/orders``."""
     return {"symbol": SYMBOL, "side": side, "condition": condition,
@@ -133,12 +156,11 @@ def test_standby_engine_takes_over_within_5s_and_executes_once(
     tmp_path: Path, database_url: str
 ) -> None:
     with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
-        a = stack.enter_context(service_process(env, "engine-a", ENGINE))
-        wait_leader(a)
-        b = stack.enter_context(service_process(env, "engine-b", ENGINE))
-        api = stack.enter_context(service_process(env, "api", API))
+        *engines, api = start(
+            stack, (env, "engine-a", ENGINE), (env, "engine-b", ENGINE), (env, "api", API)
+        )
+        a, b = leader_of(engines)
         _, token = create_client(api, env, "failover")
-        assert not health(b)["leader"], "two leaders"
         placed = place(api, token, order("buy", "lte", "59000"))
         exchange.wait_subscribed(STREAM)  # the leader streams the order's symbol
         assert [health(e)["leader"] for e in (a, b)] == [True, False]
@@ -174,10 +196,9 @@ def test_leader_cut_from_the_database_stands_by_and_can_lead_again(
         stack.callback(lambda: exchange.loop.run(proxy.aclose()))
         cut_off_env = {**env, "CRIPTOREN_DATABASE_URL": str(real.set(port=proxy.port)
                                                             .render_as_string(False))}  # fmt: skip
-        a = stack.enter_context(service_process(cut_off_env, "engine-a", ENGINE))
+        a, api = start(stack, (cut_off_env, "engine-a", ENGINE), (env, "api", API))
         wait_leader(a)
-        b = stack.enter_context(service_process(env, "engine-b", ENGINE))
-        api = stack.enter_context(service_process(env, "api", API))
+        (b,) = start(stack, (env, "engine-b", ENGINE))
         _, token = create_client(api, env, "partition")
         place(api, token, order("buy", "lte", "59000"))
         exchange.wait_subscribed(STREAM)
@@ -204,9 +225,8 @@ def test_api_process_streams_what_the_engine_process_does(
     tmp_path: Path, database_url: str
 ) -> None:
     with cluster(tmp_path, database_url) as (exchange, env, _), ExitStack() as stack:
-        engine = stack.enter_context(service_process(env, "engine", ENGINE))
+        engine, api = start(stack, (env, "engine", ENGINE), (env, "api", API))
         wait_leader(engine)
-        api = stack.enter_context(service_process(env, "api", API))
         _, token = create_client(api, env, "streamer")
         seen = asyncio.run(_stream_one_order(api, token, exchange))
         assert not api.errors(), api.log()
@@ -279,7 +299,12 @@ def _run_failing(env: dict[str, str], command: str) -> str:
 
 # --- 3. chaos: 2 engines, 2 API processes, 500 orders, the leader killed twice --------
 
-CHAOS_SETTINGS = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}  # a burst is many transactions
+CHAOS_SETTINGS = {
+    "CRIPTOREN_ENGINE_BATCH_SIZE": "2",  # a burst is many transactions
+    # 500 orders' events in a burst to one client, read by a thread of a loaded test process:
+    # room for them all (closing a slow consumer with 4008 is tested in test_stream_slow.py)
+    "CRIPTOREN_STREAM_BUFFER_MESSAGES": "4096",
+}
 SEGMENTS = (0, 1500, 3000, 4500)  # recorded trades emitted per phase
 
 
@@ -319,10 +344,12 @@ def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database
     specs = random_specs(random.Random(14), 500, low, high, cancel_share=0.0)
     with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
         env.update(CHAOS_SETTINGS)
-        engines = [stack.enter_context(service_process(env, "engine-a", ENGINE))]
-        wait_leader(engines[0])
-        engines.append(stack.enter_context(service_process(env, "engine-b", ENGINE)))
-        apis = [stack.enter_context(service_process(env, f"api-{n}", API)) for n in (1, 2)]
+        *engines, api_1, api_2 = start(
+            stack, *[(env, f"engine-{n}", ENGINE) for n in "ab"],
+            *[(env, f"api-{n}", API) for n in (1, 2)],
+        )  # fmt: skip
+        apis = [api_1, api_2]
+        engines = list(leader_of(engines))
         loop = LoopThread()
         stack.callback(loop.close)
         tokens, streams = [], []
@@ -333,15 +360,19 @@ def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database
             # each client watches from the other API process than the one it places through
             streams.append(StreamRecorder(loop, apis[1 - n], token))
             stack.callback(streams[-1].close)
-        placed = [
-            place_orders(api.base_url, token, [s.body() for s in specs[n::2]])
-            for n, (api, token) in enumerate(zip(apis, tokens, strict=True))
-        ]
+        with ThreadPoolExecutor(2) as pool:  # through both API processes at once
+            placing = [
+                pool.submit(place_orders, api.base_url, token, [s.body() for s in specs[n::2]])
+                for n, (api, token) in enumerate(zip(apis, tokens, strict=True))
+            ]
+            placed = [future.result() for future in placing]
         exchange.wait_subscribed(STREAM)
         for phase in range(3):
+            engines[1].wait_ready()  # the standby (a fresh one after a kill) is up
+            before = probe.engine_trades_count()
             exchange.emit_records(SYMBOL, records[SEGMENTS[phase] : SEGMENTS[phase + 1]])
             if phase < 2:
-                engines = _kill_leader_mid_burst(probe, engines, env, stack)
+                engines = _kill_leader_mid_burst(probe, engines, before, env, stack)
         last_id = exchange.tape(SYMBOL)[-1].agg_id
         poll_until(
             lambda: probe.cursor(SYMBOL) == last_id and probe.count_status("triggered") == 0,
@@ -374,11 +405,15 @@ def _record_holdings(api: ServiceProcess, token: str) -> None:
 
 
 def _kill_leader_mid_burst(
-    probe: DbProbe, engines: list[ServiceProcess], env: dict[str, str], stack: ExitStack
+    probe: DbProbe,
+    engines: list[ServiceProcess],
+    before: int,
+    env: dict[str, str],
+    stack: ExitStack,
 ) -> list[ServiceProcess]:
-    """SIGKILL the leader once it executed a few more orders; a fresh standby replaces it."""
+    """SIGKILL the leader once it executed a few orders more than ``before``; a fresh standby
+    replaces it (spawned, not waited for)."""
     leader, standby = engines
-    before = probe.engine_trades_count()
     poll_until(
         lambda: probe.engine_trades_count() >= before + 3,
         within=20,
@@ -388,5 +423,6 @@ def _kill_leader_mid_burst(
     )
     leader.kill()
     wait_leader(standby, within=10)
-    fresh = stack.enter_context(service_process(env, f"{leader.name}'", ENGINE))
+    fresh = ServiceProcess(env, f"{leader.name}'", ENGINE)  # it starts while the burst goes on
+    stack.callback(fresh.stop)
     return [standby, fresh]
