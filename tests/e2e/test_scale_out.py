@@ -61,6 +61,7 @@ SETTINGS = {
 }
 ENGINE = ("engine",)
 API = ("api",)
+API_TWO_WORKERS = ("api", "--workers", "2")
 _serial = iter(range(1_000_000))
 
 
@@ -133,6 +134,14 @@ def leader_of(engines: list[ServiceProcess]) -> tuple[ServiceProcess, ServicePro
     assert len(leading) == 1, "two leaders"
     (leader,) = leading
     return leader, next(e for e in engines if e is not leader)
+
+
+def _answers(service: ServiceProcess) -> bool:
+    """Whether ``/healthz`` answers (uvicorn names the port before its workers listen)."""
+    try:
+        return httpx.get(f"{service.base_url}/healthz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def order(side: str, condition: str, target: str) -> dict[str, str]:
@@ -225,8 +234,11 @@ def test_api_process_streams_what_the_engine_process_does(
     tmp_path: Path, database_url: str
 ) -> None:
     with cluster(tmp_path, database_url) as (exchange, env, _), ExitStack() as stack:
-        engine, api = start(stack, (env, "engine", ENGINE), (env, "api", API))
+        # two uvicorn workers behind one port: the stream and the REST calls may land on
+        # different processes, which only NOTIFY connects
+        engine, api = start(stack, (env, "engine", ENGINE), (env, "api", API_TWO_WORKERS))
         wait_leader(engine)
+        poll_until(lambda: _answers(api), within=15, what="a worker to listen")
         _, token = create_client(api, env, "streamer")
         seen = asyncio.run(_stream_one_order(api, token, exchange))
         assert not api.errors(), api.log()
