@@ -200,11 +200,7 @@ def test_leader_cut_from_the_database_stands_by_and_can_lead_again(
     tmp_path: Path, database_url: str
 ) -> None:
     with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
-        real = make_url(database_url)
-        proxy = exchange.loop.run(TcpProxy(real.host or "127.0.0.1", real.port or 5432).start())
-        stack.callback(lambda: exchange.loop.run(proxy.aclose()))
-        cut_off_env = {**env, "CRIPTOREN_DATABASE_URL": str(real.set(port=proxy.port)
-                                                            .render_as_string(False))}  # fmt: skip
+        proxy, cut_off_env = _proxied(exchange, env, stack)
         a, api = start(stack, (cut_off_env, "engine-a", ENGINE), (env, "api", API))
         wait_leader(a)
         (b,) = start(stack, (env, "engine-b", ENGINE))
@@ -290,6 +286,45 @@ async def _stream_one_order(
         await asyncio.to_thread(exchange.emit, SYMBOL, [Decimal("59970.00")])
         await until(lambda m: m["type"] == "price" and m["price"] == "59970.00000000")
     return seen
+
+
+def test_stream_catches_up_on_what_its_listener_missed(tmp_path: Path, database_url: str) -> None:
+    with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
+        proxy, proxied_env = _proxied(exchange, env, stack)
+        engine, api = start(stack, (env, "engine", ENGINE), (proxied_env, "api", API))
+        wait_leader(engine)
+        _, token = create_client(api, env, "catch-up")
+        recorder = StreamRecorder(exchange.loop, api, token)
+        stack.callback(recorder.close)
+        placed = place(api, token, order("buy", "lte", "59990"))
+        exchange.wait_subscribed(STREAM)
+        poll_until(lambda: (placed["id"], "placed") in recorder.events(), within=10, what="placed")
+
+        exchange.loop.run(proxy.cut())  # the API's listener (and pool) lose the database
+        exchange.emit(SYMBOL, [Decimal("59980.00")])
+        poll_until(lambda: probe.count_status("executed") == 1, within=10, what="execution")
+        exchange.loop.run(proxy.restore())  # the NOTIFY of the execution went to nobody
+
+        poll_until(
+            lambda: (placed["id"], "executed") in recorder.events(),
+            within=15,
+            what="the caught-up executed event",
+            describe=lambda: str(recorder.messages),
+        )
+        executed = next(m for m in recorder.messages if m.get("event") == "executed")
+        assert executed["trade"]["price"] == "59980.00000000"
+        assert "caught up on 1 order changes" in api.log()
+
+
+def _proxied(
+    exchange: ExchangeDriver, env: dict[str, str], stack: ExitStack
+) -> tuple[TcpProxy, dict[str, str]]:
+    """A cuttable TCP proxy to the database, and ``env`` with the URL through it."""
+    real = make_url(env["CRIPTOREN_DATABASE_URL"])
+    proxy = exchange.loop.run(TcpProxy(real.host or "127.0.0.1", real.port or 5432).start())
+    stack.callback(lambda: exchange.loop.run(proxy.aclose()))
+    through = real.set(port=proxy.port).render_as_string(hide_password=False)
+    return proxy, {**env, "CRIPTOREN_DATABASE_URL": through}
 
 
 def test_api_refuses_sqlite(tmp_path: Path) -> None:
