@@ -86,6 +86,10 @@ class Term(Protocol):
         """Stop executing at once, then release everything."""
         ...
 
+    async def aclose(self) -> None:
+        """Stop (saving how far the feed was processed), then release everything."""
+        ...
+
 
 class EngineNode:
     """One engine process: a hot standby until it takes the lock, then the leader until
@@ -104,6 +108,7 @@ class EngineNode:
         self.term: Term | None = None
         self.terms = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def run(self) -> None:
         """Lead whenever possible, forever."""
@@ -124,7 +129,7 @@ class EngineNode:
             log.exception("the engine failed; standing by again")
         finally:
             self._set_leader(False)  # stop executing first, then let go of the rest
-            await _halt(term.halt)
+            await _halt(term.aclose if self._stopping else term.halt)
             self.term = None
             await self.lock.release()
             log.warning("engine stopped executing: standing by")
@@ -138,7 +143,8 @@ class EngineNode:
         self._task = asyncio.create_task(self.run(), name="engine-node")
 
     async def stop(self) -> None:
-        """Stop leading (if leading) and release the lock."""
+        """Stop leading (if leading: cursors saved) and release the lock."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
