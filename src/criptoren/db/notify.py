@@ -101,6 +101,10 @@ class Notifier:
         self._idle.clear()
         self._wake.set()
 
+    def queued(self) -> list[tuple[str, str]]:
+        """Notifications (channel, payload) not sent yet, oldest first."""
+        return list(self._queue)
+
     async def start(self) -> None:
         """Start the sender."""
         self._task = asyncio.create_task(self._run(), name="notify-sender")
