@@ -226,7 +226,7 @@ def test_leader_cut_from_the_database_stands_by_and_can_lead_again(
 # --- 2. an order placed through an API process, executed by the engine, streamed ------
 
 
-def test_api_process_streams_what_the_engine_process_does(
+def test_api_process_streams_what_the_engine_process_does_and_hands_it_strategies(
     tmp_path: Path, database_url: str
 ) -> None:
     with cluster(tmp_path, database_url) as (exchange, env, _), ExitStack() as stack:
@@ -237,6 +237,13 @@ def test_api_process_streams_what_the_engine_process_does(
         poll_until(lambda: _answers(api), within=15, what="a worker to listen")
         _, token = create_client(api, env, "streamer")
         seen = asyncio.run(_stream_one_order(api, token, exchange))
+        # a strategy enabled through the API process runs in the engine process
+        strategy = {"symbol": SYMBOL, "kind": "channel-breakout", "interval": "1m",
+                    "window": 20, "quantity": "0.001"}  # fmt: skip
+        auth = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{api.base_url}/api/v1/strategies", json=strategy, headers=auth)
+        assert created.status_code == 201, created.text
+        exchange.wait_subscribed("btcusdt@kline_1m")
         assert not api.errors(), api.log()
         assert not engine.errors(), engine.log()
     kinds = [(m["type"], m.get("event")) for m in seen]
