@@ -422,7 +422,6 @@ def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database
             placed = [future.result() for future in placing]
         exchange.wait_subscribed(STREAM)
         for phase in range(3):
-            engines[1].wait_ready()  # the standby (a fresh one after a kill) is up
             before = probe.engine_trades_count()
             exchange.emit_records(SYMBOL, records[SEGMENTS[phase] : SEGMENTS[phase + 1]])
             if phase < 2:
@@ -476,6 +475,7 @@ def _kill_leader_mid_burst(
         describe=lambda: leader.log()[-3000:],
     )
     leader.kill()
+    standby.wait_ready()  # a standby spawned at the previous kill may still be starting
     wait_leader(standby, within=10)
     fresh = ServiceProcess(env, f"{leader.name}'", ENGINE)  # it starts while the burst goes on
     stack.callback(fresh.stop)
