@@ -6,7 +6,6 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -36,6 +35,7 @@ from criptoren.market.pricebook import PriceBook
 from criptoren.market.prices import BookThenTickerPrices
 from criptoren.ports import (
     ExchangeInfoSource,
+    Lifecycle,
     MarketWatch,
     OrderFollower,
     PriceSource,
@@ -59,18 +59,6 @@ from criptoren.stream.pg_changes import PgChanges
 from criptoren.stream.render import StreamRenderer
 
 log = logging.getLogger(__name__)
-
-
-class Service(Protocol):
-    """A part with a life cycle (the NOTIFY plumbing of a scaled-out process)."""
-
-    async def start(self) -> None:
-        """Start working."""
-        ...
-
-    async def stop(self) -> None:
-        """Stop working."""
-        ...
 
 
 @dataclass
@@ -104,7 +92,7 @@ class Container:
     strategies: StrategyService
     strategy_runner: StrategyRunner
     role: Role = Role.ALL
-    cluster: list[Service] = field(default_factory=list)
+    cluster: list[Lifecycle] = field(default_factory=list)
     """NOTIFY senders and listeners (scaled-out roles): started first, stopped last."""
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -237,7 +225,7 @@ class Parts:
     health_source: MarketWatch
     order_followers: list[OrderFollower]
     strategy_followers: list[StrategyFollower]
-    cluster: list[Service] = field(default_factory=list)
+    cluster: list[Lifecycle] = field(default_factory=list)
     pg: PgChanges | None = None
     announced: PriceBook | None = None
     """The API role's book of the engine's announced prices (its streams' price source)."""

@@ -123,3 +123,16 @@ class StrategyFollower(Protocol):
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """Something happened to the strategy."""
         ...
+
+
+class Lifecycle(Protocol):
+    """A part that runs in the background between ``start`` and ``stop`` (the NOTIFY
+    senders and listeners of a scaled-out process)."""
+
+    async def start(self) -> None:
+        """Start working."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop working."""
+        ...
