@@ -12,19 +12,17 @@ only exists in another process's database, bounded polls of that database.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from criptoren.db.migrate import upgrade
 from criptoren.fake_exchange import FakeExchange
-from tests.support.databases import skip_or_fail, sqlite_copy
+from tests.support.cluster import migrated_postgres
+from tests.support.databases import sqlite_copy
 from tests.support.live import (
     ServiceProcess,
     create_client,
@@ -39,7 +37,6 @@ from tests.support.processes import (
     assert_ledger_matches_oracle,
     place_orders,
     poll_until,
-    scratch_postgres,
 )
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
@@ -51,7 +48,6 @@ START = Decimal("60000.00")
 SERVICE_SETTINGS = {"CRIPTOREN_CURSOR_FLUSH_SECONDS": "0.2"}
 # small batches: the burst is many transactions, so a kill on the first lands inside it
 SMALL_BATCHES = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}
-_scratch_serial = iter(range(1_000_000))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -76,14 +72,8 @@ def postgres_scratch_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _migrated_postgres() -> Iterator[str]:
-    with scratch_postgres(f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}") as url:
-        if url is None:
-            skip_or_fail("PostgreSQL is not reachable on the test server")
-            raise AssertionError("unreachable")
-        asyncio.run(upgrade(url))
-        yield url
+def _migrated_postgres() -> AbstractContextManager[str]:
+    return migrated_postgres("criptoren_crash")
 
 
 def _env(tmp_path: Path, fake: FakeExchange, database_url: str, **settings: str) -> dict[str, str]:

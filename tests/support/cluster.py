@@ -45,9 +45,9 @@ _serial = iter(range(1_000_000))
 
 
 @contextmanager
-def migrated_postgres() -> Iterator[str]:
+def migrated_postgres(prefix: str = "criptoren_scale") -> Iterator[str]:
     """A migrated PostgreSQL database of its own (dropped afterwards)."""
-    with scratch_postgres(f"criptoren_scale_{os.getpid()}_{next(_serial)}") as url:
+    with scratch_postgres(f"{prefix}_{os.getpid()}_{next(_serial)}") as url:
         if url is None:
             skip_or_fail("PostgreSQL is not reachable on the test server")
             raise AssertionError("unreachable")
