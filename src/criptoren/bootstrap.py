@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,7 +14,8 @@ from criptoren.binance.live_broker import LiveBroker
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.binance.transport import BinanceHttp
-from criptoren.config import Mode, Settings
+from criptoren.config import Mode, Role, Settings
+from criptoren.db.notify import CHANGES, ENGINE, PRICES, Listener, Notifier, asyncpg_dsn
 from criptoren.db.rate_buckets import DatabaseBuckets
 from criptoren.db.session import (
     Database,
@@ -27,15 +29,25 @@ from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
 from criptoren.engine.follower import EngineFollower
+from criptoren.engine.pg_follower import EngineInbox
 from criptoren.engine.reconciler import Reconciler
 from criptoren.engine.trigger_engine import TriggerEngine
+from criptoren.market.announced import AnnouncedMarket, PricePublisher
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
+from criptoren.market.pricebook import PriceBook
 from criptoren.market.prices import BookThenTickerPrices
 from criptoren.metrics import Sampler
 from criptoren.notify.wiring import build_notifications
 from criptoren.notify.worker import NotificationWorker
-from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
+from criptoren.ports import (
+    ExchangeInfoSource,
+    Lifecycle,
+    MarketWatch,
+    OrderFollower,
+    PriceSource,
+    StrategyFollower,
+)
 from criptoren.services.alerts import AlertService
 from criptoren.services.audit import AuditService
 from criptoren.services.auth import TokenCache
@@ -52,8 +64,9 @@ from criptoren.services.strategy_runner import StrategyRunner
 from criptoren.services.symbols import SymbolService
 from criptoren.services.trades import TradeService
 from criptoren.services.watchlists import WatchlistService
-from criptoren.stream.events import InProcessChanges
+from criptoren.stream.events import ChangePort, InProcessChanges
 from criptoren.stream.hub import StreamHub
+from criptoren.stream.pg_changes import PgChanges
 from criptoren.stream.render import StreamRenderer
 
 log = logging.getLogger(__name__)
@@ -96,18 +109,35 @@ class Container:
     audit: AuditService = field(default_factory=AuditService)
     sampler: Sampler = field(default_factory=Sampler)
     rate_limiter: RateLimiter | None = None
+    role: Role = Role.ALL
+    cluster: list[Lifecycle] = field(default_factory=list)
+    """NOTIFY senders and listeners (scaled-out roles): started first, stopped last."""
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
-        """Sync symbols, rebuild the index, resume the feed from the cursors, start the engine."""
+        """Start what this process's role runs (the all-in-one process: everything)."""
         log.info(
-            "criptoren starting: mode=%s venue=%s rest=%s ws=%s",
+            "criptoren starting: role=%s mode=%s venue=%s rest=%s ws=%s",
+            self.role.value,
             self.settings.mode.value,
             self.settings.venue,
             self.settings.binance_rest_url,
             self.settings.binance_ws_url,
         )
+        self.started = True
+        for part in self.cluster:
+            await part.start()
+        if self.role is not Role.API:
+            await self._start_engine()
+        if self.role is not Role.ENGINE:
+            self.streams.start()
+        if self.role is Role.ALL:
+            metrics.ENGINE_LEADER.set(1)  # the all-in-one process always runs the engine
+        self.sampler.start()
+
+    async def _start_engine(self) -> None:
+        """Sync symbols, reconcile, rebuild the index, resume the feed from the cursors, run."""
         if self.settings.sync_symbols_on_start:
             async with self.session_factory() as session, session.begin():
                 await self.symbols.sync_or_keep(session)
@@ -124,36 +154,49 @@ class Container:
         self.feed.book.add_listener(self.trigger_engine.on_trade)
         self.feed.book.add_reset_listener(self.trigger_engine.on_feed_reset)
         self.feed.book.add_listener(self.alert_engine.on_trade)
-        self.feed.book.add_listener(self.streams.on_trade)
+        if self.role is Role.ALL:
+            self.feed.book.add_listener(self.streams.on_trade)
         await self.demand.resume()
         await self.feed.start()
         self.trigger_engine.start()
         self.alert_engine.start()
         self.demand.start()
-        self.streams.start()
         await self.strategy_runner.start()
         self.notifier.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
-        metrics.ENGINE_LEADER.set(1)  # the all-in-one process always runs the engine
-        self.sampler.start()
-        self.started = True
 
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
+        await self._stop(save_cursors=True)
+
+    async def halt(self) -> None:
+        """Stop executing at once (the trigger engine and the feed before anything else),
+        without saving cursors, then release everything (a leader that lost its lock)."""
+        await self._stop(save_cursors=False)
+
+    async def _stop(self, *, save_cursors: bool) -> None:
         if self.started:
-            await self.notifier.stop()
-            metrics.ENGINE_LEADER.set(0)
             await self.sampler.stop()
-            await self.strategy_runner.stop()
-            await self.streams.stop()
-            await self.demand.stop()
+        if self.started and self.role is not Role.API:
+            await self.trigger_engine.halt()
             await self.feed.stop()
-            await self.trigger_engine.stop()
+            await self.notifier.stop()
             await self.alert_engine.stop()
+            await self.strategy_runner.stop()
+            await self.demand.stop()
             if self._reconciling is not None:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
+            if save_cursors:
+                await self.trigger_engine.stop()
+            if self.role is Role.ALL:
+                metrics.ENGINE_LEADER.set(0)
+        if self.started and self.role is not Role.ENGINE:
+            await self.streams.stop()
+        if self.started:
+            for part in reversed(self.cluster):
+                await part.stop()
         if self.rate_limiter is not None:
             await self.rate_limiter.aclose()
         await self.http.aclose()
@@ -206,6 +249,88 @@ def build_engine(
     return trigger_engine, reconciler
 
 
+@dataclass
+class Parts:
+    """What differs between the all-in-one process and the scaled-out roles."""
+
+    changes: InProcessChanges | PgChanges
+    market: MarketWatch
+    prices: PriceSource
+    health_source: MarketWatch
+    order_followers: list[OrderFollower]
+    strategy_followers: list[StrategyFollower]
+    cluster: list[Lifecycle] = field(default_factory=list)
+    pg: PgChanges | None = None
+    announced: PriceBook | None = None
+    """The API role's book of the engine's announced prices (its streams' price source)."""
+
+
+@dataclass(frozen=True)
+class Core:
+    """The market and engine pieces every role is built around."""
+
+    feed: BinanceFeed
+    rest: BinancePublicRest
+    trigger_engine: TriggerEngine
+    demand: FeedDemand
+    bus: EventBus
+
+
+def in_process_parts(core: Core) -> Parts:
+    """``serve``: the event port and the engine's index are in this process."""
+    changes = InProcessChanges(core.bus)
+    return Parts(
+        changes,
+        core.demand,
+        BookThenTickerPrices(core.feed.book, core.rest),
+        core.feed,
+        [EngineFollower(core.trigger_engine, core.demand, core.bus)],
+        [changes],
+    )
+
+
+def cluster_parts(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], core: Core
+) -> Parts:
+    """``api`` and ``engine``: changes, orders and prices travel over NOTIFY."""
+    notifier = Notifier(asyncpg_dsn(settings.database_url))
+    origin = uuid.uuid4().hex[:12]
+    pg = PgChanges(notifier, sessions, origin, settings.notify_catch_up_seconds)
+    if settings.role is Role.ENGINE:
+        core.bus.subscribe(pg.on_order_event)
+        publisher = PricePublisher(notifier, core.feed.book, settings.price_announce_seconds)
+        core.feed.book.add_listener(publisher.on_trade)
+        parts = in_process_parts(core)
+        parts.changes, parts.strategy_followers = pg, [pg]
+        parts.cluster, parts.pg = [notifier, publisher], pg
+        return parts
+    market = AnnouncedMarket(notifier)
+    listener = Listener(
+        asyncpg_dsn(settings.database_url), {CHANGES: pg.on_payload, PRICES: market.on_payload}
+    )
+    prices = BookThenTickerPrices(market.book, core.rest)
+    return Parts(pg, market, prices, market, [pg], [pg], [notifier, pg, listener], pg, market.book)
+
+
+def engine_inbox(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    parts: Parts,
+    trigger_engine: TriggerEngine,
+    demand: FeedDemand,
+    runner: StrategyRunner,
+) -> None:
+    """The engine role's listener: orders, strategies and watch requests from API workers."""
+    assert parts.pg is not None
+    inbox = EngineInbox(
+        sessions, trigger_engine, demand, runner, parts.pg.origin, settings.notify_catch_up_seconds
+    )
+    listener = Listener(
+        asyncpg_dsn(settings.database_url), {CHANGES: inbox.on_change, ENGINE: inbox.on_request}
+    )
+    parts.cluster[1:1] = [inbox, listener]  # listening before the index is rebuilt
+
+
 def build_container(
     settings: Settings,
     *,
@@ -219,7 +344,6 @@ def build_container(
     http = BinanceHttp(settings.binance_rest_url, timeout=settings.http_timeout_seconds)
     rest = BinancePublicRest(http)
     feed = BinanceFeed(feed_config(settings), rest)
-    prices = BookThenTickerPrices(feed.book, rest)
     bus = EventBus()
     signed = signed_client(settings, http)
     chosen_broker = broker or (
@@ -237,15 +361,29 @@ def build_container(
     tokens = TokenCache(settings.auth_cache_seconds)
     demand = FeedDemand(sessions, feed, settings.feed_release_after_seconds)
     bus.subscribe(demand.on_order_event)
-    follower = EngineFollower(trigger_engine, demand, bus)
-    changes = InProcessChanges(bus)
-    positions = PositionService(prices)
-    orders = OrderService(symbols, prices, settings.client_order_prefix, [follower])
-    strategies = StrategyService(symbols, orders, [changes])
+    core = Core(feed, rest, trigger_engine, demand, bus)
+    parts = (
+        in_process_parts(core)
+        if settings.role is Role.ALL
+        else cluster_parts(settings, sessions, core)
+    )
+    positions = PositionService(parts.prices)
+    orders = OrderService(
+        symbols, parts.prices, settings.client_order_prefix, parts.order_followers
+    )
+    strategies = StrategyService(symbols, orders, parts.strategy_followers)
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
-    strategies.followers.append(strategy_runner)
+    if settings.role is not Role.API:
+        strategies.followers.append(strategy_runner)
+    streams = build_stream_hub(
+        settings, sessions, parts.changes, positions, parts.prices, parts.market
+    )
+    if parts.announced is not None:
+        parts.announced.add_listener(streams.on_trade)
+    if settings.role is Role.ENGINE:
+        engine_inbox(settings, sessions, parts, trigger_engine, demand, strategy_runner)
     notifications, notifier = build_notifications(settings, database)
-    alert_engine = AlertEngine(database, demand, [changes, notifier])
+    alert_engine = AlertEngine(database, demand, [parts.changes, notifier])
     bus.subscribe(notifier.wake)  # order events are published after their commit
     container = Container(
         settings=settings,
@@ -263,14 +401,14 @@ def build_container(
         symbols=symbols,
         clients=ClientService(tokens),
         orders=orders,
-        trades=TradeService(symbols, settings.mode, [changes]),
+        trades=TradeService(symbols, settings.mode, [parts.changes]),
         positions=positions,
-        health=HealthService(sessions, feed),
+        health=HealthService(sessions, parts.health_source),
         tokens=tokens,
-        prices=prices,
+        prices=parts.prices,
         demand=demand,
-        watchlists=WatchlistService(symbols, demand, prices, [changes]),
-        streams=build_stream_hub(settings, sessions, changes, positions, prices, demand),
+        watchlists=WatchlistService(symbols, parts.market, parts.prices, [parts.changes]),
+        streams=streams,
         klines=KlineService(rest, symbols),
         strategies=strategies,
         strategy_runner=strategy_runner,
@@ -279,6 +417,8 @@ def build_container(
         notifications=notifications,
         notifier=notifier,
         rate_limiter=build_rate_limiter(settings, database),
+        role=settings.role,
+        cluster=parts.cluster,
     )
     sample_into_metrics(container)
     return container
@@ -307,18 +447,17 @@ def sample_into_metrics(c: Container) -> None:
     sampler.add_gauge(metrics.STALE_SYMBOLS, lambda: len(feed.book.stale_symbols()))
     sampler.add_gauge(metrics.STREAM_CONNECTIONS, lambda: len(c.streams.connections()))
     sampler.add_gauge(metrics.ENGINE_PAUSED, lambda: c.trigger_engine.paused_since is not None)
-    # the outbox (built elsewhere) adds: sampler.add_gauge(metrics.OUTBOX_BACKLOG, ...)
 
 
 def build_stream_hub(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    changes: InProcessChanges,
+    changes: ChangePort,
     positions: PositionService,
     prices: PriceSource,
     market: MarketWatch,
 ) -> StreamHub:
-    """The push stream's hub, fed by the in-process event port."""
+    """The push stream's hub, fed by the event port (in process, or over NOTIFY)."""
     return StreamHub(
         changes,
         StreamRenderer(sessions, positions, prices, market),

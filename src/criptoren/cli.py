@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
 from criptoren.cli_audit import audit_app
-from criptoren.config import Mode, get_settings
+from criptoren.config import Mode, Role, Settings, get_settings
 from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
 from criptoren.db.migrate import schema_problem, upgrade
+from criptoren.db.session import is_sqlite
 from criptoren.domain.audit import ADMIN
 from criptoren.domain.strategies import StrategyKind
 from criptoren.errors import CriptorenError
@@ -89,6 +91,8 @@ def serve(
     """Run the HTTP API, the push stream and the market engine (exit 1 without a database)."""
     from criptoren.api.serving import serve as run_server
 
+    os.environ["CRIPTOREN_ROLE"] = Role.ALL.value  # one process runs everything
+    get_settings.cache_clear()
     settings = get_settings()
     # the engine rebuilds its index from the database at start-up: without one it cannot run
     problem = _run(schema_problem(settings.database_url), settings.database_url)
@@ -101,6 +105,52 @@ def serve(
     # httpx logs every request's full URL at INFO: a webhook URL may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     run_server(settings, host or settings.host, port or settings.port, workers)
+
+
+def _scaled_out_settings(role: Role, command: str) -> Settings:
+    """Settings for ``api``/``engine``: PostgreSQL with a current schema, or exit 1."""
+    os.environ["CRIPTOREN_ROLE"] = role.value  # uvicorn's worker processes read it too
+    get_settings.cache_clear()
+    settings = get_settings()
+    if is_sqlite(settings.database_url):
+        _fail(
+            f"`criptoren {command}` needs PostgreSQL (set CRIPTOREN_DATABASE_URL to a "
+            "postgresql+asyncpg:// URL); on SQLite run everything in one `criptoren serve`"
+        )
+    problem = _run(schema_problem(settings.database_url), settings.database_url)
+    if problem is not None:
+        _fail(problem)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return settings
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run stateless HTTP and stream workers (PostgreSQL only; engines execute the orders)."""
+    from criptoren.api.serving import serve as run_server
+
+    settings = _scaled_out_settings(Role.API, "api")
+    run_server(settings, host or settings.host, port if port is not None else settings.port,
+               workers)  # fmt: skip
+
+
+@app.command()
+def engine(
+    host: Annotated[str | None, typer.Option(help="Bind address of /healthz and /metrics.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of /healthz and /metrics (CRIPTOREN_ENGINE_PORT).")
+    ] = None,
+) -> None:
+    """Run an engine: the leader executes orders, the others stand by (PostgreSQL only)."""
+    from criptoren.api.serving import serve_engine
+
+    settings = _scaled_out_settings(Role.ENGINE, "engine")
+    serve_engine(settings, host or settings.host,
+                 port if port is not None else settings.engine_port)  # fmt: skip
 
 
 @clients_app.command("create")

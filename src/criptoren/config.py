@@ -31,6 +31,14 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
+class Role(StrEnum):
+    """What a process runs: everything (``serve``), HTTP and streams only, or the engine."""
+
+    ALL = "all"
+    API = "api"
+    ENGINE = "engine"
+
+
 class Settings(BaseSettings):
     """Everything the service can be told from outside."""
 
@@ -92,6 +100,12 @@ class Settings(BaseSettings):
     rate_limit_burst: Annotated[int, Field(ge=0)] = 40
     # auto: buckets in PostgreSQL (shared by every API worker), in memory on SQLite
     rate_limit_store: Literal["auto", "memory"] = "auto"
+    # scale-out (``criptoren api`` / ``criptoren engine``, PostgreSQL only)
+    role: Role = Role.ALL
+    engine_port: int = 8001
+    leader_poll_seconds: Annotated[float, Field(gt=0, le=1)] = 0.5
+    notify_catch_up_seconds: Annotated[float, Field(gt=0)] = 2.0
+    price_announce_seconds: Annotated[float, Field(ge=0, le=0.1)] = 0.02
 
     @field_validator("admin_token")
     @classmethod

@@ -152,3 +152,16 @@ class NotificationSender(Protocol):
     async def send(self, delivery: Delivery) -> str | None:
         """``None`` when delivered; else why not (at most 1 KiB, no secret)."""
         ...
+
+
+class Lifecycle(Protocol):
+    """A part that runs in the background between ``start`` and ``stop`` (the NOTIFY
+    senders and listeners of a scaled-out process)."""
+
+    async def start(self) -> None:
+        """Start working."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop working."""
+        ...

@@ -12,7 +12,6 @@ only exists in another process's database, bounded polls of that database.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
@@ -34,6 +33,7 @@ from tests.support.oracle import OracleFill, expected_fills
 from tests.support.processes import (
     DbProbe,
     ExchangeDriver,
+    assert_ledger_matches_oracle,
     migrated_postgres,
     place_orders,
     poll_until,
@@ -112,40 +112,7 @@ def _assert_ledger_matches_oracle(
     probe: DbProbe, exchange: ExchangeDriver, logs: str
 ) -> dict[int, OracleFill]:
     """The ledger equals the oracle over every emitted trade; returns the oracle's fills."""
-    orders = {o.id: o for o in probe.orders()}
-    trades = probe.engine_trades()
-    tape = exchange.tape(SYMBOL)
-    expected = expected_fills(tape, [o.oracle() for o in orders.values()], FEE_RATE)
-
-    per_order = Counter(t.order_id for t in trades)
-    twice = {oid: n for oid, n in per_order.items() if n > 1}
-    assert not twice, f"orders executed more than once: {twice}\n{logs}"
-    stuck = sorted(o.id for o in orders.values() if o.status in ("triggered", "failed"))
-    assert not stuck, f"orders left triggered/failed: {stuck}\n{logs}"
-    executed = {oid for oid, o in orders.items() if o.status == "executed"}
-    lost = sorted(set(expected) - executed)
-    extra = sorted(executed - set(expected))
-    assert not lost, f"{len(lost)} orders the oracle fires were not executed: {lost[:20]}\n{logs}"
-    assert not extra, f"{len(extra)} orders executed that must not fire: {extra[:20]}\n{logs}"
-    assert set(per_order) == executed
-
-    by_order = {t.order_id: t for t in trades}
-    wrong = []
-    for oid, fill in expected.items():
-        trade = by_order[oid]
-        got = (trade.price, trade.quantity, trade.fee)
-        if (
-            got != (fill.price, fill.quantity, fill.fee)
-            or orders[oid].executed_trade_id != trade.id
-        ):
-            wrong.append((oid, got, (fill.price, fill.quantity, fill.fee), fill.agg_id))
-    assert not wrong, (
-        f"{len(wrong)} fills differ from the oracle (id, got, want, agg): {wrong[:10]}"
-    )
-    for oid, order in orders.items():
-        if oid not in expected:
-            assert order.status in ("waiting", "cancelled"), (oid, order.status)
-    return expected
+    return assert_ledger_matches_oracle(probe, exchange, logs, SYMBOL, FEE_RATE)
 
 
 def _kill_on_first_engine_trade(probe: DbProbe, service: ServiceProcess) -> None:

@@ -162,7 +162,7 @@ def test_two_workers_share_one_rate_limit_and_one_set_of_metrics(tmp_path: Path)
             PROMETHEUS_MULTIPROC_DIR=str(folder),
         )
         env["CRIPTOREN_DATABASE_URL"] = url
-        with service_process(env, "serve-2-workers", ["--workers", "2"]) as service:
+        with service_process(env, "serve-2-workers", ("serve", "--workers", "2")) as service:
             # the supervisor logs its port before the workers listen on the shared socket
             poll_until(
                 lambda: service.log().count("Application startup complete.") == 2,

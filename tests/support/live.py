@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,14 +86,16 @@ class ServiceProcess:
     port is read from uvicorn's "running on" line.
     """
 
-    def __init__(self, env: dict[str, str], name: str = "serve", args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, env: dict[str, str], name: str = "serve", command: tuple[str, ...] = ("serve",)
+    ) -> None:
         self.name = name
         self.port = 0
         self.lines: list[str] = []
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [CRIPTOREN, "serve", *args],
-            env={**env, "CRIPTOREN_PORT": "0"},
+            [CRIPTOREN, *command],
+            env={**env, "CRIPTOREN_PORT": "0", "CRIPTOREN_ENGINE_PORT": "0"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -156,10 +158,10 @@ class ServiceProcess:
 
 @contextmanager
 def service_process(
-    env: dict[str, str], name: str = "serve", args: Sequence[str] = ()
+    env: dict[str, str], name: str = "serve", command: tuple[str, ...] = ("serve",)
 ) -> Iterator[ServiceProcess]:
-    """A started ``criptoren serve ARGS``; stopped (if still alive) on exit."""
-    service = ServiceProcess(env, name, args)
+    """A started ``criptoren serve`` (or ``command``); stopped (if still alive) on exit."""
+    service = ServiceProcess(env, name, command)
     try:
         yield service.wait_ready()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from sqlalchemy.pool import NullPool
 from criptoren.db.migrate import upgrade
 from criptoren.db.models import FeedCursor, PositionedOrder, Trade
 from criptoren.fake_exchange import FakeExchange
+from criptoren.fake_exchange.records import AggRecord
 from tests.support.databases import DEFAULT_ADMIN_DSN, skip_or_fail
 from tests.support.live import LoopThread
-from tests.support.oracle import OracleOrder, OracleTrade
+from tests.support.oracle import OracleFill, OracleOrder, OracleTrade, expected_fills
 
 T = TypeVar("T")
 
@@ -78,6 +80,10 @@ class ExchangeDriver:
     def emit(self, symbol: str, prices: Sequence[Decimal]) -> None:
         """Emit one trade per price, on the exchange's own loop."""
         self._call(lambda: self.exchange.emit_prices(symbol, list(prices)))
+
+    def emit_records(self, symbol: str, records: Sequence[AggRecord]) -> None:
+        """Emit recorded trades (stamped with new ids and now as their time)."""
+        self._call(lambda: self.exchange.market.emit(symbol, records))
 
     def wait_subscribed(self, stream: str, count: int = 1, within: float = 15.0) -> None:
         """Block until ``count`` connections carry ``stream``."""
@@ -279,6 +285,46 @@ class DbProbe:
             ]
 
         return self.loop.run(run())
+
+
+def assert_ledger_matches_oracle(
+    probe: DbProbe, exchange: ExchangeDriver, logs: str, symbol: str, fee_rate: Decimal
+) -> dict[int, OracleFill]:
+    """The ledger equals the oracle over every emitted trade; returns the oracle's fills."""
+    orders = {o.id: o for o in probe.orders()}
+    trades = probe.engine_trades()
+    tape = exchange.tape(symbol)
+    expected = expected_fills(tape, [o.oracle() for o in orders.values()], fee_rate)
+
+    per_order = Counter(t.order_id for t in trades)
+    twice = {oid: n for oid, n in per_order.items() if n > 1}
+    assert not twice, f"orders executed more than once: {twice}\n{logs}"
+    stuck = sorted(o.id for o in orders.values() if o.status in ("triggered", "failed"))
+    assert not stuck, f"orders left triggered/failed: {stuck}\n{logs}"
+    executed = {oid for oid, o in orders.items() if o.status == "executed"}
+    lost = sorted(set(expected) - executed)
+    extra = sorted(executed - set(expected))
+    assert not lost, f"{len(lost)} orders the oracle fires were not executed: {lost[:20]}\n{logs}"
+    assert not extra, f"{len(extra)} orders executed that must not fire: {extra[:20]}\n{logs}"
+    assert set(per_order) == executed
+
+    by_order = {t.order_id: t for t in trades}
+    wrong = []
+    for oid, fill in expected.items():
+        trade = by_order[oid]
+        got = (trade.price, trade.quantity, trade.fee)
+        if (
+            got != (fill.price, fill.quantity, fill.fee)
+            or orders[oid].executed_trade_id != trade.id
+        ):
+            wrong.append((oid, got, (fill.price, fill.quantity, fill.fee), fill.agg_id))
+    assert not wrong, (
+        f"{len(wrong)} fills differ from the oracle (id, got, want, agg): {wrong[:10]}"
+    )
+    for oid, order in orders.items():
+        if oid not in expected:
+            assert order.status in ("waiting", "cancelled"), (oid, order.status)
+    return expected
 
 
 # --- HTTP helpers ---------------------------------------------------------------------

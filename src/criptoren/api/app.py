@@ -29,7 +29,7 @@ from criptoren.api.observability import install_metrics
 from criptoren.api.request_id import RequestId
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
-from criptoren.config import Settings, get_settings
+from criptoren.config import Role, Settings, get_settings
 from criptoren.web.panel import install_panel
 
 DESCRIPTION = """
@@ -101,4 +101,7 @@ async def _healthz(container: ContainerDep, strict: bool = False) -> JSONRespons
             "pending_executions": container.trigger_engine.pending(),
         },
     }
+    if container.role is Role.API:  # the engine runs elsewhere: its own /healthz says
+        body["role"] = container.role.value
+        del body["engine"]
     return JSONResponse(body, status_code=503 if strict and report.reasons else 200)

@@ -104,3 +104,11 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     app = create_app(settings)
     StreamingServer(server_config(app, settings, host, port), app).run()
+
+
+def serve_engine(settings: Settings, host: str, port: int) -> None:
+    """Run one engine process (leader or hot standby) and its health endpoints."""
+    from criptoren.api.engine_app import create_engine_app
+
+    app = create_engine_app(settings)
+    uvicorn.Server(server_config(app, settings, host, port)).run()

@@ -138,11 +138,16 @@ class TriggerEngine:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(drain_seconds):
                     await self._idle.wait()
+        await self.halt()
+        await self.flush_cursors()
+
+    async def halt(self) -> None:
+        """Stop executing now, without saving cursors (a deposed leader: another engine
+        carries on from the cursors it finds)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self.flush_cursors()
 
     # --- orders placed and cancelled by the services ----------------------------------
 

@@ -168,6 +168,10 @@ class PriceBook:
         """Trades applied so far over the symbols still held (a metric's running total)."""
         return sum(st.trades_seen for st in self._states.values())
 
+    def symbols(self) -> list[str]:
+        """Every symbol the book holds a state for."""
+        return sorted(self._states)
+
     def stale_symbols(self) -> list[str]:
         """Symbols currently marked stale."""
         return sorted(s for s, st in self._states.items() if st.stale)

@@ -100,10 +100,11 @@ class StrategyRunner:
 
     async def stop(self) -> None:
         """Stop acting (waiting orders stay: they are ordinary positioned orders)."""
-        self.bus.unsubscribe(self._on_order_event)
         if self._task is not None:
+            self.bus.unsubscribe(self._on_order_event)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def wait_for(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` holds, re-checked after each job."""

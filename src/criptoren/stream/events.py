@@ -61,31 +61,16 @@ class ChangePort(Protocol):
         ...
 
 
-class InProcessChanges:
-    """The event port within one process: the engine's bus plus the services' followers."""
+class ChangeFollowers:
+    """The services' after-commit followers and the engine's bus, as changes to ``emit``."""
 
-    def __init__(self, bus: EventBus) -> None:
-        self._listeners: list[ChangeListener] = []
-        bus.subscribe(self._on_order_event)
+    def emit(self, change: Change) -> None:
+        """Hand the change on (in process, or to every process)."""
+        raise NotImplementedError
 
-    def subscribe(self, listener: ChangeListener) -> None:
-        """Receive every change from now on."""
-        self._listeners.append(listener)
-
-    def unsubscribe(self, listener: ChangeListener) -> None:
-        """Stop receiving changes."""
-        self._listeners.remove(listener)
-
-    def publish(self, change: Change) -> None:
-        """Hand ``change`` to every listener; a failing one never stops the others."""
-        for listener in tuple(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                log.exception("change listener failed on %s", change.topic)
-
-    def _on_order_event(self, event: OrderEvent) -> None:
-        self.publish(
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Event-bus subscriber: an order moved."""
+        self.emit(
             Change(
                 Topic.ORDER,
                 event.client_id,
@@ -98,16 +83,44 @@ class InProcessChanges:
 
     async def trade_recorded(self, trade_id: int, client_id: int, symbol: str) -> None:
         """``TradeFollower``: a manual trade changed a position."""
-        self.publish(Change(Topic.TRADE, client_id, symbol, trade_id=trade_id))
+        self.emit(Change(Topic.TRADE, client_id, symbol, trade_id=trade_id))
 
     async def watchlist_changed(self, owner: int | None) -> None:
         """``WatchlistFollower``: someone's watchlist changed."""
-        self.publish(Change(Topic.WATCHLIST, owner))
+        self.emit(Change(Topic.WATCHLIST, owner))
 
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """``StrategyFollower``: one of a client's strategies did something."""
-        self.publish(Change(Topic.STRATEGY, client_id, strategy_id=strategy_id, event=event))
+        self.emit(Change(Topic.STRATEGY, client_id, strategy_id=strategy_id, event=event))
 
     async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
         """``AlertFiredFollower``: one of a client's alerts fired (committed)."""
-        self.publish(Change(Topic.ALERT, client_id, symbol, alert_event_id=event_id))
+        self.emit(Change(Topic.ALERT, client_id, symbol, alert_event_id=event_id))
+
+
+class InProcessChanges(ChangeFollowers):
+    """The event port within one process: the engine's bus plus the services' followers."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._listeners: list[ChangeListener] = []
+        bus.subscribe(self.on_order_event)
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Receive every change from now on."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: ChangeListener) -> None:
+        """Stop receiving changes."""
+        self._listeners.remove(listener)
+
+    def emit(self, change: Change) -> None:
+        """Hand ``change`` to every listener of this process."""
+        self.publish(change)
+
+    def publish(self, change: Change) -> None:
+        """Hand ``change`` to every listener; a failing one never stops the others."""
+        for listener in tuple(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("change listener failed on %s", change.topic)

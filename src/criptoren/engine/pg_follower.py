@@ -1,0 +1,157 @@
+"""The engine's side of NOTIFY: what API processes placed, cancelled or asked to watch.
+
+The in-process ``EngineFollower`` is called after commit; across processes the API
+announces ids and this inbox reads the rows, in the order announced. A periodic catch-up
+indexes waiting orders no notification told of (a listener that reconnected, an API
+process killed between its commit and its notify).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from criptoren.db.models import PositionedOrder
+from criptoren.db.notify import cancel_quietly, periodically
+from criptoren.domain.money import to_units
+from criptoren.domain.orders import OrderStatus
+from criptoren.domain.trigger_index import WaitingOrder
+from criptoren.engine.trigger_engine import TriggerEngine, epoch_ms
+from criptoren.ports import MarketWatch, StrategyFollower
+from criptoren.stream.events import Change, Topic
+from criptoren.stream.pg_changes import db_now, decode
+
+log = logging.getLogger(__name__)
+CATCH_UP_OVERLAP = timedelta(seconds=5)
+KNOWN_LIMIT = 500_000
+ORDER_EVENTS = frozenset({"placed", "cancelled"})
+STRATEGY_EVENTS = frozenset({"enabled", "paused", "deleted"})
+
+
+def watch_request(symbols: Iterable[str], *, release: bool = False) -> str:
+    """The payload asking the engine to stream (or release) ``symbols``."""
+    return orjson.dumps({"release" if release else "watch": sorted(symbols)}).decode()
+
+
+class EngineInbox:
+    """Applies announced orders, strategies and watch requests to the engine (the leader)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: TriggerEngine,
+        market: MarketWatch,
+        strategies: StrategyFollower,
+        origin: str,
+        catch_up_seconds: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.market = market
+        self.strategies = strategies
+        self.origin = origin
+        self.catch_up_seconds = catch_up_seconds
+        self._jobs: asyncio.Queue[Change | tuple[str, list[str]]] = asyncio.Queue()
+        self._since: datetime | None = None
+        self._known: set[int] = set()  # indexed here once: the catch-up leaves them be
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def on_change(self, payload: str) -> None:
+        """Listener handler (changes channel): queue what concerns the engine."""
+        change, origin = decode(payload)
+        if origin == self.origin:
+            return  # this engine's own announcement
+        wanted = ORDER_EVENTS if change.topic is Topic.ORDER else STRATEGY_EVENTS
+        if change.topic in (Topic.ORDER, Topic.STRATEGY) and change.event in wanted:
+            self._jobs.put_nowait(change)
+
+    def on_request(self, payload: str) -> None:
+        """Listener handler (engine channel): symbols to watch or release."""
+        for kind, symbols in orjson.loads(payload).items():
+            self._jobs.put_nowait((str(kind), [str(s) for s in symbols]))
+
+    async def start(self) -> None:
+        """Start applying, and catching up from the database's clock, now."""
+        async with self.sessions() as session:
+            self._since = (await db_now(session)) - CATCH_UP_OVERLAP
+        self._tasks = [
+            asyncio.create_task(self._work(), name="engine-inbox"),
+            asyncio.create_task(
+                periodically(self.catch_up_seconds, self.catch_up, "catching up on orders"),
+                name="engine-catch-up",
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop applying."""
+        await cancel_quietly(*self._tasks)
+        self._tasks = []
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            try:
+                await self._apply(job)
+            except Exception:
+                log.exception("applying %r failed (the catch-up will retry orders)", job)
+
+    async def _apply(self, job: Change | tuple[str, list[str]]) -> None:
+        if isinstance(job, tuple):
+            kind, symbols = job
+            await (
+                self.market.unwatch(symbols) if kind == "release" else self.market.watch(symbols)
+            )
+        elif job.topic is Topic.STRATEGY:
+            assert job.strategy_id is not None
+            assert job.owner is not None
+            await self.strategies.strategy_changed(job.strategy_id, job.owner, job.event or "")
+        elif job.event == "cancelled" and job.order_id is not None:
+            self.engine.remove_order(job.order_id)
+            if job.symbol:
+                await self.market.unwatch([job.symbol])
+        elif job.order_id is not None:
+            await self._index(select(PositionedOrder).where(PositionedOrder.id == job.order_id))
+
+    async def _index(self, query: object) -> int:
+        """Index the waiting orders ``query`` selects, and stream their symbols."""
+        async with self.sessions() as session:
+            rows = (await session.scalars(query)).all()  # type: ignore[call-overload]
+        waiting = [
+            r for r in rows if r.status == OrderStatus.WAITING.value and r.id not in self._known
+        ]
+        if len(self._known) > KNOWN_LIMIT:
+            self._known.clear()
+        for row in waiting:
+            self._known.add(row.id)
+            self.engine.add_order(
+                WaitingOrder(
+                    row.id,
+                    row.symbol,
+                    row.condition,
+                    to_units(row.target_price),
+                    epoch_ms(row.created_at),
+                )
+            )
+        if waiting:
+            await self.market.watch(sorted({r.symbol for r in waiting}))
+        return len(waiting)
+
+    async def catch_up(self) -> int:
+        """Index waiting orders changed since the last pass (adding one twice is a no-op)."""
+        assert self._since is not None
+        async with self.sessions() as session:
+            now = await db_now(session)
+        query = (
+            select(PositionedOrder)
+            .where(PositionedOrder.status == OrderStatus.WAITING)
+            .where(PositionedOrder.updated_at > self._since)
+        )
+        count = await self._index(query)
+        self._since = now - CATCH_UP_OVERLAP
+        return count
