@@ -46,6 +46,10 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "/api/v1/alerts": {"symbol": "BTCUSDT", "condition": "gte", "price": "70000"},
     "/alertas": {"symbol": "BTCUSDT", "condicao": "gte", "preco": "70000"},
+    "/api/v1/notification-channels": {"kind": "webhook", "url": "https://example.com/hook"},
+    "/canais-notificacao": {"tipo": "webhook", "url": "https://example.com/hook"},
+    "/api/v1/notification-preferences": {"order_events": ["executed"]},
+    "/preferencias-notificacao": {"eventos_ordem": ["executed"]},
 }
 NO_DATABASE = {"/", "/healthz"}
 
@@ -84,7 +88,7 @@ async def _call(
 ) -> httpx.Response:
     admin_only = template.startswith("/api/v1/clients") or template.endswith("/sync")
     headers = harness.admin if admin_only else client
-    body = BODIES.get(template) if method == "POST" else None
+    body = BODIES.get(template) if method in ("POST", "PUT") else None
     return await harness.http.request(method, path, json=body, headers=headers)
 
 
