@@ -201,3 +201,11 @@ def test_two_workers_share_one_rate_limit_and_one_set_of_metrics(tmp_path: Path)
             time.sleep(retry_after)  # the behaviour under test: waiting as told works
             again = httpx.get(f"{service.base_url}/ordens", headers=auth, timeout=10)
             assert again.status_code == 200, again.text
+
+            # SIGTERM to the supervisor: the workers close their streams with 1001 too
+            ws_url = service.base_url.replace("http://", "ws://") + "/api/v1/stream"
+            with connect(ws_url, additional_headers=auth, open_timeout=10) as stream:
+                stream.recv(timeout=10)  # the snapshot: the stream is open
+                service.process.send_signal(signal.SIGTERM)
+                assert _close_code(stream) == 1001
+            assert service.process.wait(10) == 0, service.log()

@@ -28,23 +28,28 @@ class RequestMetrics:
         self._children: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Time the request from its first byte read to its last byte sent."""
+        """Time the request from its first byte read to its last byte handed to the server
+        (observed before that last send: a client that has its answer sees it counted)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # an exception escaping the app is answered 500 by the server
+        status = 0
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif not message.get("more_body", False):
+                self._child(scope, status).observe(time.perf_counter() - started)
+                status = -1  # observed
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            self._child(scope, status).observe(time.perf_counter() - started)
+            if status != -1:  # no complete answer: the server answers 500 or drops it
+                self._child(scope, status or 500).observe(time.perf_counter() - started)
 
     def _child(self, scope: Scope, status: int) -> Histogram:
         route = scope.get("route")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.supervisors.multiprocess import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from criptoren.config import Settings
 from criptoren.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
@@ -31,9 +31,9 @@ class StreamingServer(uvicorn.Server):
     Left to itself, uvicorn would close open WebSockets with 1012 (service restart).
     """
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI | None = None) -> None:
         super().__init__(config)
-        self.app = app
+        self.app = app  # None in a worker process: found in the loaded app at shutdown
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -47,10 +47,42 @@ class StreamingServer(uvicorn.Server):
         """Stop accepting, close the streams with 1001, then shut down as usual."""
         for server in self.servers:
             server.close()
-        container = getattr(self.app.state, "container", None)
+        app = _fastapi_of(self.app or self.config.loaded_app)
+        container = getattr(app.state, "container", None) if app is not None else None
         if container is not None:
             await container.streams.close_all(GOING_AWAY)
         await super().shutdown(sockets)
+
+
+def _fastapi_of(app: object) -> FastAPI | None:
+    """The FastAPI application inside uvicorn's wrappers (proxy headers, message logger)."""
+    while app is not None and not isinstance(app, FastAPI):
+        app = getattr(app, "app", None)
+    return app
+
+
+class StreamingProcess(Process):
+    """A ``--workers N`` worker whose server is a :class:`StreamingServer` (1001, status 0)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        """The worker's server, made in the worker process."""
+        if self._server is None:
+            self._server = StreamingServer(self.config)
+        return self._server
+
+
+class StreamingMultiprocess(Multiprocess):
+    """uvicorn's supervisor, starting :class:`StreamingProcess` workers.
+
+    (A worker it restarts after a crash is uvicorn's own: its streams close with 1012.)"""
+
+    def init_processes(self) -> None:
+        """Start the workers."""
+        for _ in range(self.processes_num):
+            process = StreamingProcess(self.config, self.sockets)
+            process.start()
+            self.processes.append(process)
 
 
 def server_config(
@@ -94,11 +126,10 @@ def metrics_folder() -> Iterator[None]:
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Run the application until SIGINT or SIGTERM (``workers`` processes when > 1)."""
     if workers > 1:
-        # several processes need an import string: each builds its app from the environment;
-        # uvicorn's supervisor closes their streams with 1012 (service restart), not 1001
+        # several processes need an import string: each builds its app from the environment
         config = server_config(APP_FACTORY, settings, host, port, workers)
         with metrics_folder():
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            StreamingMultiprocess(config, sockets=[config.bind_socket()]).run()
         return
     from criptoren.api.app import create_app
 
