@@ -222,7 +222,7 @@ def build_container(
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
     notifications, notifier = build_notifications(settings, database)
-    bus.subscribe(notifier.wake)  # order events are published after their commit
+    bus.subscribe(notifier.on_order_event)  # order events are published after their commit
     return Container(
         settings=settings,
         engine=engine,
