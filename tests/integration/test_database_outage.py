@@ -41,6 +41,10 @@ BODIES: dict[str, dict[str, Any]] = {
         "janela": 20,
         "quantidade": "0.001",
     },
+    "/api/v1/notification-channels": {"kind": "webhook", "url": "https://93.184.216.34/hook"},
+    "/canais-notificacao": {"tipo": "webhook", "url": "https://93.184.216.34/hook"},
+    "/api/v1/notification-preferences": {"order_events": ["executed"]},
+    "/preferencias-notificacao": {"eventos_ordem": ["executed"]},
 }
 NO_DATABASE = {"/", "/healthz"}
 
@@ -79,7 +83,7 @@ async def _call(
 ) -> httpx.Response:
     admin_only = template.startswith("/api/v1/clients") or template.endswith("/sync")
     headers = harness.admin if admin_only else client
-    body = BODIES.get(template) if method == "POST" else None
+    body = BODIES.get(template) if method in ("POST", "PUT") else None
     return await harness.http.request(method, path, json=body, headers=headers)
 
 

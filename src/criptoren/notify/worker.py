@@ -94,6 +94,8 @@ class NotificationWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._task = self._settler = None
         outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
         try:  # what finished is recorded, so a graceful stop sends nothing twice
             await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
         except Exception as exc:
