@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
+from criptoren.db.types import utcnow
+from criptoren.domain.notifications import ChannelKind, Delivery, event_body
+from criptoren.notify.urls import AddressGuard
+from criptoren.notify.webhook import WebhookSender
 from tests.support.events import AttemptRecorder
 from tests.support.harness import Harness, running_service
 from tests.support.receiver import Received, WebhookReceiver
@@ -202,3 +207,43 @@ async def test_one_event_two_channels_share_its_id(service: Harness) -> None:
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_deliveries_page_back_with_before(
+    service: Harness, receiver: WebhookReceiver
+) -> None:
+    attempts = AttemptRecorder(service.container.notifier)
+    _, auth = await service.new_client()
+    await service.http.put(
+        "/api/v1/notification-preferences", json={"order_events": ["placed"]}, headers=auth
+    )
+    await add_webhook(service, auth, receiver)
+    order = {"symbol": "BTCUSDT", "side": "buy", "target_price": "50000", "quantity": "0.01"}
+    for _ in range(3):
+        placed = await service.http.post("/api/v1/orders", json=order, headers=auth)
+        assert placed.status_code == 201
+    await attempts.wait_for(lambda: len(attempts.delivered()) == 3)
+    first = await deliveries(service, auth, limit=2)
+    assert len(first) == 2
+    assert first[0]["id"] > first[1]["id"]  # newest first
+    rest = await deliveries(service, auth, limit=2, before=first[-1]["id"])
+    assert len(rest) == 1
+    assert rest[0]["id"] < first[-1]["id"]
+    pt = await service.http.get("/notificacoes", params={"limite": 1}, headers=auth)
+    assert [row["id"] for row in pt.json()] == [first[0]["id"]]
+
+
+async def test_delivery_rechecks_the_address_and_never_calls_a_private_one(
+    receiver: WebhookReceiver,
+) -> None:
+    body = event_body("e1", "order.executed", utcnow(), {"order_id": 1})
+    delivery = Delivery(1, "e1", "order.executed", body, 1, ChannelKind.WEBHOOK, receiver.url)
+    async with httpx.AsyncClient() as http:
+        # a name that resolved to a public address when the channel was created may now
+        # resolve to loopback: the delivery refuses it without calling it
+        refused = await WebhookSender(http, AddressGuard(allow_private=False)).send(delivery)
+        allowed = await WebhookSender(http, AddressGuard(allow_private=True)).send(delivery)
+    assert refused is not None
+    assert "loopback" in refused
+    assert allowed is None
+    assert len(receiver.received) == 1  # only the allowed one arrived
