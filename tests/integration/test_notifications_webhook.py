@@ -7,6 +7,7 @@ leaves the delivery ``dead``, visible, and re-queued by the retry endpoint.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -247,3 +248,23 @@ async def test_delivery_rechecks_the_address_and_never_calls_a_private_one(
     assert "loopback" in refused
     assert allowed is None
     assert len(receiver.received) == 1  # only the allowed one arrived
+
+
+async def test_removed_channel_deliveries_go_dead(
+    service: Harness, receiver: WebhookReceiver
+) -> None:
+    receiver.hold, receiver.status_for = asyncio.Event(), lambda _n: 500
+    attempts = AttemptRecorder(service.container.notifier)
+    _, auth = await service.new_client()
+    channel = await add_webhook(service, auth, receiver)
+    await fire_buy(service, auth)
+    await receiver.wait_for(lambda got: len(got) == 1)  # the first attempt, held
+    removed = await service.http.delete(
+        f"/api/v1/notification-channels/{channel['id']}", headers=auth
+    )
+    assert removed.status_code == 204
+    receiver.hold.set()  # it fails; its retry finds the channel gone
+    await attempts.wait_for(lambda: len(attempts.dead()) == 1)
+    [dead] = await deliveries(service, auth, status="dead")
+    assert (dead["attempts"], dead["last_error"]) == (2, "the channel was removed")
+    assert len(receiver.received) == 1
