@@ -11,9 +11,11 @@ phase with one more client that watches all 20 symbols and never reads:
 
 - price staleness at the client: wall clock when a price message arrives minus the trade
   time it carries (the exchange stamps it when it emits the trade; one machine, one clock);
-- order message delivery: a probe places an order for one client over the REST API and
-  times ``POST`` sent -> that client's stream delivers ``placed``. The order is committed
-  inside that interval, so this is an upper bound of commit -> receipt;
+- order message delivery (the bar): a probe places an order for one client over the REST
+  API; wall clock when that client's stream delivers ``placed`` minus the order's
+  ``created_at`` (stamped by the service just before its insert, so before the commit):
+  an upper bound of commit -> receipt. For context, ``POST`` sent -> ``placed`` received
+  (the request's own queueing in a loaded service included) is printed beside it;
 - memory per idle connection: the service's RSS after the clients connected and got their
   snapshot (no watchlist yet, no prices flowing) minus before, divided by the clients;
 - the service's CPU use (user + system) during each phase, in cores.
@@ -38,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,7 +150,7 @@ class Client(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.snapshot: asyncio.Future[None] = loop.create_future()
         self.watching: asyncio.Future[None] = loop.create_future()
-        self.placed: asyncio.Future[float] | None = None
+        self.placed: asyncio.Future[tuple[float, float]] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a uvloop TCP transport
@@ -177,7 +180,8 @@ class Client(asyncio.Protocol):
             self.snapshot.set_result(None)
         elif kind == "order" and message["event"] == "placed":
             if self.placed is not None and not self.placed.done():
-                self.placed.set_result(time.perf_counter())
+                created = datetime.fromisoformat(message["order"]["created_at"]).timestamp()
+                self.placed.set_result((time.perf_counter(), (received - created) * 1000))
         elif kind == "watchlist" and len(message["watchlist"]) == 3 and not self.watching.done():
             self.watching.set_result(None)
 
@@ -195,6 +199,7 @@ class Bench:
         self.recording = False
         self.staleness: list[float] = []
         self.delivery: list[float] = []
+        self.roundtrip: list[float] = []
         self.lag: list[float] = []
 
     async def watch_lag(self) -> None:
@@ -244,7 +249,7 @@ async def open_client(port: int, index: int, token: str, bench: Bench) -> Client
 
 
 async def probe_orders(http: httpx.AsyncClient, clients: list[Client], bench: Bench) -> None:
-    """One order at a time, for client after client: POST sent -> ``placed`` received."""
+    """One order at a time, for client after client: created -> ``placed`` received."""
     body = {"symbol": "BTCUSDT", "side": "buy", "target_price": "50", "quantity": "1"}
     k = 0
     while True:
@@ -254,9 +259,10 @@ async def probe_orders(http: httpx.AsyncClient, clients: list[Client], bench: Be
         started = time.perf_counter()
         r = await http.post("/api/v1/orders", json=body, headers=_auth(client.token))
         r.raise_for_status()
-        arrived = await asyncio.wait_for(client.placed, 60)
+        arrived, delivered_ms = await asyncio.wait_for(client.placed, 60)
         if bench.recording:
-            bench.delivery.append((arrived - started) * 1000)
+            bench.delivery.append(delivered_ms)
+            bench.roundtrip.append((arrived - started) * 1000)
         await asyncio.sleep(0.05)
 
 
@@ -279,6 +285,7 @@ async def phase(
     bench = clients[0].bench
     bench.staleness.clear()
     bench.delivery.clear()
+    bench.roundtrip.clear()
     bench.lag.clear()
     probe = asyncio.create_task(probe_orders(http, clients, bench))
     await asyncio.sleep(1.0)  # warm-up: probes and prices in flight
@@ -298,6 +305,7 @@ async def phase(
         "orders": len(bench.delivery),
         "order_p50": p(bench.delivery, 0.50),
         "order_p99": p(bench.delivery, 0.99),
+        "post_p99": p(bench.roundtrip, 0.99),
         "cpu": cpu,
         "rate": rate,
         "lag_p99": p(bench.lag, 0.99),
@@ -305,7 +313,8 @@ async def phase(
     print(
         f"{name:<26} prices {row['prices']:>7.0f}  staleness p50 {row['stale_p50']:6.1f} ms"
         f" p99 {row['stale_p99']:6.1f} ms | orders {row['orders']:>4.0f}  delivery p50"
-        f" {row['order_p50']:5.1f} ms p99 {row['order_p99']:6.1f} ms | service CPU"
+        f" {row['order_p50']:5.1f} ms p99 {row['order_p99']:6.1f} ms (POST->placed p99"
+        f" {row['post_p99']:6.1f} ms) | service CPU"
         f" {row['cpu']:.2f} cores | exchange {row['rate']:.0f} trades/s | client loop lag"
         f" p99 {row['lag_p99']:.1f} ms",
         flush=True,

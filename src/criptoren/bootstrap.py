@@ -19,6 +19,7 @@ from criptoren.db.session import (
     create_engine,
     create_session_factory,
 )
+from criptoren.engine.alert_engine import AlertEngine
 from criptoren.engine.broker import Broker, PaperBroker
 from criptoren.engine.events import EventBus
 from criptoren.engine.executor import Executor
@@ -31,6 +32,8 @@ from criptoren.market.prices import BookThenTickerPrices
 from criptoren.notify.wiring import build_notifications
 from criptoren.notify.worker import NotificationWorker
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
+from criptoren.services.alerts import AlertService
+from criptoren.services.audit import AuditService
 from criptoren.services.auth import TokenCache
 from criptoren.services.clients import ClientService
 from criptoren.services.feed_demand import FeedDemand
@@ -81,8 +84,11 @@ class Container:
     klines: KlineService
     strategies: StrategyService
     strategy_runner: StrategyRunner
+    alerts: AlertService
+    alert_engine: AlertEngine
     notifications: NotificationService
     notifier: NotificationWorker
+    audit: AuditService = field(default_factory=AuditService)
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -103,16 +109,19 @@ class Container:
             if rearmed:
                 log.warning("%d triggered paper orders re-armed as waiting", rearmed)
         resume = await self.trigger_engine.rebuild()
+        await self.alert_engine.rebuild()
         for symbol, last_agg_id in resume.after_ids.items():
             self.feed.set_resume_point(symbol, last_agg_id)
         for symbol, start_ms in resume.since_ms.items():
             self.feed.set_resume_time(symbol, start_ms)
         self.feed.book.add_listener(self.trigger_engine.on_trade)
         self.feed.book.add_reset_listener(self.trigger_engine.on_feed_reset)
+        self.feed.book.add_listener(self.alert_engine.on_trade)
         self.feed.book.add_listener(self.streams.on_trade)
         await self.demand.resume()
         await self.feed.start()
         self.trigger_engine.start()
+        self.alert_engine.start()
         self.demand.start()
         self.streams.start()
         await self.strategy_runner.start()
@@ -130,6 +139,7 @@ class Container:
             await self.demand.stop()
             await self.feed.stop()
             await self.trigger_engine.stop()
+            await self.alert_engine.stop()
             if self._reconciling is not None:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
@@ -221,6 +231,7 @@ def build_container(
     strategies = StrategyService(symbols, orders, [changes])
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
+    alert_engine = AlertEngine(database, demand, [changes])
     notifications, notifier = build_notifications(settings, database)
     bus.subscribe(notifier.on_order_event)  # order events are published after their commit
     return Container(
@@ -250,6 +261,8 @@ def build_container(
         klines=KlineService(rest, symbols),
         strategies=strategies,
         strategy_runner=strategy_runner,
+        alerts=AlertService(symbols, [alert_engine]),
+        alert_engine=alert_engine,
         notifications=notifications,
         notifier=notifier,
     )

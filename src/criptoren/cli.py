@@ -13,9 +13,11 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
+from criptoren.cli_audit import audit_app
 from criptoren.config import Mode, get_settings
 from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
 from criptoren.db.migrate import schema_problem, upgrade
+from criptoren.domain.audit import ADMIN
 from criptoren.domain.strategies import StrategyKind
 from criptoren.errors import CriptorenError
 from criptoren.fake_exchange.cli import fake_exchange_command
@@ -153,7 +155,7 @@ def clients_revoke(client_id: int) -> None:
 @symbols_app.command("sync")
 def symbols_sync() -> None:
     """Refresh symbols and their rules from the exchange's exchangeInfo."""
-    count = _run_in_session(lambda c, s: c.symbols.sync(s))
+    count = _run_in_session(lambda c, s: c.symbols.sync(s, ADMIN))
     typer.echo(f"{count} symbols synced")
 
 
@@ -208,6 +210,7 @@ def backtest(
 
 
 app.command("fake-exchange")(fake_exchange_command)
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from criptoren.domain.alerts import StoredAlert
 from criptoren.domain.notifications import Delivery
 from criptoren.domain.orders import PlacedOrder
 from criptoren.errors import Unavailable
@@ -124,6 +125,25 @@ class StrategyFollower(Protocol):
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """Something happened to the strategy."""
         ...
+
+
+class AlertFollower(Protocol):
+    """Told after commit when an alert is created or deleted (the engine keeps its index)."""
+
+    async def alert_created(self, alert: StoredAlert) -> None:
+        """A new active alert exists."""
+        ...
+
+    async def alert_deleted(self, alert: StoredAlert) -> None:
+        """An alert was deleted."""
+        ...
+
+
+class AlertFiredFollower(Protocol):
+    """Told after commit when an alert fired (the push stream; notifications later)."""
+
+    async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
+        """The firing ``event_id`` (an ``alert_events`` row) is committed."""
 
 
 class NotificationSender(Protocol):

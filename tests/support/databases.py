@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLES = (
     "clients, symbols, positioned_orders, trades, monitored_symbols, feed_cursors, "
-    "client_watchlists"
+    "client_watchlists, audit_log"
 )
 
 
@@ -30,9 +30,13 @@ def sqlite_copy(template: Path, target: Path) -> str:
 
 
 async def truncate(url: str) -> None:
-    """Empty every table (between PostgreSQL tests)."""
+    """Empty every table (between PostgreSQL tests).
+
+    ``audit_log``'s trigger refuses ``TRUNCATE``; the replica role (superuser) skips triggers.
+    """
     engine = create_async_engine(url)
     async with engine.begin() as connection:
+        await connection.execute(text("SET LOCAL session_replication_role = replica"))
         await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     await engine.dispose()
 

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from criptoren import __version__
 from criptoren.api import (
     routes_admin,
+    routes_alerts,
+    routes_audit,
     routes_klines,
     routes_notifications,
     routes_pt,
@@ -23,6 +25,7 @@ from criptoren.api.deps import ContainerDep
 from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
+from criptoren.api.request_id import RequestId
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Settings, get_settings
@@ -66,12 +69,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_error_handlers(app)
     chosen = settings or (container.settings if container is not None else get_settings())
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    app.add_middleware(RequestId)
     app.include_router(routes_pt.router)
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_stream.router)
     app.include_router(routes_klines.router)
     app.include_router(routes_strategies.router)
+    app.include_router(routes_audit.router)
+    app.include_router(routes_alerts.router)
     app.include_router(routes_notifications.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     return app

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.request_id import request_id_of
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden
 from criptoren.services.auth import Principal, authenticate
-from criptoren.services.unit_of_work import UnitOfWork, unit
+from criptoren.services.unit_of_work import UnitOfWork
 
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
 
@@ -26,13 +29,54 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def get_work(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
-    """One unit of work per request: committed if the endpoint succeeds, rolled back otherwise."""
-    async with unit(container.session_factory, container.database) as work:
-        yield work
+WORK = "criptoren.work"
+OWNER = "criptoren.work-owner"  # set by RequestRoute: someone will commit the unit of work
 
 
-WorkDep = Annotated[UnitOfWork, Depends(get_work, scope="function")]
+class RequestRoute(ExactJSONRoute):
+    """Routes whose request runs in one unit of work: committed if the endpoint and its
+    response succeed, rolled back otherwise. Committed here, not by a generator dependency,
+    whose exit stack costs more than the rest of a cached-token request's dependencies."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler: commit or roll back the unit of work, if one was opened."""
+        handler = super().get_route_handler()
+
+        async def in_unit(request: Request) -> Response:
+            request.scope[OWNER] = True
+            try:
+                response = await handler(request)
+                if (work := request.scope.get(WORK)) is not None:
+                    await work.commit()
+                return response
+            except BaseException:
+                if (work := request.scope.get(WORK)) is not None:
+                    await work.rollback()
+                raise
+
+        return in_unit
+
+
+def request_work(request: Request) -> UnitOfWork:
+    """The request's unit of work, opened on first use (see :class:`RequestRoute`)."""
+    work: UnitOfWork | None = request.scope.get(WORK)
+    if work is None:
+        if OWNER not in request.scope:
+            raise RuntimeError(f"{request.url.path}: its router needs route_class=RequestRoute")
+        container: Container = request.app.state.container
+        # its audit rows carry the request's id (``X-Request-ID``, see ``api.request_id``)
+        request_id = request_id_of(request.scope)
+        work = UnitOfWork(container.session_factory, container.database, request_id)
+        request.scope[WORK] = work
+    return work
+
+
+async def get_work(request: Request) -> UnitOfWork:
+    """The request's unit of work."""
+    return request_work(request)
+
+
+WorkDep = Annotated[UnitOfWork, Depends(get_work)]
 
 
 async def get_session(work: WorkDep) -> AsyncSession:
@@ -43,14 +87,35 @@ async def get_session(work: WorkDep) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_principal(
-    work: WorkDep,
-    container: ContainerDep,
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What most endpoints need, as one dependency (each dependency costs FastAPI ≈ 20 µs)."""
+
+    container: Container
+    work: UnitOfWork
+    principal: Principal
+
+
+async def get_call(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The authenticated caller (401 without a valid token)."""
+) -> Call:
+    """The container, the request's unit of work and the authenticated caller."""
+    container: Container = request.app.state.container
+    work = request_work(request)
     token = credentials.credentials if credentials else None
-    return await authenticate(work.read, token, container.settings.admin_token, container.tokens)
+    principal = await authenticate(
+        work.read, token, container.settings.admin_token, container.tokens
+    )
+    return Call(container, work, principal)
+
+
+CallDep = Annotated[Call, Depends(get_call)]
+
+
+async def get_principal(call: CallDep) -> Principal:
+    """The authenticated caller (401 without a valid token)."""
+    return call.principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from criptoren.api.deps import AdminDep, ContainerDep, SessionDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import AdminDep, ContainerDep, RequestRoute, SessionDep
 from criptoren.api.schemas import ClientIn, ClientOut, ClientTokenOut
 from criptoren.api.types import DbId
 from criptoren.services.clients import ClientView, IssuedToken
 
-router = APIRouter(prefix="/api/v1/clients", route_class=ExactJSONRoute, tags=["clients (admin)"])
+router = APIRouter(prefix="/api/v1/clients", route_class=RequestRoute, tags=["clients (admin)"])
 
 
 def _client(view: ClientView) -> ClientOut:

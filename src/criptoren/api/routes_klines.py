@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
 from criptoren.api.types import MoneyOut
 from criptoren.services.klines import MAX_LIMIT
 
-router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
+router = APIRouter(prefix="/api/v1", route_class=RequestRoute)
 Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 
 

@@ -9,8 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
 from criptoren.api.notification_schemas import (
     CanalIn,
     CanalOut,
@@ -29,7 +28,7 @@ from criptoren.api.notification_schemas import (
 from criptoren.api.types import DbId
 from criptoren.domain.notifications import DeliveryStatus
 
-router = APIRouter(route_class=ExactJSONRoute)
+router = APIRouter(route_class=RequestRoute)
 V1: list[str | Enum] = ["notifications"]
 PT: list[str | Enum] = ["notificações (pt)"]
 CREATED = status.HTTP_201_CREATED

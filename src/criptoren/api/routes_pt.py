@@ -8,8 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from criptoren.api.convert import monitor_out, negociacao_out, ordem_out, posicao_out
-from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import (
+    CallDep,
+    ContainerDep,
+    PrincipalDep,
+    RequestRoute,
+    SessionDep,
+)
 from criptoren.api.schemas import (
     MonitorOut,
     NegociacaoOut,
@@ -23,7 +28,7 @@ from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus, Side
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(route_class=ExactJSONRoute, tags=["original (pt)"])
+router = APIRouter(route_class=RequestRoute, tags=["original (pt)"])
 
 
 def _order_request(body: PosicionarBody, side: Side) -> OrderRequest:
@@ -53,83 +58,78 @@ async def root() -> dict[str, str]:
 
 
 @router.get("/monitorar-par/{symbol}", response_model=MonitorOut)
-async def monitorar_par(
-    symbol: str, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> MonitorOut:
+async def monitorar_par(symbol: str, call: CallDep) -> MonitorOut:
     """Put a symbol on the caller's watchlist (idempotent) and return its live state."""
-    return monitor_out(await container.watchlists.watch(work, principal, symbol))
+    return monitor_out(await call.container.watchlists.watch(call.work, call.principal, symbol))
 
 
 @router.post("/posicionar-compra", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
-async def posicionar_compra(
-    body: PosicionarBody, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrdemOut:
+async def posicionar_compra(body: PosicionarBody, call: CallDep) -> OrdemOut:
     """Position a buy at a target price; nothing executes now."""
-    order = await container.orders.place(work, principal, _order_request(body, Side.BUY))
-    return ordem_out(order, container.prices.cached_price)
+    order = await call.container.orders.place(
+        call.work, call.principal, _order_request(body, Side.BUY)
+    )
+    return ordem_out(order, call.container.prices.cached_price)
 
 
 @router.post("/posicionar-venda", status_code=status.HTTP_201_CREATED, response_model=OrdemOut)
-async def posicionar_venda(
-    body: PosicionarBody, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrdemOut:
+async def posicionar_venda(body: PosicionarBody, call: CallDep) -> OrdemOut:
     """Position a sell at a target price; it reserves the quantity from the holdings."""
-    order = await container.orders.place(work, principal, _order_request(body, Side.SELL))
-    return ordem_out(order, container.prices.cached_price)
+    order = await call.container.orders.place(
+        call.work, call.principal, _order_request(body, Side.SELL)
+    )
+    return ordem_out(order, call.container.prices.cached_price)
 
 
 @router.post("/registrar-compra", status_code=status.HTTP_201_CREATED, response_model=NegociacaoOut)
-async def registrar_compra(
-    body: RegistrarBody, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> NegociacaoOut:
+async def registrar_compra(body: RegistrarBody, call: CallDep) -> NegociacaoOut:
     """Record a buy executed elsewhere."""
-    trade = await container.trades.record(work, principal, _trade_request(body, Side.BUY))
+    trade = await call.container.trades.record(
+        call.work, call.principal, _trade_request(body, Side.BUY)
+    )
     return negociacao_out(trade)
 
 
 @router.post("/registrar-venda", status_code=status.HTTP_201_CREATED, response_model=NegociacaoOut)
-async def registrar_venda(
-    body: RegistrarBody, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> NegociacaoOut:
+async def registrar_venda(body: RegistrarBody, call: CallDep) -> NegociacaoOut:
     """Record a sell executed elsewhere (never beyond the recorded holdings)."""
-    trade = await container.trades.record(work, principal, _trade_request(body, Side.SELL))
+    trade = await call.container.trades.record(
+        call.work, call.principal, _trade_request(body, Side.SELL)
+    )
     return negociacao_out(trade)
 
 
 @router.get("/ordens", response_model=list[OrdemOut])
 async def listar_ordens(
-    work: WorkDep,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    call: CallDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: str | None = Query(default=None, max_length=20),
     cliente_id: DbId | None = None,
 ) -> list[OrdemOut]:
     """The caller's positioned orders."""
-    orders = await container.orders.list(work, principal, cliente_id, status_, symbol)
-    return [ordem_out(o, container.prices.cached_price) for o in orders]
+    orders = await call.container.orders.list(
+        call.work, call.principal, cliente_id, status_, symbol
+    )
+    return [ordem_out(o, call.container.prices.cached_price) for o in orders]
 
 
 @router.delete("/ordens/{ordem_id}", response_model=OrdemOut)
-async def cancelar_ordem(
-    ordem_id: DbId, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrdemOut:
+async def cancelar_ordem(ordem_id: DbId, call: CallDep) -> OrdemOut:
     """Cancel a waiting order (409 if it already fired or was cancelled)."""
     return ordem_out(
-        await container.orders.cancel(work, principal, ordem_id), container.prices.cached_price
+        await call.container.orders.cancel(call.work, call.principal, ordem_id),
+        call.container.prices.cached_price,
     )
 
 
 @router.get("/negociacoes", response_model=list[NegociacaoOut])
 async def listar_negociacoes(
-    work: WorkDep,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    call: CallDep,
     symbol: str | None = Query(default=None, max_length=20),
     cliente_id: DbId | None = None,
 ) -> list[NegociacaoOut]:
     """The caller's trades."""
-    trades = await container.trades.list(work, principal, cliente_id, symbol)
+    trades = await call.container.trades.list(call.work, call.principal, cliente_id, symbol)
     return [negociacao_out(t) for t in trades]
 
 

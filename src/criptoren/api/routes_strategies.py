@@ -6,8 +6,7 @@ from enum import Enum
 
 from fastapi import APIRouter, status
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, SessionDep
 from criptoren.api.strategy_schemas import (
     EstrategiaIn,
     EstrategiaOut,
@@ -18,7 +17,7 @@ from criptoren.api.strategy_schemas import (
 )
 from criptoren.api.types import DbId
 
-router = APIRouter(route_class=ExactJSONRoute)
+router = APIRouter(route_class=RequestRoute)
 V1: list[str | Enum] = ["strategies"]
 PT: list[str | Enum] = ["estratégias (pt)"]
 CREATED = status.HTTP_201_CREATED

@@ -8,8 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from criptoren.api.convert import monitor_out, order_out, position_out, symbol_out, trade_out
-from criptoren.api.deps import AdminDep, ContainerDep, PrincipalDep, SessionDep, WorkDep
-from criptoren.api.exact_json import ExactJSONRoute
+from criptoren.api.deps import (
+    AdminDep,
+    CallDep,
+    ContainerDep,
+    PrincipalDep,
+    RequestRoute,
+    SessionDep,
+    WorkDep,
+)
 from criptoren.api.schemas import (
     MonitorOut,
     OrderIn,
@@ -20,66 +27,60 @@ from criptoren.api.schemas import (
     TradeOut,
 )
 from criptoren.api.types import DbId
+from criptoren.domain.audit import ADMIN
 from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
+router = APIRouter(prefix="/api/v1", route_class=RequestRoute)
 SymbolQuery = Query(default=None, max_length=20)
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, tags=["orders"])
-async def create_order(
-    body: OrderIn, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrderOut:
+async def create_order(body: OrderIn, call: CallDep) -> OrderOut:
     """Position a buy or sell at a target price."""
     condition = CONDITION_ALIASES[body.condition] if body.condition else None
     request = OrderRequest(
         body.client_id, body.symbol, body.side, body.target_price, body.quantity, condition
     )
     return order_out(
-        await container.orders.place(work, principal, request), container.prices.cached_price
+        await call.container.orders.place(call.work, call.principal, request),
+        call.container.prices.cached_price,
     )
 
 
 @router.get("/orders", tags=["orders"])
 async def list_orders(
-    work: WorkDep,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    call: CallDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
 ) -> list[OrderOut]:
     """The caller's orders, filtered by status and symbol."""
-    orders = await container.orders.list(work, principal, client_id, status_, symbol)
-    return [order_out(o, container.prices.cached_price) for o in orders]
+    orders = await call.container.orders.list(call.work, call.principal, client_id, status_, symbol)
+    return [order_out(o, call.container.prices.cached_price) for o in orders]
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
-async def get_order(
-    order_id: DbId, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrderOut:
+async def get_order(order_id: DbId, call: CallDep) -> OrderOut:
     """One of the caller's orders."""
     return order_out(
-        await container.orders.get(work, principal, order_id), container.prices.cached_price
+        await call.container.orders.get(call.work, call.principal, order_id),
+        call.container.prices.cached_price,
     )
 
 
 @router.post("/orders/{order_id}/cancel", tags=["orders"])
-async def cancel_order(
-    order_id: DbId, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> OrderOut:
+async def cancel_order(order_id: DbId, call: CallDep) -> OrderOut:
     """Cancel a waiting order (409 when it is no longer waiting)."""
     return order_out(
-        await container.orders.cancel(work, principal, order_id), container.prices.cached_price
+        await call.container.orders.cancel(call.work, call.principal, order_id),
+        call.container.prices.cached_price,
     )
 
 
 @router.post("/trades", status_code=status.HTTP_201_CREATED, tags=["trades"])
-async def record_trade(
-    body: TradeIn, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> TradeOut:
+async def record_trade(body: TradeIn, call: CallDep) -> TradeOut:
     """Record a trade executed elsewhere."""
     request = TradeRequest(
         client_id=body.client_id,
@@ -91,19 +92,17 @@ async def record_trade(
         fee_asset=body.fee_asset,
         order_id=body.order_id,
     )
-    return trade_out(await container.trades.record(work, principal, request))
+    return trade_out(await call.container.trades.record(call.work, call.principal, request))
 
 
 @router.get("/trades", tags=["trades"])
 async def list_trades(
-    work: WorkDep,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    call: CallDep,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
 ) -> list[TradeOut]:
     """The caller's trades, newest first."""
-    trades = await container.trades.list(work, principal, client_id, symbol)
+    trades = await call.container.trades.list(call.work, call.principal, client_id, symbol)
     return [trade_out(t) for t in trades]
 
 
@@ -144,32 +143,26 @@ async def sync_symbols(
     session: SessionDep, container: ContainerDep, _admin: AdminDep
 ) -> dict[str, int]:
     """Refresh every symbol from the exchange (admin)."""
-    return {"symbols": await container.symbols.sync(session)}
+    return {"symbols": await container.symbols.sync(session, ADMIN)}
 
 
 @router.get("/monitored", tags=["monitoring"])
 async def list_monitored(
-    work: WorkDep,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    call: CallDep,
     client_id: DbId | None = None,
 ) -> list[MonitorOut]:
     """The caller's watchlist with live state (the admin may name any client)."""
-    states = await container.watchlists.list(work, principal, client_id)
+    states = await call.container.watchlists.list(call.work, call.principal, client_id)
     return [monitor_out(s) for s in states]
 
 
 @router.put("/monitored/{symbol}", tags=["monitoring"])
-async def monitor_symbol(
-    symbol: str, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> MonitorOut:
+async def monitor_symbol(symbol: str, call: CallDep) -> MonitorOut:
     """Put a symbol on the caller's watchlist (idempotent)."""
-    return monitor_out(await container.watchlists.watch(work, principal, symbol))
+    return monitor_out(await call.container.watchlists.watch(call.work, call.principal, symbol))
 
 
 @router.delete("/monitored/{symbol}", tags=["monitoring"])
-async def stop_monitoring(
-    symbol: str, work: WorkDep, container: ContainerDep, principal: PrincipalDep
-) -> MonitorOut:
+async def stop_monitoring(symbol: str, call: CallDep) -> MonitorOut:
     """Take a symbol off the caller's watchlist (its waiting orders keep it streaming)."""
-    return monitor_out(await container.watchlists.unwatch(work, principal, symbol))
+    return monitor_out(await call.container.watchlists.unwatch(call.work, call.principal, symbol))

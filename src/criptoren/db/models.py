@@ -214,6 +214,59 @@ class StrategyRow(Base):
     )
 
 
+class AlertRow(Base):
+    """A client's price alert (``domain.alerts``): its rule and how often it fired."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('active','triggered','deleted')", name="status"),
+        CheckConstraint("condition IN ('gte','lte','cross','move_pct')", name="condition"),
+        Index("ix_alerts_client_status", "client_id", "status"),
+        Index("ix_alerts_status_symbol", "status", "symbol"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol_id: Mapped[int] = mapped_column(ForeignKey("symbols.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False)
+    condition: Mapped[str] = mapped_column(String(10), nullable=False)
+    price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    percent: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    window_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    repeat: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cooldown_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    fire_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # exchange time (ms) of the trade that fired it last: a repeating alert's cooldown
+    last_fired_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class AlertEvent(Base):
+    """One firing of an alert: the trade that fired it (written with the alert's update)."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_client_id", "client_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), nullable=False, index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(20), nullable=False)
+    trade_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    agg_trade_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.current_timestamp()
+    )
+
+
 class MonitoredSymbol(Base):
     """A symbol on the operator's (admin token's) watchlist; was the global list."""
 
@@ -243,6 +296,29 @@ class FeedCursor(Base):
     last_trade_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # whose ids these are (``Settings.venue``); "" = written before venues were recorded
     venue: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
+
+
+class AuditLog(Base):
+    """The append-only audit trail: one row per state change, hash-chained (``db.audit``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_client_id_id", "client_id", "id"),)
+
+    # SQLite: INTEGER, so the id is the rowid (no second index to maintain on each append)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    actor: Mapped[str] = mapped_column(String(40), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the client the change is about (no foreign key: the trail outlives what it records)
+    client_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[str] = mapped_column(Text, nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class NotificationChannel(Base):

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from criptoren.db.models import ClientWatchlistEntry, MonitoredSymbol, PositionedOrder
+from criptoren.db.models import AlertRow, ClientWatchlistEntry, MonitoredSymbol, PositionedOrder
+from criptoren.domain.alerts import AlertStatus
 from criptoren.domain.orders import OrderStatus
 
 
@@ -56,7 +57,7 @@ class WatchlistRepository:
         return list((await self.session.scalars(query)).all())
 
     async def needed(self, among: Iterable[str] | None = None) -> set[str]:
-        """Symbols on any watchlist or with a waiting order (only ``among``, if given)."""
+        """Symbols on any watchlist, with a waiting order or an active alert (only ``among``)."""
         wanted = list(among) if among is not None else None
         parts = [
             select(MonitoredSymbol.symbol),
@@ -64,9 +65,11 @@ class WatchlistRepository:
             select(PositionedOrder.symbol).where(
                 PositionedOrder.status == OrderStatus.WAITING.value
             ),
+            select(AlertRow.symbol).where(AlertRow.status == AlertStatus.ACTIVE.value),
         ]
         if wanted is not None:
             parts[0] = parts[0].where(MonitoredSymbol.symbol.in_(wanted))
             parts[1] = parts[1].where(ClientWatchlistEntry.symbol.in_(wanted))
             parts[2] = parts[2].where(PositionedOrder.symbol.in_(wanted))
+            parts[3] = parts[3].where(AlertRow.symbol.in_(wanted))
         return set((await self.session.scalars(union(*parts))).all())

@@ -199,6 +199,11 @@ class TriggerIndex:
         self._refresh_bounds(code)
         return True
 
+    def bounds(self, symbol: str) -> tuple[int, int]:
+        """(highest ``lte`` target, lowest ``gte`` target): a price strictly between fires none."""
+        highest_lte, lowest_gte = self._bounds.get(symbol, (_NO_LTE, _NO_GTE))
+        return highest_lte, lowest_gte
+
     def on_trade(self, symbol: str, price_units: int, trade_time_ms: int) -> list[int]:
         """Remove and return, by ascending id, the orders this trade fires."""
         try:

@@ -126,16 +126,16 @@ class Executor:
                     return await self.settle(claim, resend=True)
                 fill = found
         except OrderRejected as exc:
-            return self._outcome(
-                await self.runner.run(partial(record_rejection, order=claim.order, reason=str(exc)))
+            rejected = partial(
+                record_rejection, order=claim.order, reason=str(exc), reconciled=not resend
             )
+            return self._outcome(await self.runner.run(rejected))
         except OutcomeUnknown as exc:
             log.warning("order %s: outcome unknown (%s); reconciling", claim.order.id, exc)
             self.on_unknown()
             return None
-        return self._outcome(
-            await self.runner.run(partial(record_fill, order=claim.order, fill=fill))
-        )
+        filled = partial(record_fill, order=claim.order, fill=fill, reconciled=not resend)
+        return self._outcome(await self.runner.run(filled))
 
     def _triggered(self, order: OrderEvent | ClaimedOrder, tick: TriggerTick) -> None:
         if isinstance(order, OrderEvent):

@@ -9,7 +9,10 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db import ledger
+from criptoren.db.audit import stage
+from criptoren.db.audit_entries import order_step
 from criptoren.db.repositories import OrderRepository, SymbolRepository, claimed_order
+from criptoren.domain.audit import ENGINE
 from criptoren.domain.orders import OrderStatus
 from criptoren.engine.broker import execution_request
 from criptoren.engine.executor import Executor
@@ -47,7 +50,9 @@ class Reconciler:
                     expected=OrderStatus.TRIGGERED,
                     new=OrderStatus.WAITING,
                 )
-                await ledger.run_in(session, rearm)
+                if await ledger.run_in(session, rearm):
+                    step = order_step("rearmed", order.id, order.client_id, ENGINE)
+                    stage(session, [step])
         return len(stuck)
 
     async def settle_pending(self) -> int:

@@ -18,12 +18,13 @@ from decimal import Decimal
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from criptoren.db import ledger
+from criptoren.db import audit, ledger
 from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side, TradeSource
 from criptoren.domain.positions import TradeFact, trade_fact
+from criptoren.engine import audit_steps
 from criptoren.engine.broker import (
     AtomicBroker,
     ExecutionRequest,
@@ -67,9 +68,12 @@ def execute_batch(
         executed = list(zip(claims, ledger.insert_trades(connection, trades), strict=True))
         # claimed in this very transaction: the compare-and-set cannot be lost here
         ledger.mark_executed(connection, [(c.order.id, trade_id) for (c, _), trade_id in executed])
+        fills = {}
         for (claim, fill), trade_id in executed:
             assert fill is not None  # an atomic broker filled every order it kept
             events[claim.order.id] = executed_event(claim.order, trade_id, fill)
+            fills[claim.order.id] = fill
+        audit.append(connection, audit_steps.batch(triggers, events, fills))
         outcomes = [events[order_id] for order_id in triggers if order_id in events]
         fired_at = {event.order_id: triggers[event.order_id][0] for event in outcomes}
         notify(connection, outcomes, fired_at)  # the outbox, in the same transaction
@@ -85,6 +89,8 @@ def claim_batch_for_venue(
     """
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, None)
+        claimed = {c.order.id: (c.order.client_id, c.order.symbol) for c, _ in claims}
+        audit.append(connection, audit_steps.venue_claims(triggers, claimed, events))
         # sent to the venue next: their ``triggered`` step now, their outcome when known
         steps = [_triggered_claim(c, triggers[c.order.id][0]) for c, _ in claims]
         fired_at = {order_id: triggers[order_id][0] for order_id in events}
@@ -169,7 +175,9 @@ def _fact(order: ClaimedOrder, rules: SymbolRules, fill: Fill | None) -> TradeFa
     )
 
 
-def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> OrderEvent | None:
+def record_fill(
+    connection: Connection, order: ClaimedOrder, fill: Fill, reconciled: bool = False
+) -> OrderEvent | None:
     """The trade row and ``triggered → executed``, once; ``None`` if already recorded."""
     try:
         with connection.begin() as transaction:
@@ -178,6 +186,7 @@ def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> Orde
                 transaction.rollback()  # settled by someone else: never a second trade
                 return None
             event = executed_event(order, trade_id, fill)
+            audit.append(connection, [audit_steps.outcome(event, fill, reconciled=reconciled)])
             notify(connection, [event])
             return event
     except IntegrityError:
@@ -185,10 +194,15 @@ def record_fill(connection: Connection, order: ClaimedOrder, fill: Fill) -> Orde
         return None
 
 
-def record_rejection(connection: Connection, order: ClaimedOrder, reason: str) -> OrderEvent | None:
+def record_rejection(
+    connection: Connection, order: ClaimedOrder, reason: str, reconciled: bool = False
+) -> OrderEvent | None:
     """``triggered → failed`` with the venue's reason; ``None`` if no longer triggered."""
     with connection.begin():
-        return _fail(connection, order, reason)
+        event = _fail(connection, order, reason)
+        if event is not None:
+            audit.append(connection, [audit_steps.outcome(event, None, reconciled=reconciled)])
+        return event
 
 
 def _transition(

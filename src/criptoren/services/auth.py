@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from criptoren.db.repositories import active_client_of_token, is_active_client
 from criptoren.db.session import Reader
+from criptoren.domain.audit import ADMIN, client_actor
 from criptoren.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from criptoren.services.memo import Memo
 
@@ -37,6 +38,11 @@ class Principal:
         if requested is not None and requested != self.client_id:
             raise Forbidden("this token may act only for its own client")
         return self.client_id
+
+    @property
+    def actor(self) -> str:
+        """Who this caller is in the audit trail: ``admin`` or ``client:<id>``."""
+        return ADMIN if self.is_admin else client_actor(self.client_id or 0)
 
     def scope(self, requested: int | None) -> int | None:
         """Whose data a listing shows: the client's own; the admin's choice (``None``: all)."""

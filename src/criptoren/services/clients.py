@@ -8,9 +8,11 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.db.audit import stage
 from criptoren.db.models import Client
 from criptoren.db.repositories import ClientRepository
 from criptoren.db.types import utcnow
+from criptoren.domain.audit import ADMIN, AuditEntry
 from criptoren.domain.text import TextError, check_plain_text
 from criptoren.errors import InvalidInput, NotFound
 from criptoren.services.auth import TokenCache, hash_token, new_token
@@ -35,6 +37,11 @@ class IssuedToken:
     token: str
 
 
+def _audit(session: AsyncSession, action: str, client: Client, **data: object) -> None:
+    """The operator's change to a client (never its token or hash)."""
+    stage(session, [AuditEntry(ADMIN, action, "client", client.id, data, client.id)])
+
+
 def _view(client: Client) -> ClientView:
     return ClientView(client.id, client.name, client.active, client.created_at)
 
@@ -56,6 +63,7 @@ class ClientService:
             raise InvalidInput(str(exc)) from None
         token = new_token()
         client = await ClientRepository(session).add(clean, hash_token(token))
+        _audit(session, "client.created", client, name=clean)
         return IssuedToken(_view(client), token)
 
     async def list(self, session: AsyncSession) -> list[ClientView]:
@@ -74,6 +82,7 @@ class ClientService:
             client.revoked_at = None
         await session.flush()
         self._forget_tokens(session, client_id)
+        _audit(session, "client.rotated", client, reactivated=reactivate)
         return IssuedToken(_view(client), token)
 
     async def revoke(self, session: AsyncSession, client_id: int) -> ClientView:
@@ -83,6 +92,7 @@ class ClientService:
         client.revoked_at = utcnow()
         await session.flush()
         self._forget_tokens(session, client_id)
+        _audit(session, "client.revoked", client)
         return _view(client)
 
     def _forget_tokens(self, session: AsyncSession, client_id: int) -> None:

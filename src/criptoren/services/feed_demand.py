@@ -1,4 +1,5 @@
-"""Which symbols the feed streams: the union of every watchlist and of waiting orders."""
+"""Which symbols the feed streams: the union of every watchlist, waiting orders and active
+alerts."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ class FeedDemand:
         return self.market.health()
 
     async def resume(self) -> set[str]:
-        """At start-up: stream every symbol some watchlist or waiting order needs."""
+        """At start-up: stream every symbol some watchlist, waiting order or alert needs."""
         async with self.sessions() as session:
             wanted = await WatchlistRepository(session).needed()
         if wanted:
@@ -117,5 +118,5 @@ class FeedDemand:
                 needed = await WatchlistRepository(session).needed(symbols)
             unused = [s for s in symbols if s not in needed]
             if unused:
-                log.info("no watchlist or waiting order needs %s: unsubscribing", unused)
+                log.info("no watchlist, waiting order or alert needs %s: unsubscribing", unused)
                 await self.market.unwatch(unused)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from criptoren.db import ledger, outbox
+from criptoren.db.audit_entries import order_placed, order_step
 from criptoren.db.models import PositionedOrder
 from criptoren.db.outbox import OrderNotice
 from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
 from criptoren.db.types import utcnow
+from criptoren.domain.audit import strategy_actor
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import (
     Condition,
@@ -93,8 +95,13 @@ class OrderService:
             "strategy_id": request.strategy_id,
             "created_at": request.created_at or utcnow(),
         }
+        actor = strategy_actor(request.strategy_id) if request.strategy_id else principal.actor
         store = partial(
-            self._store, rules=rules, values=values, checked=not request.shares_reservation
+            self._store,
+            rules=rules,
+            values=values,
+            checked=not request.shares_reservation,
+            audit=lambda row: work.record(order_placed(row, actor)),
         )
         order = await work.write(store)
         placed = placed_order(order)
@@ -103,11 +110,17 @@ class OrderService:
         return order
 
     def _store(
-        self, connection: Connection, rules: SymbolRules, values: dict[str, Any], checked: bool
+        self,
+        connection: Connection,
+        rules: SymbolRules,
+        values: dict[str, Any],
+        checked: bool,
+        audit: Callable[[OrderRow], None],
     ) -> OrderRow:
         if checked and values["type"] is Side.SELL:  # the sale rule and the insert: one tx
             refuse_sale(connection, values["client_id"], rules, values["quantity"])
         order = insert_order(connection, values, self.client_order_prefix)
+        audit(order)
         outbox.enqueue_order_events(connection, [order_notice(order, "placed")])
         return order
 
@@ -138,18 +151,22 @@ class OrderService:
     ) -> PositionedOrder:
         """Cancel a waiting order; 409 when it is no longer waiting."""
         order = await self.get(work, principal, order_id)
-        if not await self.cancel_waiting(work, order):
+        if not await self.cancel_waiting(work, order, principal.actor):
             raise Conflict(
                 f"order {order_id} is {order.status}, only a waiting order can be cancelled",
                 code="order_not_waiting",
             )
         return order
 
-    async def cancel_waiting(self, work: UnitOfWork, order: PositionedOrder) -> bool:
-        """``waiting → cancelled`` (compare-and-set); ``False`` when it was no longer waiting."""
+    async def cancel_waiting(self, work: UnitOfWork, order: PositionedOrder, actor: str) -> bool:
+        """``waiting → cancelled`` (compare-and-set) by ``actor``; ``False`` when it was no
+        longer waiting."""
         done = await ledger.run_in(work.session, partial(_cancel, order=order))
         await work.session.refresh(order)
         if done:
+            work.record(
+                order_step("cancelled", order.id, order.client_id, actor, symbol=order.symbol)
+            )
             cancelled = placed_order(order)
             for follower in self.followers:
                 work.after_commit(partial(follower.order_cancelled, cancelled))

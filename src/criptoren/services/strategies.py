@@ -4,7 +4,7 @@ and the one way their orders are replaced (cancel + place in the caller's transa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,8 +12,10 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.db.audit import stage
 from criptoren.db.models import PositionedOrder, StrategyRow
 from criptoren.db.strategies import ACTIVE, DELETED, PAUSED, StrategyRepository
+from criptoren.domain.audit import AuditEntry, strategy_actor
 from criptoren.domain.filters import SymbolRules, round_down_to_step
 from criptoren.domain.orders import OrderOrigin, OrderStatus, Side
 from criptoren.domain.strategies import (
@@ -100,6 +102,7 @@ class StrategyService:
         )
         channel_strategy(row, rules)  # the domain's own checks: windows, percentages, sizing
         await StrategyRepository(session).add(row)
+        _audit(session, principal.actor, "created", row, _terms(row))
         self._tell(session, row, "enabled")
         return row
 
@@ -154,8 +157,10 @@ class StrategyService:
             raise Conflict(f"strategy {strategy_id} is {row.status}", code="strategy_state")
         if new != ACTIVE:
             for order in await repository.orders(strategy_id, OrderStatus.WAITING):
-                await self.orders.cancel_waiting(SessionWork(session), order)
+                await self.orders.cancel_waiting(SessionWork(session), order, principal.actor)
         await session.refresh(row)
+        action = {PAUSED: "paused", DELETED: "deleted"}.get(new, "resumed")
+        _audit(session, principal.actor, action, row, {"from": expected})
         self._tell(session, row, event)
         return row
 
@@ -181,13 +186,17 @@ class StrategyService:
             orders[i] = _with_sibling(order, i)
         if sorted(map(_key, waiting)) == sorted(map(_request_key, orders)):
             return None
+        actor = strategy_actor(row.id)
         for stored in waiting:
-            if not await self.orders.cancel_waiting(SessionWork(session), stored):
+            if not await self.orders.cancel_waiting(SessionWork(session), stored, actor):
                 return False
         principal = Principal(row.client_id)
+        placed = []
         for order in orders:
             timed = dataclasses.replace(order, created_at=counts_from)
-            await self.orders.place(SessionWork(session), principal, timed)
+            placed.append((await self.orders.place(SessionWork(session), principal, timed)).id)
+        replaced = {"cancelled": [o.id for o in waiting], "placed": placed}
+        _audit(session, actor, "orders_replaced", row, replaced)
         self._tell(session, row, "replaced")
         return True
 
@@ -198,6 +207,18 @@ class StrategyService:
     def tell(self, session: AsyncSession, row: StrategyRow, event: str) -> None:
         """Tell the followers of ``event`` (entry, exit) once ``session`` commits."""
         self._tell(session, row, event)
+
+
+def _audit(
+    session: AsyncSession, actor: str, action: str, row: StrategyRow, data: Mapping[str, object]
+) -> None:
+    entry = AuditEntry(actor, f"strategy.{action}", "strategy", row.id, data, row.client_id)
+    stage(session, [entry])
+
+
+def _terms(row: StrategyRow) -> dict[str, object]:
+    names = ("symbol", "kind", "interval", "window", "exit_window", "quantity", "quote_amount")
+    return {name: getattr(row, name) for name in (*names, "stop_loss_pct", "take_profit_pct")}
 
 
 def _request(

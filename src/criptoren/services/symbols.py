@@ -7,9 +7,11 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren.db.audit import stage
 from criptoren.db.ledger import symbol_rules
 from criptoren.db.repositories import SymbolRepository, symbol_count
 from criptoren.db.session import Reader
+from criptoren.domain.audit import SYSTEM, AuditEntry
 from criptoren.domain.filters import SymbolRules, parse_exchange_info
 from criptoren.errors import ExchangeError, ExchangeUnavailable, InvalidInput, Unavailable
 from criptoren.ports import ExchangeInfoSource
@@ -36,10 +38,13 @@ class SymbolService:
         self.source = source
         self.known: Memo[str, SymbolRules] = Memo(ttl)
 
-    async def sync(self, session: AsyncSession) -> int:
+    async def sync(self, session: AsyncSession, actor: str = SYSTEM) -> int:
         """Refresh every symbol from ``exchangeInfo``; returns how many were written."""
         rules = parse_exchange_info(await self.source.exchange_info())
         count = await SymbolRepository(session).upsert_many(rules)
+        trading = sum(1 for rule in rules if rule.is_trading)
+        data = {"symbols": count, "trading": trading}
+        stage(session, [AuditEntry(actor, "symbols.synced", "symbols", None, data)])
         now_and_after_commit(session, self.known.forget)
         return count
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -15,6 +15,7 @@ from criptoren.db import ledger
 from criptoren.db.models import Trade
 from criptoren.db.repositories import TradeRepository, TradeRow
 from criptoren.db.types import utcnow
+from criptoren.domain.audit import AuditEntry
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
 from criptoren.errors import InvalidInput
@@ -36,6 +37,9 @@ class TradeRequest:
     fee: Decimal = Decimal(0)
     fee_asset: str | None = None
     order_id: str | None = None
+
+
+TRADE_FIELDS = ("symbol", "type", "price", "quantity", "fee", "fee_asset", "order_id", "source")
 
 
 class TradeService:
@@ -75,7 +79,8 @@ class TradeService:
             "mode": self.mode,
             "executed_at": utcnow(),
         }
-        trade_id = await work.write(partial(_store, rules=rules, values=values))
+        audit = partial(_recorded, record=work.record, actor=principal.actor, values=values)
+        trade_id = await work.write(partial(_store, rules=rules, values=values, audit=audit))
         for follower in self.followers:
             work.after_commit(partial(follower.trade_recorded, trade_id, client_id, rules.symbol))
         return TradeRow(id=trade_id, positioned_order_id=None, **values)
@@ -92,10 +97,24 @@ class TradeService:
         return await TradeRepository(work.session).list(principal.scope(client_id), clean)
 
 
-def _store(connection: Connection, rules: SymbolRules, values: dict[str, Any]) -> int:
+def _store(
+    connection: Connection,
+    rules: SymbolRules,
+    values: dict[str, Any],
+    audit: Callable[[int], None],
+) -> int:
     if values["type"] is Side.SELL:
         refuse_sale(connection, values["client_id"], rules, values["quantity"])
-    return ledger.insert_trade(connection, values)
+    trade_id = ledger.insert_trade(connection, values)
+    audit(trade_id)
+    return trade_id
+
+
+def _recorded(
+    trade_id: int, record: Callable[..., None], actor: str, values: dict[str, Any]
+) -> None:
+    data = {key: values[key] for key in TRADE_FIELDS}
+    record(AuditEntry(actor, "trade.recorded", "trade", trade_id, data, values["client_id"]))
 
 
 def refuse_sale(

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db import audit
 from criptoren.db.ledger import run_in
 from criptoren.db.session import Database
+from criptoren.domain.audit import AuditEntry
 
 log = logging.getLogger(__name__)
 AfterCommit = Callable[[], Awaitable[None]]
@@ -71,11 +75,18 @@ class UnitOfWork:
     connection at all.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], database: Database) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
+        request_id: str | None = None,
+    ) -> None:
         self._sessions = sessions
         self.database = database
+        self.request_id = request_id
         self._session: AsyncSession | None = None
         self._actions: list[AfterCommit] = []
+        self._audit: list[AuditEntry] = []
         self._committed = False
 
     @property
@@ -85,7 +96,19 @@ class UnitOfWork:
             raise RuntimeError("this request's transaction is already committed")
         if self._session is None:
             self._session = self._sessions()
+            audit.set_request_id(self._session, self.request_id)
         return self._session
+
+    def record(self, *entries: AuditEntry) -> None:
+        """Audit ``entries`` in this request's transaction (appended just before it commits).
+
+        May be called from inside a :meth:`write` function (on its thread).
+        """
+        stamped = [e if e.request_id else _with_request(e, self.request_id) for e in entries]
+        if self._session is not None and self._session.in_transaction():
+            audit.stage(self._session, stamped)
+        else:
+            self._audit.extend(stamped)
 
     def after_commit(self, action: AfterCommit) -> None:
         """Run ``action`` once the request's transaction has committed (never on rollback)."""
@@ -110,12 +133,18 @@ class UnitOfWork:
         """``work(connection)`` as (part of) the request's one transaction."""
         if self._session is not None and self._session.in_transaction():
             return await run_in(self._session, work)
-        value = await self.database.write(work)
+        value = await self.database.write(partial(_then_audit, work=work, pending=self._audit))
         self._committed = True
         return value
 
     async def commit(self) -> None:
         """Commit the session (if opened), then run the after-commit actions in order."""
+        if self._audit and not self._committed:  # recorded outside any write
+            pending, self._audit = self._audit, []
+            if self._session is not None:
+                audit.stage(self._session, pending)
+            else:
+                await self.database.write(partial(audit.append, entries=pending))
         if self._session is not None:
             await commit(self._session)
             await self._session.close()
@@ -133,6 +162,7 @@ class UnitOfWork:
             except Exception:
                 log.exception("an after-commit action failed")
         self._actions.clear()
+        self._audit.clear()
 
     async def _run_actions(self) -> None:
         actions, self._actions = self._actions, []
@@ -149,8 +179,14 @@ class SessionWork(UnitOfWork):
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.request_id = None
         self._actions = []
+        self._audit = []
         self._committed = False
+
+    def record(self, *entries: AuditEntry) -> None:
+        """Audit ``entries`` just before the owner commits the session."""
+        audit.stage(self.session, entries)
 
     def after_commit(self, action: AfterCommit) -> None:
         """Run ``action`` once the owner has committed the session."""
@@ -165,12 +201,30 @@ class SessionWork(UnitOfWork):
         return await run_in(self.session, work)
 
 
+def _then_audit(
+    connection: Connection, work: Callable[[Connection], T], pending: list[AuditEntry]
+) -> T:
+    """``work``, then the entries it recorded, last in its transaction (the trail's lock is
+    held until commit, so it is taken after every other lock)."""
+    value = work(connection)
+    if pending:
+        audit.append(connection, pending)
+        pending.clear()
+    return value
+
+
+def _with_request(entry: AuditEntry, request_id: str | None) -> AuditEntry:
+    return entry if request_id is None else replace(entry, request_id=request_id)
+
+
 @asynccontextmanager
 async def unit(
-    sessions: async_sessionmaker[AsyncSession], database: Database
+    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
+    request_id: str | None = None,
 ) -> AsyncIterator[UnitOfWork]:
     """A unit of work committed (then its after-commit work run) on success, else rolled back."""
-    work = UnitOfWork(sessions, database)
+    work = UnitOfWork(sessions, database, request_id)
     try:
         yield work
         await work.commit()

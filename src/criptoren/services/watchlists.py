@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from criptoren.db.watchlists import WatchlistRepository
+from criptoren.domain.audit import AuditEntry
 from criptoren.ports import MarketWatch, PriceSource, WatchlistFollower
 from criptoren.services.auth import Principal
 from criptoren.services.memo import Memo
@@ -55,6 +56,7 @@ class WatchlistService:
         if self.listed.get(entry) is None:
             generation = self.listed.generation
             if await WatchlistRepository(work.session).add(*entry):
+                work.record(_entry(principal, "watchlist.added", rules.symbol))
                 self._tell_followers(work, principal.client_id)
             work.after_commit(partial(self.market.watch, [rules.symbol]))
             work.after_commit(partial(self._remember, entry, generation))
@@ -68,7 +70,8 @@ class WatchlistService:
         rules = await self.symbols.rules(work.read, symbol)
         entry = (principal.client_id, rules.symbol)
         work.now_and_after_commit(partial(self.listed.forget, lambda key, _: key == entry))
-        await WatchlistRepository(work.session).remove(*entry)
+        if await WatchlistRepository(work.session).remove(*entry):
+            work.record(_entry(principal, "watchlist.removed", rules.symbol))
         work.after_commit(partial(self.market.unwatch, [rules.symbol]))
         self._tell_followers(work, principal.client_id)
         return self.state(rules.symbol, rules.status, monitored=False)
@@ -97,3 +100,9 @@ class WatchlistService:
     def _tell_followers(self, work: UnitOfWork, owner: int | None) -> None:
         for follower in self.followers:
             work.after_commit(partial(follower.watchlist_changed, owner))
+
+
+def _entry(principal: Principal, action: str, symbol: str) -> AuditEntry:
+    """A change to the caller's list (the admin's own list has no client)."""
+    client_id = principal.client_id
+    return AuditEntry(principal.actor, action, "watchlist", symbol, {"symbol": symbol}, client_id)

@@ -25,6 +25,7 @@ class Topic(StrEnum):
     TRADE = "trade"
     WATCHLIST = "watchlist"
     STRATEGY = "strategy"
+    ALERT = "alert"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Change:
     """An order's step (placed, triggered, executed, failed, cancelled) or a strategy's
     (enabled, paused, deleted, replaced, entry, exit)."""
     strategy_id: int | None = None
+    alert_event_id: int | None = None
+    """An alert's firing (an ``alert_events`` row)."""
 
 
 ChangeListener = Callable[[Change], None]
@@ -104,3 +107,7 @@ class InProcessChanges:
     async def strategy_changed(self, strategy_id: int, client_id: int, event: str) -> None:
         """``StrategyFollower``: one of a client's strategies did something."""
         self.publish(Change(Topic.STRATEGY, client_id, strategy_id=strategy_id, event=event))
+
+    async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
+        """``AlertFiredFollower``: one of a client's alerts fired (committed)."""
+        self.publish(Change(Topic.ALERT, client_id, symbol, alert_event_id=event_id))

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.api.convert import order_out, position_out, trade_out
-from criptoren.db.models import PositionedOrder, Trade
+from criptoren.db.models import AlertEvent, AlertRow, PositionedOrder, Trade
 from criptoren.db.repositories import ClientRepository, OrderRepository
 from criptoren.db.watchlists import WatchlistRepository
 from criptoren.domain.money import QUANTUM
@@ -107,6 +107,8 @@ class StreamRenderer:
             return await ClientRepository(session).active_token_hashes(token_hashes)
 
     async def _render(self, session: AsyncSession, change: Change) -> Delivery:
+        if change.topic is Topic.ALERT:
+            return Delivery(change.owner, await _alert_messages(session, change))
         if change.topic is Topic.STRATEGY:
             message = {"type": "strategy", "event": change.event, "strategy_id": change.strategy_id}
             return Delivery(change.owner, (dumps(message),))
@@ -155,3 +157,26 @@ class StreamRenderer:
             "time": state["trade_time_ms"],
             "stale": bool(state["stale"]),
         }
+
+
+async def _alert_messages(session: AsyncSession, change: Change) -> tuple[str, ...]:
+    """``{"type":"alert",...}`` for one firing (nothing if its rows are gone)."""
+    event = await session.get(AlertEvent, change.alert_event_id)
+    alert = None if event is None else await session.get(AlertRow, event.alert_id)
+    if event is None or alert is None:
+        return ()
+    message = {
+        "type": "alert",
+        "alert_id": alert.id,
+        "event_id": event.id,
+        "symbol": alert.symbol,
+        "condition": alert.condition,
+        "price": None if alert.price is None else price_text(alert.price),
+        "percent": None if alert.percent is None else price_text(alert.percent),
+        "window_seconds": alert.window_seconds,
+        "trade_price": price_text(event.trade_price),
+        "trade_id": event.agg_trade_id,
+        "time": event.trade_time_ms,
+        "note": alert.note,
+    }
+    return (dumps(message),)

@@ -1,7 +1,7 @@
 """Notifications: channels per client, order-event preferences, and the delivery outbox.
 
-Revision ID: 0007_notifications
-Revises: 0005_strategies
+Revision ID: 0008_notifications
+Revises: 0007_alerts
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from criptoren.db.types import UTCDateTime
 
-revision = "0007_notifications"
-down_revision = "0005_strategies"
+revision = "0008_notifications"
+down_revision = "0007_alerts"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,169 @@
+"""``criptoren audit verify``/``export``: an edited, deleted, forged or reordered row is named;
+PostgreSQL itself refuses to change the trail."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner, Result
+
+from criptoren.cli import app
+from criptoren.config import get_settings
+from criptoren.db import audit
+from criptoren.db.session import create_engine
+from criptoren.domain.audit import AuditEntry, AuditRecord
+from tests.support.databases import skip_or_fail, sqlite_copy, truncate
+
+BATCHES = (1, 3, 2)  # rows per append: 6 rows, ids 1..6
+
+
+def _entries(count: int, first: int) -> list[AuditEntry]:
+    return [
+        AuditEntry(
+            "client:1", "order.placed", "order", first + i, {"price": Decimal("1.5"), "n": i}, 1
+        )
+        for i in range(count)
+    ]
+
+
+async def _fill(url: str) -> list[list[AuditRecord]]:
+    engine = create_engine(url)
+    batches = []
+    try:
+        for n, count in enumerate(BATCHES):
+            async with engine.begin() as connection:
+                batch = await connection.run_sync(audit.append, _entries(count, n * 10))
+            batches.append(batch)
+    finally:
+        await engine.dispose()
+    return batches
+
+
+def _cli(url: str, *args: str) -> Result:
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["audit", *args], env={"CRIPTOREN_DATABASE_URL": url})
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_trail(tmp_path: Path, sqlite_template: Path) -> tuple[str, Path]:
+    """A SQLite database holding a 6-row trail, and its file."""
+    path = tmp_path / "criptoren.db"
+    url = sqlite_copy(sqlite_template, path)
+    asyncio.run(_fill(url))
+    return url, path
+
+
+def _tamper(path: Path, *statements: str) -> None:
+    with sqlite3.connect(path) as db:  # whoever can write the file can drop the triggers
+        db.execute("DROP TRIGGER audit_log_no_update")
+        db.execute("DROP TRIGGER audit_log_no_delete")
+        for statement in statements:
+            db.execute(statement)
+
+
+def test_an_intact_chain_verifies(sqlite_trail: tuple[str, Path]) -> None:
+    url, path = sqlite_trail
+    done = _cli(url, "verify")
+    assert done.exit_code == 0, done.output
+    with sqlite3.connect(path) as db:
+        head = db.execute("SELECT hash FROM audit_log WHERE id = 6").fetchone()[0]
+    assert done.output == f"6 rows, chain intact, head {head}\n"
+
+
+def test_sqlite_triggers_refuse_plain_edits(sqlite_trail: tuple[str, Path]) -> None:
+    _, path = sqlite_trail
+    with sqlite3.connect(path) as db:
+        for statement in ("UPDATE audit_log SET actor = 'admin'", "DELETE FROM audit_log"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                db.execute(statement)
+
+
+FORGED = (
+    "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, client_id, data, "
+    "request_id, prev_hash, hash) SELECT 7, at, 'admin', 'client.revoked', 'client', '1', 1, "
+    "'{}', NULL, hash, hash FROM audit_log WHERE id = 6"
+)
+
+
+@pytest.mark.parametrize(
+    ("statements", "bad_id"),
+    [
+        (['UPDATE audit_log SET data = \'{"n":9,"price":"1.5"}\' WHERE id = 3'], 3),
+        (["UPDATE audit_log SET client_id = 2 WHERE id = 5"], 5),
+        (["DELETE FROM audit_log WHERE id = 3"], 4),
+        ([FORGED], 7),
+        (
+            [
+                "UPDATE audit_log SET id = -1 WHERE id = 2",
+                "UPDATE audit_log SET id = 2 WHERE id = 4",
+                "UPDATE audit_log SET id = 4 WHERE id = -1",
+            ],
+            2,
+        ),
+    ],
+    ids=["edited-data", "edited-owner", "deleted", "forged", "swapped"],
+)
+def test_tampering_names_the_first_bad_row(
+    sqlite_trail: tuple[str, Path], statements: list[str], bad_id: int
+) -> None:
+    url, path = sqlite_trail
+    _tamper(path, *statements)
+    done = _cli(url, "verify")
+    assert done.exit_code == 1
+    assert done.output.startswith(f"chain broken at row {bad_id}: "), done.output
+
+
+def test_an_export_from_since_verifies_from_its_anchor(
+    sqlite_trail: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, path = sqlite_trail
+    with sqlite3.connect(path) as db:
+        since = db.execute("SELECT at FROM audit_log WHERE id = 2").fetchone()[0]
+    exported = _cli(url, "export", "--since", since.replace(" ", "T") + "+00:00")
+    assert exported.exit_code == 0, exported.output
+    lines = exported.output.splitlines()
+    assert len(lines) == 5  # ids 2..6: from the first row at or after --since, every later row
+    export = tmp_path / "export.jsonl"
+    export.write_text(exported.output)
+    checked = _cli(url, "verify", "--from", str(export))
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.startswith("5 rows, chain intact, head ")
+    export.write_text(exported.output.replace('"n":1', '"n":7', 1))
+    tampered = _cli(url, "verify", "--from", str(export))
+    assert tampered.exit_code == 1
+    assert tampered.output.startswith("chain broken at row 3: ")
+
+
+async def test_postgres_refuses_update_delete_and_truncate(
+    postgres_url: tuple[str | None, str],
+) -> None:
+    url, reason = postgres_url
+    if url is None:
+        skip_or_fail(reason)
+        return
+    await truncate(url)
+    await _fill(url)
+    engine = create_engine(url)
+    try:
+        for statement in (
+            "UPDATE audit_log SET data = '{}' WHERE id = 3",
+            "DELETE FROM audit_log WHERE id = 3",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with engine.begin() as connection:
+                    await connection.execute(text(statement))
+        async with engine.connect() as connection:
+            count = (await connection.execute(text("SELECT count(*) FROM audit_log"))).scalar()
+    finally:
+        await engine.dispose()
+    assert count == 6

@@ -1,0 +1,66 @@
+"""The request path's database access answers alike on SQLite and on asyncpg directly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from criptoren.db.models import Client
+from criptoren.db.repositories import active_client_of_token
+from criptoren.db.session import Database, TransactionRunner, create_engine
+
+_ADD = insert(Client).returning(Client.id)
+_REVOKE = update(Client).where(Client.id == bindparam("cid")).values(active=False)
+_STAMPS = select(Client.created_at, Client.updated_at).where(Client.id == bindparam("cid"))
+_SOME = select(Client.id).where(Client.id.in_(bindparam("ids", expanding=True)))
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    engine = create_engine(database_url)
+    runner = TransactionRunner(database_url, engine)
+    database = Database(database_url, engine, runner)
+    yield database
+    await database.aclose()
+    await runner.aclose()
+    await engine.dispose()
+
+
+def _add(connection: Connection, token: str) -> int:
+    return int(connection.execute(_ADD, {"name": token, "api_token": token}).scalar_one())
+
+
+async def test_defaults_literals_and_row_counts(database: Database) -> None:
+    client_id = await database.write(lambda c: _add(c, "h1"))
+    # active and both time stamps come from the model's Python defaults
+    assert await database.read(lambda c: active_client_of_token(c, "h1")) == client_id
+    created, updated = await database.read(lambda c: c.execute(_STAMPS, {"cid": client_id}).one())
+    assert created.tzinfo is not None
+
+    revoked = await database.write(lambda c: c.execute(_REVOKE, {"cid": client_id}).rowcount)
+    missing = await database.write(lambda c: c.execute(_REVOKE, {"cid": -1}).rowcount)
+    assert (revoked, missing) == (1, 0)
+    assert await database.read(lambda c: active_client_of_token(c, "h1")) is None
+    _, touched = await database.read(lambda c: c.execute(_STAMPS, {"cid": client_id}).one())
+    assert touched >= updated  # onupdate filled in
+
+
+async def test_a_failed_write_leaves_nothing(database: Database) -> None:
+    def add_then_fail(connection: Connection) -> None:
+        _add(connection, "h2")
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await database.write(add_then_fail)
+    assert await database.read(lambda c: active_client_of_token(c, "h2")) is None
+
+
+async def test_in_lists_of_any_length(database: Database) -> None:
+    first = await database.write(lambda c: _add(c, "h3"))
+    second = await database.write(lambda c: _add(c, "h4"))
+    for ids in ([first], [first, second], [second]):
+        found = await database.read(lambda c, ids=ids: c.execute(_SOME, {"ids": ids}).scalars())
+        assert sorted(found) == sorted(ids)
