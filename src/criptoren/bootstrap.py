@@ -8,16 +8,19 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from criptoren import metrics
 from criptoren.binance.live_broker import LiveBroker
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode, Settings
+from criptoren.db.rate_buckets import DatabaseBuckets
 from criptoren.db.session import (
     Database,
     TransactionRunner,
     create_engine,
     create_session_factory,
+    is_sqlite,
 )
 from criptoren.engine.alert_engine import AlertEngine
 from criptoren.engine.broker import Broker, PaperBroker
@@ -29,6 +32,7 @@ from criptoren.engine.trigger_engine import TriggerEngine
 from criptoren.market.config import FeedConfig
 from criptoren.market.feed import BinanceFeed
 from criptoren.market.prices import BookThenTickerPrices
+from criptoren.metrics import Sampler
 from criptoren.notify.wiring import build_notifications
 from criptoren.notify.worker import NotificationWorker
 from criptoren.ports import ExchangeInfoSource, MarketWatch, PriceSource
@@ -42,6 +46,7 @@ from criptoren.services.klines import KlineService
 from criptoren.services.notifications import NotificationService
 from criptoren.services.orders import OrderService
 from criptoren.services.positions import PositionService
+from criptoren.services.rate_limit import MemoryBuckets, RateLimiter
 from criptoren.services.strategies import StrategyService
 from criptoren.services.strategy_runner import StrategyRunner
 from criptoren.services.symbols import SymbolService
@@ -89,6 +94,8 @@ class Container:
     notifications: NotificationService
     notifier: NotificationWorker
     audit: AuditService = field(default_factory=AuditService)
+    sampler: Sampler = field(default_factory=Sampler)
+    rate_limiter: RateLimiter | None = None
     started: bool = field(default=False)
     _reconciling: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -128,12 +135,16 @@ class Container:
         self.notifier.start()
         if not self.broker.atomic:
             self._reconciling = asyncio.create_task(self.reconciler.run(), name="reconciler")
+        metrics.ENGINE_LEADER.set(1)  # the all-in-one process always runs the engine
+        self.sampler.start()
         self.started = True
 
     async def aclose(self) -> None:
         """Stop the feed, let the engine save its cursors, release connections."""
         if self.started:
             await self.notifier.stop()
+            metrics.ENGINE_LEADER.set(0)
+            await self.sampler.stop()
             await self.strategy_runner.stop()
             await self.streams.stop()
             await self.demand.stop()
@@ -143,6 +154,8 @@ class Container:
             if self._reconciling is not None:
                 self._reconciling.cancel()
                 await asyncio.gather(self._reconciling, return_exceptions=True)
+        if self.rate_limiter is not None:
+            await self.rate_limiter.aclose()
         await self.http.aclose()
         await self.notifier.aclose()
         await self.database.aclose()
@@ -234,7 +247,7 @@ def build_container(
     alert_engine = AlertEngine(database, demand, [changes])
     notifications, notifier = build_notifications(settings, database)
     bus.subscribe(notifier.on_order_event)  # order events are published after their commit
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         session_factory=sessions,
@@ -265,7 +278,36 @@ def build_container(
         alert_engine=alert_engine,
         notifications=notifications,
         notifier=notifier,
+        rate_limiter=build_rate_limiter(settings, database),
     )
+    sample_into_metrics(container)
+    return container
+
+
+def build_rate_limiter(settings: Settings, database: Database) -> RateLimiter | None:
+    """The per-client limit (``None`` when off): shared through PostgreSQL by every worker."""
+    rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+    if rate <= 0 or burst <= 0:
+        return None
+    if settings.rate_limit_store == "auto" and not is_sqlite(settings.database_url):
+        return RateLimiter(DatabaseBuckets(database.engine), rate, burst)
+    return RateLimiter(MemoryBuckets(), rate, burst)
+
+
+def sample_into_metrics(c: Container) -> None:
+    """Register the running totals and levels the metrics are sampled from."""
+    sampler, feed = c.sampler, c.feed
+    sampler.add_counter(metrics.TRADES_INGESTED, feed.book.trades_total)
+    sampler.add_counter(metrics.ORDERS_FIRED, lambda: c.trigger_engine.fired_total)
+    sampler.add_counter(metrics.FEED_RECONNECTS, lambda: feed.reconnects)
+    sampler.add_counter(metrics.GAP_FILLS.labels("done"), lambda: feed.sequencer.fills_done)
+    sampler.add_counter(metrics.GAP_FILLS.labels("failed"), lambda: feed.sequencer.fills_failed)
+    sampler.add_counter(metrics.GAP_FILLED_TRADES, lambda: feed.sequencer.trades_filled)
+    sampler.add_counter(metrics.STREAM_DROPPED, lambda: c.streams.dropped)
+    sampler.add_gauge(metrics.STALE_SYMBOLS, lambda: len(feed.book.stale_symbols()))
+    sampler.add_gauge(metrics.STREAM_CONNECTIONS, lambda: len(c.streams.connections()))
+    sampler.add_gauge(metrics.ENGINE_PAUSED, lambda: c.trigger_engine.paused_since is not None)
+    # the outbox (built elsewhere) adds: sampler.add_gauge(metrics.OUTBOX_BACKLOG, ...)
 
 
 def build_stream_hub(

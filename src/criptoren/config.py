@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     notify_lease_seconds: Annotated[float, Field(gt=0)] = 30.0
     notify_poll_seconds: Annotated[float, Field(gt=0)] = 5.0
     notify_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
+    # per client token (admin exempt): requests a second and burst; 0 in either = no limit
+    rate_limit_per_second: Annotated[float, Field(ge=0)] = 20.0
+    rate_limit_burst: Annotated[int, Field(ge=0)] = 40
+    # auto: buckets in PostgreSQL (shared by every API worker), in memory on SQLite
+    rate_limit_store: Literal["auto", "memory"] = "auto"
 
     @field_validator("admin_token")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class CriptorenError(Exception):
     """Base of every error the service reports to a user."""
@@ -14,6 +16,11 @@ class CriptorenError(Exception):
         self.message = message
         if code is not None:
             self.code = code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (``Retry-After`` on a 429)."""
+        return {}
 
 
 class Unauthorized(CriptorenError):
@@ -56,6 +63,24 @@ class Unavailable(CriptorenError):
 
     status_code = 503
     code = "unavailable"
+
+
+class RateLimited(CriptorenError):
+    """429: this client's token is over its request rate."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(
+            f"too many requests for this token; retry after {self.retry_after} s",
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` in whole seconds (at least 1)."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ExchangeUnavailable(Unavailable):

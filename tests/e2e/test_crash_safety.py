@@ -12,10 +12,9 @@ only exists in another process's database, bounded polls of that database.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,7 +48,6 @@ START = Decimal("60000.00")
 SERVICE_SETTINGS = {"CRIPTOREN_CURSOR_FLUSH_SECONDS": "0.2"}
 # small batches: the burst is many transactions, so a kill on the first lands inside it
 SMALL_BATCHES = {"CRIPTOREN_ENGINE_BATCH_SIZE": "2"}
-_scratch_serial = iter(range(1_000_000))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -74,10 +72,8 @@ def postgres_scratch_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _migrated_postgres() -> Iterator[str]:
-    with migrated_postgres(f"criptoren_crash_{os.getpid()}_{next(_scratch_serial)}") as url:
-        yield url
+def _migrated_postgres() -> AbstractContextManager[str]:
+    return migrated_postgres("criptoren_crash")
 
 
 def _env(tmp_path: Path, fake: FakeExchange, database_url: str, **settings: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ so the kill lands while the fill is committed and the delivery is not.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +40,7 @@ def scratch_url(
     if request.param == "sqlite":
         yield sqlite_copy(sqlite_template, tmp_path / "notify.db")
         return
-    with migrated_postgres(f"criptoren_notify_{os.getpid()}") as url:
+    with migrated_postgres("criptoren_notify") as url:
         yield url
 
 

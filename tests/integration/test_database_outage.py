@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +14,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from criptoren.db.availability import database_unreachable
+from criptoren.engine.events import EventKind
 from tests.support.databases import skip_or_fail, truncate
+from tests.support.events import EventRecorder
 from tests.support.harness import Harness, running_service
 from tests.support.tcp_proxy import TcpProxy
 
@@ -41,6 +44,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "janela": 20,
         "quantidade": "0.001",
     },
+    "/api/v1/alerts": {"symbol": "BTCUSDT", "condition": "gte", "price": "70000"},
+    "/alertas": {"symbol": "BTCUSDT", "condicao": "gte", "preco": "70000"},
     "/api/v1/notification-channels": {"kind": "webhook", "url": "https://93.184.216.34/hook"},
     "/canais-notificacao": {"tipo": "webhook", "url": "https://93.184.216.34/hook"},
     "/api/v1/notification-preferences": {"order_events": ["executed"]},
@@ -134,3 +139,52 @@ async def test_a_silent_server_times_out_as_unreachable_but_other_errors_do_not(
     with pytest.raises(ConnectionRefusedError) as elsewhere:  # not raised by a database driver
         await asyncio.open_connection("127.0.0.1", port)
     assert not database_unreachable(elsewhere.value)
+
+
+async def test_the_engine_pauses_through_an_outage_and_executes_once_at_the_crossing_trade(
+    proxied: tuple[Harness, TcpProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="criptoren.engine")
+    harness, proxy = proxied
+    engine, feed = harness.container.trigger_engine, harness.container.feed
+    events = EventRecorder(harness.container.bus)
+    client_id, auth = await harness.new_client()
+    body = {**PT_ORDER, "cliente_id": client_id, "preco_alvo": "61000", "quantidade": "0.01"}
+    placed = await harness.http.post("/posicionar-compra", json=body, headers=auth)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    await harness.exchange.wait_subscribed("btcusdt@aggTrade")
+    harness.exchange.emit_prices("BTCUSDT", ["61400"])  # the feed knows where it is
+    await feed.wait_for(lambda: feed.book.last_price("BTCUSDT") is not None)
+    await engine.wait_idle()
+    fills_before = feed.sequencer.fills_done
+
+    await proxy.cut()
+    # the crossing trade happens while the database is gone and the stream is down too:
+    # only the feed's gap-fill (REST, after the reconnect) can deliver it
+    harness.exchange.pause("BTCUSDT")
+    harness.exchange.emit_prices("BTCUSDT", ["61500", "60900.5", "60800"])
+    harness.exchange.drop_connections()
+    harness.exchange.resume("BTCUSDT")
+    await asyncio.wait_for(engine.wait_paused(), 15)
+    assert feed.sequencer.fills_done > fills_before
+    assert engine.pending() == 1  # fired, kept, not failed
+
+    await proxy.restore()
+    await events.wait_finished({order_id})
+    assert [e.kind for e in events.events if e.order_id == order_id] == [
+        EventKind.PLACED,
+        EventKind.TRIGGERED,
+        EventKind.EXECUTED,
+    ]
+    order = (await harness.http.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
+    assert order["status"] == "executed"
+    trades = (await harness.http.get("/api/v1/trades", headers=auth)).json()
+    assert [(t["positioned_order_id"], t["price"]) for t in trades] == [
+        (order_id, "60900.50000000")
+    ]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("criptoren.engine")]
+    paused = [line for line in lines if "execution paused" in line]
+    assert len(paused) == 1, lines
+    assert paused[0].startswith("database unreachable: execution paused, 1 fired orders kept")
+    assert len([line for line in lines if "execution resumed" in line]) == 1, lines

@@ -64,12 +64,13 @@ class Harness:
 
 def settings_for(database_url: str, exchange: FakeExchange, **extra: Any) -> Settings:
     """Settings pointing at the test database and the fake exchange."""
+    chosen: dict[str, Any] = {"rate_limit_per_second": 0, **extra}  # the rate tests set one
     return Settings(
         database_url=database_url,
         binance_rest_url=exchange.rest_url,
         binance_ws_url=exchange.ws_url,
         admin_token=SecretStr(ADMIN_TOKEN),
-        **extra,
+        **chosen,
     )
 
 

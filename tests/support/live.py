@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,8 +64,9 @@ def service_env(tmp: Path, exchange: FakeExchange, **extra: str) -> dict[str, st
         CRIPTOREN_BINANCE_REST_URL=exchange.rest_url,
         CRIPTOREN_BINANCE_WS_URL=exchange.ws_url,
         CRIPTOREN_ADMIN_TOKEN="admin-token-for-e2e-0123456789",
-        **extra,
     )
+    # tests place hundreds of orders with one token; the rate-limit tests turn it on
+    env.update({"CRIPTOREN_RATE_LIMIT_PER_SECOND": "0", **extra})
     return env
 
 
@@ -85,13 +86,13 @@ class ServiceProcess:
     port is read from uvicorn's "running on" line.
     """
 
-    def __init__(self, env: dict[str, str], name: str = "serve") -> None:
+    def __init__(self, env: dict[str, str], name: str = "serve", args: Sequence[str] = ()) -> None:
         self.name = name
         self.port = 0
         self.lines: list[str] = []
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [CRIPTOREN, "serve"],
+            [CRIPTOREN, "serve", *args],
             env={**env, "CRIPTOREN_PORT": "0"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -154,9 +155,11 @@ class ServiceProcess:
 
 
 @contextmanager
-def service_process(env: dict[str, str], name: str = "serve") -> Iterator[ServiceProcess]:
-    """A started ``criptoren serve``; stopped (if still alive) on exit."""
-    service = ServiceProcess(env, name)
+def service_process(
+    env: dict[str, str], name: str = "serve", args: Sequence[str] = ()
+) -> Iterator[ServiceProcess]:
+    """A started ``criptoren serve ARGS``; stopped (if still alive) on exit."""
+    service = ServiceProcess(env, name, args)
     try:
         yield service.wait_ready()
     finally:

@@ -6,7 +6,6 @@ processes (``tests/support/live.py``) and look at what they left in the database
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -149,6 +148,20 @@ def scratch_postgres(name: str) -> Iterator[str | None]:
         yield dsn.render_as_string(hide_password=False)
     finally:
         _run(_drop_database(name))
+
+
+_scratch_serial = iter(range(1_000_000))
+
+
+@contextmanager
+def migrated_postgres(prefix: str = "criptoren_proc") -> Iterator[str]:
+    """A migrated scratch PostgreSQL database of its own (skip or fail when unreachable)."""
+    with scratch_postgres(f"{prefix}_{os.getpid()}_{next(_scratch_serial)}") as url:
+        if url is None:
+            skip_or_fail("PostgreSQL is not reachable on the test server")
+            raise AssertionError("unreachable")
+        _run(upgrade(url))
+        yield url
 
 
 # --- reading what the service processes left in the database --------------------------
@@ -297,15 +310,3 @@ def place_orders(
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"orders not placed: {missing[:10]}"
     return [r for r in results if r is not None]
-
-
-@contextmanager
-def migrated_postgres(name: str) -> Iterator[str]:
-    """A new database ``name`` on the test server, migrated (skipped or failed if the server
-    is unreachable, per ``CRIPTOREN_REQUIRE_POSTGRES``)."""
-    with scratch_postgres(name) as url:
-        if url is None:
-            skip_or_fail("PostgreSQL is not reachable on the test server")
-            raise AssertionError("unreachable")
-        asyncio.run(upgrade(url))
-        yield url

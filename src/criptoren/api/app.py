@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from criptoren import __version__
+from criptoren import __version__, metrics
 from criptoren.api import (
     routes_admin,
     routes_alerts,
@@ -25,6 +25,7 @@ from criptoren.api.deps import ContainerDep
 from criptoren.api.docs import install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
+from criptoren.api.observability import install_metrics
 from criptoren.api.request_id import RequestId
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
@@ -38,7 +39,7 @@ orders they have positioned at target prices. Authenticate with `Authorization: 
 """
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
         finally:
             await own.aclose()
+            metrics.forget_this_process()
 
     app = FastAPI(
         title="Criptoren",
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     chosen = settings or (container.settings if container is not None else get_settings())
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     app.add_middleware(RequestId)
+    install_metrics(app)  # outermost: times every request, 413s included
     app.include_router(routes_pt.router)
     app.include_router(routes_v1.router)
     app.include_router(routes_admin.router)

@@ -10,10 +10,11 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from criptoren import metrics
 from criptoren.api.exact_json import ExactJSONRoute
 from criptoren.api.request_id import request_id_of
 from criptoren.bootstrap import Container
-from criptoren.errors import Forbidden
+from criptoren.errors import Forbidden, RateLimited
 from criptoren.services.auth import Principal, authenticate
 from criptoren.services.unit_of_work import UnitOfWork
 
@@ -107,6 +108,13 @@ async def get_call(
     principal = await authenticate(
         work.read, token, container.settings.admin_token, container.tokens
     )
+    limiter = container.rate_limiter
+    if limiter is not None and principal.client_id is not None:  # the admin is exempt
+        try:
+            await limiter.admit(principal.client_id)
+        except RateLimited:
+            metrics.RATE_LIMITED.inc()
+            raise
     return Call(container, work, principal)
 
 

@@ -59,7 +59,9 @@ def _summary(details: list[dict[str, Any]]) -> str:
 
 async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CriptorenError)
-    return error_response(exc.status_code, exc.code, exc.message)
+    response = error_response(exc.status_code, exc.code, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:

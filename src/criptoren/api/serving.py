@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from criptoren.config import Settings
+from criptoren.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from criptoren.stream.hub import GOING_AWAY
 
 APP_FACTORY = "criptoren.api.app:create_app"  # what each worker process imports
-SHUTDOWN_GRACE_SECONDS = 8  # in-flight work gets this long; the process exits within 10 s
+# in-flight requests get this long; with the streams' close (≤ 2 s) and the engine's drain
+# (≤ 2 s) the process exits within 10 s
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 class StreamingServer(uvicorn.Server):
@@ -24,6 +34,14 @@ class StreamingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
         self.app = app
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """As uvicorn, except that a SIGTERM that was drained ends the process with status 0
+        (uvicorn re-raises it, so the process would die "killed by SIGTERM")."""
+        with super().capture_signals():
+            yield
+            self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, close the streams with 1001, then shut down as usual."""
@@ -59,13 +77,28 @@ def server_config(
     )
 
 
+@contextmanager
+def metrics_folder() -> Iterator[None]:
+    """Where the workers keep their metric values: ``PROMETHEUS_MULTIPROC_DIR`` if set
+    (emptied first), else a temporary folder removed afterwards."""
+    chosen = os.environ.get(MULTIPROC_ENV)
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="criptoren-metrics-"))
+    prepare_multiprocess_dir(folder)
+    try:
+        yield
+    finally:
+        if not chosen:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Run the application until SIGINT or SIGTERM (``workers`` processes when > 1)."""
     if workers > 1:
         # several processes need an import string: each builds its app from the environment;
         # uvicorn's supervisor closes their streams with 1012 (service restart), not 1001
         config = server_config(APP_FACTORY, settings, host, port, workers)
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with metrics_folder():
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     from criptoren.api.app import create_app
 

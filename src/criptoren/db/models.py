@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -373,3 +374,14 @@ class Notification(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class RateLimitBucket(Base):
+    """A client's token bucket, shared by API workers; each takes tokens in small leases."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    client_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tokens: Mapped[float] = mapped_column(Float, nullable=False)  # left after the last lease
+    refilled_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    granted: Mapped[int] = mapped_column(Integer, nullable=False)  # the last lease's size

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
+from criptoren import metrics
 from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.session import TransactionRunner
 from criptoren.engine.broker import AtomicBroker, Broker, OrderRejected, OutcomeUnknown
@@ -89,6 +91,7 @@ class Executor:
             for event in events:
                 self._triggered(event, ticks[event.order_id])
                 self._outcome(event)
+                _committed_after(ticks[event.order_id])
             return events
         claimed = await self.runner.run(
             partial(claim_batch_for_venue, triggers=triggers, rules=self.rules)
@@ -102,14 +105,20 @@ class Executor:
             else:  # refused as it was claimed
                 self._triggered(outcome, ticks[outcome.order_id])
                 known.append(self._outcome(outcome))
-        known += await asyncio.gather(*(self._send(claim) for claim in claims))
+                _committed_after(ticks[outcome.order_id])
+        known += await asyncio.gather(
+            *(self._send(claim, ticks[claim.order.id]) for claim in claims)
+        )
         return [event for event in known if event is not None]
 
-    async def _send(self, claim: Claim) -> OrderEvent | None:
+    async def _send(self, claim: Claim, tick: TriggerTick) -> OrderEvent | None:
         """One claimed order to the venue (a bounded number at once)."""
         async with self._in_flight:
             try:
-                return await self.settle(claim, resend=True)
+                event = await self.settle(claim, resend=True)
+                if event is not None:
+                    _committed_after(tick)
+                return event
             except Exception:  # sent, maybe filled, not recorded: the reconciler finds out
                 log.exception("order %s: sending or recording failed", claim.order.id)
                 self.on_unknown()
@@ -152,6 +161,7 @@ class Executor:
         if event is None:
             return None
         if event.kind is EventKind.EXECUTED:
+            metrics.EXECUTED.inc()
             log.info(
                 "order %s executed: client %s %s %s at %s (trade %s)",
                 event.order_id,
@@ -162,6 +172,7 @@ class Executor:
                 event.trade_id,
             )
         else:
+            metrics.FAILED.inc()
             log.info(
                 "order %s failed: client %s %s %s: %s",
                 event.order_id,
@@ -176,3 +187,8 @@ class Executor:
 
 def _nothing() -> None:
     return None
+
+
+def _committed_after(tick: TriggerTick) -> None:
+    """Observe the time from the crossing trade (exchange clock) to the outcome's commit."""
+    metrics.TICK_TO_COMMIT.observe(max(0.0, time.time() - tick.trade_time_ms / 1000))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db.availability import database_unreachable, first_line
 from criptoren.db.repositories import FeedCursorRepository, OrderRepository
 from criptoren.domain.money import from_units, to_units
 from criptoren.domain.orders import Condition, OrderStatus
@@ -24,6 +27,8 @@ RETRY_MAX_SECONDS = 5.0
 # the most fired orders one execution transaction takes: bigger batches commit fewer times,
 # smaller ones commit the first orders of a burst sooner (see docs/performance.md, Burst)
 BATCH_SIZE = 1000
+# at shutdown, fired orders get this long to execute (the rest replay from the cursor)
+DRAIN_SECONDS = 2.0
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -74,6 +79,9 @@ class TriggerEngine:
         self._flush_seconds = cursor_flush_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._before_work = before_work
+        self.fired_total = 0  # orders fired so far (a metric's running total)
+        self.paused_since: float | None = None  # execution waits for the database
+        self._paused = asyncio.Event()
 
     # --- start-up ---------------------------------------------------------------------
 
@@ -123,8 +131,13 @@ class TriggerEngine:
             asyncio.create_task(self._flush_forever(), name="criptoren-cursors"),
         ]
 
-    async def stop(self) -> None:
-        """Stop the tasks and persist how far the engine got."""
+    async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Let the fired orders finish executing (bounded; not while the database is away),
+        stop the tasks and persist how far the engine got."""
+        if self._tasks and self.paused_since is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_seconds):
+                    await self._idle.wait()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -139,6 +152,7 @@ class TriggerEngine:
         for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
             if trade_time_ms > order.created_ms and _crosses(order, price_units):
                 self.index.remove(order.order_id)
+                self.fired_total += 1
                 tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
                 self._enqueue(tick, [order.order_id])
                 return
@@ -164,6 +178,8 @@ class TriggerEngine:
             recent = self._recent[trade.symbol] = deque(maxlen=self._recent_size)
         recent.append((trade.agg_id, units, trade.trade_time_ms))
         fired = self.index.on_trade(trade.symbol, units, trade.trade_time_ms)
+        if fired:
+            self.fired_total += len(fired)
         if fired or self._queue:  # queued even when empty: keeps the cursor behind queued work
             tick = TriggerTick(trade.symbol, trade.agg_id, trade.price, trade.trade_time_ms)
             self._enqueue(tick, fired)
@@ -225,15 +241,37 @@ class TriggerEngine:
         while True:
             try:
                 await self.executor.execute_batch(batch)  # it publishes what happened
-            except Exception:  # the database is down: keep the orders, retry, never skip
-                log.exception(
-                    "executing %d orders (from %s) failed; retrying in %.2fs",
-                    len(batch), batch[0][0], delay,
-                )  # fmt: skip
+            except Exception as exc:  # the database is down: keep the orders, retry, never skip
+                self._pause(exc, len(batch))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            self._resume()
             return
+
+    def _pause(self, exc: Exception, batch_size: int) -> None:
+        """One line when execution starts waiting (not one per retry)."""
+        if self.paused_since is not None:
+            return
+        self.paused_since = time.monotonic()
+        self._paused.set()
+        if database_unreachable(exc):
+            log.error(
+                "database unreachable: execution paused, %d fired orders kept (waiting or "
+                "triggered, none failed); retrying until it is back (%s)",
+                self.pending(), first_line(exc),
+            )  # fmt: skip
+        else:
+            log.exception(
+                "executing %d fired orders failed; execution paused, retrying", batch_size
+            )
+
+    def _resume(self) -> None:
+        if self.paused_since is not None:
+            waited = time.monotonic() - self.paused_since
+            self.paused_since = None
+            self._paused.clear()
+            log.warning("database reachable again: execution resumed after %.1fs", waited)
 
     # --- cursors ----------------------------------------------------------------------
 
@@ -242,8 +280,10 @@ class TriggerEngine:
             await asyncio.sleep(self._flush_seconds)
             try:
                 await self.flush_cursors()
-            except Exception:  # database hiccup: the next round will write them
-                log.exception("saving feed cursors failed")
+            except Exception as exc:  # database hiccup: the next round will write them
+                if not database_unreachable(exc):
+                    log.exception("saving feed cursors failed")
+                # unreachable: the execution worker says so once (cursors stay behind it)
 
     async def flush_cursors(self) -> None:
         """Persist the last fully processed trade of every symbol that moved."""
@@ -259,6 +299,10 @@ class TriggerEngine:
                 await cursors.save(symbol, agg_id, trade_time_ms, self.venue)
         self._dropped -= dropped
         self._saved.update({s: v[0] for s, v in moved.items()})
+
+    async def wait_paused(self) -> None:
+        """Wait until execution is paused, waiting for the database."""
+        await self._paused.wait()
 
     def pending(self) -> int:
         """Fired orders waiting for execution."""

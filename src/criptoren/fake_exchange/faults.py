@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from criptoren.fake_exchange.errors import json_response
 
-FaultKind = Literal["429", "418", "timeout", "5xx", "drop"]
-KINDS: tuple[str, ...] = ("429", "418", "timeout", "5xx", "drop")
+FaultKind = Literal["429", "418", "timeout", "5xx", "drop", "slow"]
+KINDS: tuple[str, ...] = ("429", "418", "timeout", "5xx", "drop", "slow")
 MAX_HOLD = 30.0
 ORDER_ENDPOINT = ("POST", "/api/v3/order")
 Endpoint = tuple[str, str]  # (method, path)
@@ -28,8 +28,9 @@ class Fault:
     retry_after: int = 1  # seconds, for 429 and 418
     status: int = 503  # for 5xx
     body: str | None = None  # for 5xx: sent as is (e.g. a proxy's HTML page) instead of -1001
-    # seconds a "timeout" keeps the request open (default 30, the most), or a "drop" keeps
-    # the already executed order's reply before cutting the connection (default 0)
+    # seconds a "timeout" keeps the request open (default 30, the most), a "drop" keeps
+    # the already executed order's reply before cutting the connection (default 0), or a
+    # "slow" request waits before it is answered normally (default 0)
     hold: float | None = None
 
 
@@ -68,6 +69,8 @@ class FaultQueue:
     def __init__(self) -> None:
         self.pending: defaultdict[Endpoint, deque[Fault]] = defaultdict(deque)
         self._release = asyncio.Event()
+        self.holding = 0  # requests held open right now
+        self._held = asyncio.Event()
 
     def add(self, fault: Fault, count: int = 1, endpoint: Endpoint = ORDER_ENDPOINT) -> None:
         """Apply ``fault`` to the next ``count`` requests of ``endpoint`` (after those queued)."""
@@ -90,8 +93,20 @@ class FaultQueue:
         """Keep a request open for ``seconds`` (at most 30), or until :meth:`release_all`."""
         if seconds <= 0:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._release.wait(), min(seconds, MAX_HOLD))
+        self.holding += 1
+        self._held.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), min(seconds, MAX_HOLD))
+        finally:
+            self.holding -= 1
+
+    async def wait_holding(self, within: float = 10.0) -> None:
+        """Wait until some request is being held open (a test's cue that it is in flight)."""
+        async with asyncio.timeout(within):
+            while not self.holding:
+                self._held.clear()
+                await self._held.wait()
 
     def release_all(self) -> None:
         """End every current hold now (the fake is stopping); later holds wait again."""

@@ -85,7 +85,9 @@ class Gateway:
             await rate_limited(self.rate_limits.popleft())(scope, receive, send)
             return
         fault = self.faults.take(scope["method"], scope["path"]) if market else None
-        if fault is not None:
+        if fault is not None and fault.kind == "slow":
+            await self.faults.hold(fault.hold or 0.0)  # then answered as usual
+        elif fault is not None:
             await self._fault(fault, scope, receive, send)
             return
 

@@ -89,7 +89,7 @@ class TradingControls:
     def fail_requests(
         self, method: str, path: str, kind: str, count: int = 1, **options: Any
     ) -> None:
-        """Apply a fault (429, 418, timeout, 5xx, drop) to the next ``count`` ``method path``.
+        """Apply a fault (429, 418, timeout, 5xx, drop, slow) to the next ``count`` ``method path``.
 
         On a signed endpoint "drop" does the work (executes an order) and loses the reply.
         """

@@ -114,6 +114,9 @@ class TradingApi:
     async def _serve(self, request: Request, action: Action, *, executes: bool = False) -> Response:
         """Answer, or apply the endpoint's next scripted fault ("drop": done, reply lost)."""
         fault = self.trading.faults.take(request.method, request.url.path)
+        if fault is not None and fault.kind == "slow":
+            await self.trading.faults.hold(fault.hold or 0.0)
+            fault = None  # then answered as usual
         if fault is None or fault.kind == "drop":
             response, entry = await self._signed(request, action, executes=executes)
             if fault is None:

@@ -164,6 +164,10 @@ class PriceBook:
         st = self._states.get(symbol.upper())
         return st is not None and st.stale
 
+    def trades_total(self) -> int:
+        """Trades applied so far over the symbols still held (a metric's running total)."""
+        return sum(st.trades_seen for st in self._states.values())
+
     def stale_symbols(self) -> list[str]:
         """Symbols currently marked stale."""
         return sorted(s for s, st in self._states.items() if st.stale)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from criptoren.market.schemas import AggTrade
-from criptoren.stream.connection import StreamConnection
+from criptoren.stream.connection import OVERFLOW, StreamConnection
 from criptoren.stream.events import Change, ChangePort, Topic
 from criptoren.stream.render import Delivery, StreamRenderer, price_message
 
@@ -63,6 +63,7 @@ class StreamHub:
         self._queue: deque[Change] = deque()
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
+        self.dropped = 0  # streams closed by backpressure (OVERFLOW)
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- life cycle ------------------------------------------------------------------
@@ -115,9 +116,11 @@ class StreamHub:
     def detach(self, connection: StreamConnection) -> None:
         """Forget ``connection``; its room goes when its last stream does."""
         room = self._rooms.get(connection.client_id)
-        if room is None:
+        if room is None or connection not in room.connections:
             return
         room.connections.discard(connection)
+        if connection.close_code == OVERFLOW:
+            self.dropped += 1  # a running total for the metrics
         if not room.connections:
             del self._rooms[connection.client_id]
             for symbol in room.symbols():
