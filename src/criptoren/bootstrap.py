@@ -236,7 +236,7 @@ def build_container(
     symbols = SymbolService(exchange_info or rest)
     tokens = TokenCache(settings.auth_cache_seconds)
     demand = FeedDemand(sessions, feed, settings.feed_release_after_seconds)
-    bus.subscribe(demand.on_order_event)
+    bus.subscribe(demand.on_committed)
     follower = EngineFollower(trigger_engine, demand, bus)
     changes = InProcessChanges(bus)
     positions = PositionService(prices)
@@ -244,9 +244,9 @@ def build_container(
     strategies = StrategyService(symbols, orders, [changes])
     strategy_runner = StrategyRunner(sessions, strategies, feed, rest, bus)
     strategies.followers.append(strategy_runner)
-    alert_engine = AlertEngine(database, demand, [changes])
     notifications, notifier = build_notifications(settings, database)
-    bus.subscribe(notifier.on_order_event)  # order events are published after their commit
+    alert_engine = AlertEngine(database, demand, [changes, notifier])
+    bus.subscribe(notifier.on_committed)  # order events are published after their commit
     container = Container(
         settings=settings,
         engine=engine,

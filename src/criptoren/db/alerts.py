@@ -11,9 +11,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from criptoren.db import outbox
 from criptoren.db.models import AlertEvent, AlertRow
 from criptoren.db.types import utcnow
 from criptoren.domain.alerts import AlertStatus, StoredAlert
+from criptoren.domain.money import QUANTUM
+from criptoren.domain.notifications import ALERT_TRIGGERED
 
 AlertRecord = StoredAlert
 
@@ -98,8 +101,8 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
     firing, and its ``alert_events`` row. Returns the event id, or ``None`` when the alert
     is no longer active (deleted meanwhile) or the trade is within its cooldown (a replay).
 
-    The notification outbox's ``enqueue(connection, ...)`` belongs here, after the insert,
-    so that the notification commits with the firing or not at all.
+    Its ``alert.triggered`` notification is queued in the outbox here, in the same
+    transaction: it commits with the firing or not at all.
     """
     one_shot = firing.cooldown_ms is None
     params = {
@@ -121,7 +124,21 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
         "trade_time_ms": firing.trade_time_ms,
         "created_at": params["now"],
     }
-    return int(connection.execute(_INSERT_EVENT, event).scalar_one())
+    event_id = int(connection.execute(_INSERT_EVENT, event).scalar_one())
+    outbox.enqueue(
+        connection,
+        client_id=firing.client_id,
+        event_type=ALERT_TRIGGERED,
+        data={
+            "alert_id": firing.alert_id,
+            "symbol": firing.symbol,
+            "price": firing.trade_price.quantize(QUANTUM),
+            "agg_trade_id": firing.agg_trade_id,
+            "trade_time_ms": firing.trade_time_ms,
+            "alert_event_id": event_id,
+        },
+    )
+    return event_id
 
 
 def record_firings(

@@ -74,9 +74,13 @@ class NotificationWorker:
         """Look for due rows now (call after committing rows to the outbox)."""
         self._wake.set()
 
-    def on_order_event(self, _event: object) -> None:
-        """An order event was committed: wake if this process queued rows since the last
-        look (most events queue nothing: no read for them)."""
+    async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
+        """An ``AlertFiredFollower``: a firing (and its outbox rows) was committed."""
+        self.on_committed(event_id)
+
+    def on_committed(self, _event: object) -> None:
+        """An order event or an alert firing was committed: wake if this process queued
+        rows since the last look (most events queue nothing: no read for them)."""
         if outbox.queued_so_far() != self._seen:
             self._wake.set()
 

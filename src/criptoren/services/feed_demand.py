@@ -57,7 +57,7 @@ class FeedDemand:
             self._due[symbol] = due
         self._wake.set()
 
-    def on_order_event(self, event: OrderEvent) -> None:
+    def on_committed(self, event: OrderEvent) -> None:
         """Event-bus subscriber: an order that stops waiting may free its symbol."""
         if event.kind in ENDS_WAITING:
             self.release([event.symbol])

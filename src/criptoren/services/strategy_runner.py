@@ -92,7 +92,7 @@ class StrategyRunner:
     async def start(self) -> None:
         """Follow every active strategy."""
         self.feed.add_kline_listener(self._on_kline)
-        self.bus.subscribe(self._on_order_event)
+        self.bus.subscribe(self._on_committed)
         async with self.sessions() as session:
             for row in await StrategyRepository(session).active():
                 self._jobs.put_nowait(("changed", row.id))
@@ -100,7 +100,7 @@ class StrategyRunner:
 
     async def stop(self) -> None:
         """Stop acting (waiting orders stay: they are ordinary positioned orders)."""
-        self.bus.unsubscribe(self._on_order_event)
+        self.bus.unsubscribe(self._on_committed)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -129,7 +129,7 @@ class StrategyRunner:
         if kline.closed:
             self._jobs.put_nowait(("close", kline))
 
-    def _on_order_event(self, event: OrderEvent) -> None:
+    def _on_committed(self, event: OrderEvent) -> None:
         if event.kind not in (EventKind.EXECUTED, EventKind.FAILED):
             return
         for live in self.live.values():

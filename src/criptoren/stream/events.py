@@ -66,7 +66,7 @@ class InProcessChanges:
 
     def __init__(self, bus: EventBus) -> None:
         self._listeners: list[ChangeListener] = []
-        bus.subscribe(self._on_order_event)
+        bus.subscribe(self._on_committed)
 
     def subscribe(self, listener: ChangeListener) -> None:
         """Receive every change from now on."""
@@ -84,7 +84,7 @@ class InProcessChanges:
             except Exception:
                 log.exception("change listener failed on %s", change.topic)
 
-    def _on_order_event(self, event: OrderEvent) -> None:
+    def _on_committed(self, event: OrderEvent) -> None:
         self.publish(
             Change(
                 Topic.ORDER,
