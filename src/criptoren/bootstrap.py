@@ -384,7 +384,7 @@ def build_container(
         engine_inbox(settings, sessions, parts, trigger_engine, demand, strategy_runner)
     notifications, notifier = build_notifications(settings, database)
     alert_engine = AlertEngine(database, demand, [parts.changes, notifier])
-    bus.subscribe(notifier.wake)  # order events are published after their commit
+    bus.subscribe(notifier.on_committed)  # order events are published after their commit
     container = Container(
         settings=settings,
         engine=engine,

@@ -46,8 +46,8 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "/api/v1/alerts": {"symbol": "BTCUSDT", "condition": "gte", "price": "70000"},
     "/alertas": {"symbol": "BTCUSDT", "condicao": "gte", "preco": "70000"},
-    "/api/v1/notification-channels": {"kind": "webhook", "url": "https://example.com/hook"},
-    "/canais-notificacao": {"tipo": "webhook", "url": "https://example.com/hook"},
+    "/api/v1/notification-channels": {"kind": "webhook", "url": "https://93.184.216.34/hook"},
+    "/canais-notificacao": {"tipo": "webhook", "url": "https://93.184.216.34/hook"},
     "/api/v1/notification-preferences": {"order_events": ["executed"]},
     "/preferencias-notificacao": {"eventos_ordem": ["executed"]},
 }
@@ -177,8 +177,9 @@ async def test_the_engine_pauses_through_an_outage_and_executes_once_at_the_cros
         EventKind.TRIGGERED,
         EventKind.EXECUTED,
     ]
-    order = (await harness.http.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
-    assert order["status"] == "executed"
+    got = await harness.http.get(f"/api/v1/orders/{order_id}", headers=auth)
+    assert got.status_code == 200, got.text
+    assert got.json()["status"] == "executed"
     trades = (await harness.http.get("/api/v1/trades", headers=auth)).json()
     assert [(t["positioned_order_id"], t["price"]) for t in trades] == [
         (order_id, "60900.50000000")

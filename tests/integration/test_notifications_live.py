@@ -65,3 +65,23 @@ async def test_rejected_order_notifies_failed_with_the_reason(
     assert hook.json["type"] == "order.failed"
     assert hook.json["data"]["order_id"] == order_id
     assert "insufficient balance" in hook.json["data"]["reason"]
+
+
+async def test_a_fired_alert_is_delivered_as_alert_triggered(
+    database_url: str, receiver: WebhookReceiver
+) -> None:
+    async with running_service(database_url, **FAST) as service:
+        _, auth = await service.new_client()
+        await add_webhook(service, auth, receiver)
+        body = {"symbol": "BTCUSDT", "condition": "gte", "price": "62000"}
+        created = await service.http.post("/api/v1/alerts", json=body, headers=auth)
+        assert created.status_code == 201, created.text
+        await service.exchange.wait_subscribed("btcusdt@aggTrade")
+        service.exchange.emit_prices("BTCUSDT", ["61990", "62010.5"])
+        await receiver.wait_for(lambda got: len(got) >= 1)
+    [hook] = receiver.received
+    assert hook.signature_ok is True
+    assert hook.json["type"] == "alert.triggered"
+    data = hook.json["data"]
+    assert (data["alert_id"], data["symbol"]) == (created.json()["id"], "BTCUSDT")
+    assert data["price"] == "62010.50000000"

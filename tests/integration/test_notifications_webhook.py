@@ -7,12 +7,17 @@ leaves the delivery ``dead``, visible, and re-queued by the retry endpoint.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
+from criptoren.db.types import utcnow
+from criptoren.domain.notifications import ChannelKind, Delivery, event_body
+from criptoren.notify.urls import AddressGuard
+from criptoren.notify.webhook import WebhookSender
 from tests.support.events import AttemptRecorder
 from tests.support.harness import Harness, running_service
 from tests.support.receiver import Received, WebhookReceiver
@@ -222,7 +227,7 @@ async def test_a_fired_alert_is_delivered_signed_and_audited(
     body = hook.json
     assert body["type"] == "alert.triggered"
     assert (body["data"]["alert_id"], body["data"]["symbol"]) == (alert_id, "BTCUSDT")
-    assert Decimal(body["data"]["trade_price"]) == Decimal("60950.5")
+    assert body["data"]["price"] == "60950.50000000"
     trail = await service.http.get("/api/v1/audit", headers=auth)
     assert trail.status_code == 200, trail.text
     seen = [(r["action"], r["entity_id"]) for r in trail.json()["items"]]
@@ -240,3 +245,63 @@ async def test_a_fired_alert_is_delivered_signed_and_audited(
     assert deleted.status_code == 200, deleted.text
     after = (await service.http.get("/api/v1/audit", headers=auth)).json()["items"]
     assert [r["action"] for r in after[len(seen) :]] == ["channel.removed", "alert.deleted"]
+
+
+async def test_deliveries_page_back_with_before(
+    service: Harness, receiver: WebhookReceiver
+) -> None:
+    attempts = AttemptRecorder(service.container.notifier)
+    _, auth = await service.new_client()
+    await service.http.put(
+        "/api/v1/notification-preferences", json={"order_events": ["placed"]}, headers=auth
+    )
+    await add_webhook(service, auth, receiver)
+    order = {"symbol": "BTCUSDT", "side": "buy", "target_price": "50000", "quantity": "0.01"}
+    for _ in range(3):
+        placed = await service.http.post("/api/v1/orders", json=order, headers=auth)
+        assert placed.status_code == 201
+    await attempts.wait_for(lambda: len(attempts.delivered()) == 3)
+    first = await deliveries(service, auth, limit=2)
+    assert len(first) == 2
+    assert first[0]["id"] > first[1]["id"]  # newest first
+    rest = await deliveries(service, auth, limit=2, before=first[-1]["id"])
+    assert len(rest) == 1
+    assert rest[0]["id"] < first[-1]["id"]
+    pt = await service.http.get("/notificacoes", params={"limite": 1}, headers=auth)
+    assert [row["id"] for row in pt.json()] == [first[0]["id"]]
+
+
+async def test_delivery_rechecks_the_address_and_never_calls_a_private_one(
+    receiver: WebhookReceiver,
+) -> None:
+    body = event_body("e1", "order.executed", utcnow(), {"order_id": 1})
+    delivery = Delivery(1, "e1", "order.executed", body, 1, ChannelKind.WEBHOOK, receiver.url)
+    async with httpx.AsyncClient() as http:
+        # a name that resolved to a public address when the channel was created may now
+        # resolve to loopback: the delivery refuses it without calling it
+        refused = await WebhookSender(http, AddressGuard(allow_private=False)).send(delivery)
+        allowed = await WebhookSender(http, AddressGuard(allow_private=True)).send(delivery)
+    assert refused is not None
+    assert "loopback" in refused
+    assert allowed is None
+    assert len(receiver.received) == 1  # only the allowed one arrived
+
+
+async def test_removed_channel_deliveries_go_dead(
+    service: Harness, receiver: WebhookReceiver
+) -> None:
+    receiver.hold, receiver.status_for = asyncio.Event(), lambda _n: 500
+    attempts = AttemptRecorder(service.container.notifier)
+    _, auth = await service.new_client()
+    channel = await add_webhook(service, auth, receiver)
+    await fire_buy(service, auth)
+    await receiver.wait_for(lambda got: len(got) == 1)  # the first attempt, held
+    removed = await service.http.delete(
+        f"/api/v1/notification-channels/{channel['id']}", headers=auth
+    )
+    assert removed.status_code == 204
+    receiver.hold.set()  # it fails; its retry finds the channel gone
+    await attempts.wait_for(lambda: len(attempts.dead()) == 1)
+    [dead] = await deliveries(service, auth, status="dead")
+    assert (dead["attempts"], dead["last_error"]) == (2, "the channel was removed")
+    assert len(receiver.received) == 1

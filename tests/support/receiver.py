@@ -59,6 +59,7 @@ class WebhookReceiver:
     _server: asyncio.Server | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -77,6 +78,10 @@ class WebhookReceiver:
             self._server.close()
             for writer in list(self._writers):
                 writer.close()
+            if self.hold is not None:
+                self.hold.set()  # a held request ends too
+            # each handler sees its connection closed and returns (never left to be cancelled)
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -89,6 +94,9 @@ class WebhookReceiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             while await self._one(reader, writer):
                 pass
@@ -99,6 +107,7 @@ class WebhookReceiver:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+            self._handlers.discard(task)
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         line = await reader.readline()

@@ -16,8 +16,8 @@ from criptoren.db.models import AlertEvent, AlertRow
 from criptoren.db.types import utcnow
 from criptoren.domain.alerts import AlertStatus, StoredAlert
 from criptoren.domain.audit import ENGINE, AuditEntry
-
-ALERT_EVENT = "alert.triggered"
+from criptoren.domain.money import QUANTUM
+from criptoren.domain.notifications import ALERT_TRIGGERED
 
 AlertRecord = StoredAlert
 
@@ -102,8 +102,8 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
     firing, and its ``alert_events`` row. Returns the event id, or ``None`` when the alert
     is no longer active (deleted meanwhile) or the trade is within its cooldown (a replay).
 
-    Its ``alert.triggered`` notifications are queued in the outbox here, so that they
-    commit with the firing or not at all.
+    Its ``alert.triggered`` notification is queued in the outbox here, in the same
+    transaction: it commits with the firing or not at all.
     """
     one_shot = firing.cooldown_ms is None
     params = {
@@ -127,7 +127,7 @@ def record_firing(connection: Connection, firing: AlertFiring) -> int | None:
     }
     event_id = int(connection.execute(_INSERT_EVENT, event).scalar_one())
     data = firing_data(firing, event_id)
-    outbox.enqueue(connection, client_id=firing.client_id, event_type=ALERT_EVENT, data=data)
+    outbox.enqueue(connection, client_id=firing.client_id, event_type=ALERT_TRIGGERED, data=data)
     return event_id
 
 
@@ -135,11 +135,11 @@ def firing_data(firing: AlertFiring, event_id: int) -> dict[str, Any]:
     """What a notification and the audit trail say of a firing."""
     return {
         "alert_id": firing.alert_id,
-        "event_id": event_id,
         "symbol": firing.symbol,
-        "trade_price": firing.trade_price,
-        "trade_id": firing.agg_trade_id,
-        "time": firing.trade_time_ms,
+        "price": firing.trade_price.quantize(QUANTUM),
+        "agg_trade_id": firing.agg_trade_id,
+        "trade_time_ms": firing.trade_time_ms,
+        "alert_event_id": event_id,
     }
 
 
@@ -154,7 +154,7 @@ def record_firings(
         if event_id is not None:
             recorded.append((firing, event_id))
     entries = [
-        AuditEntry(ENGINE, ALERT_EVENT, "alert", f.alert_id, firing_data(f, e), f.client_id)
+        AuditEntry(ENGINE, ALERT_TRIGGERED, "alert", f.alert_id, firing_data(f, e), f.client_id)
         for f, e in recorded
     ]
     if entries:

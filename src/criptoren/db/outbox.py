@@ -8,6 +8,7 @@ events go through :func:`enqueue_order_events`, which honours each client's pref
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -129,9 +130,32 @@ def _rows(
     return [common | {"channel_id": channel_id} for channel_id in channels]
 
 
+class _Tally:
+    """How many outbox inserts this process has made (a lock: the SQLite writer thread and
+    the event loop both insert)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_TALLY = _Tally()
+
+
+def queued_so_far() -> int:
+    """A number that changes whenever this process writes rows to the outbox (committed or
+    not yet): the worker looks at the outbox after an order event only when it moved."""
+    return _TALLY.value
+
+
 def _insert(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
+    _TALLY.bump()
     if _postgres(connection) and len(rows) > 1:
         connection.execute(_INSERT_PG, {name: [row[name] for row in rows] for name in _ROW_ARRAYS})
     else:

@@ -37,9 +37,10 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _serialise_sqlite_writers(engine)
         return engine
-    # no pre-ping: it costs a round trip per checkout on the hot path; a dropped connection
-    # fails one statement, is invalidated by SQLAlchemy, and the caller retries or gets a 503
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # pre-ping: after a database outage a pooled connection may be dead; the request path's
+    # hot statements run on asyncpg directly (``pg_direct``), so the ping's round trip on
+    # each checkout only costs the ORM paths, and no request fails on a stale connection
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import httpx
@@ -27,6 +27,7 @@ from criptoren.ports import NotificationSender
 
 log = logging.getLogger(__name__)
 AttemptListener = Callable[[Delivery, str | None, bool], None]
+RECHECK_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class NotificationWorker:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._backlog = False
+        self._seen = -1
         self._listeners: list[AttemptListener] = []
         self._outcomes: list[Outcome] = []
         self._settle_now = asyncio.Event()
@@ -68,13 +70,19 @@ class NotificationWorker:
         and whether it is dead now."""
         self._listeners.append(listener)
 
-    def wake(self, *_: object) -> None:
+    def wake(self) -> None:
         """Look for due rows now (call after committing rows to the outbox)."""
         self._wake.set()
 
     async def alert_fired(self, event_id: int, client_id: int, symbol: str) -> None:
-        """``AlertFiredFollower``: a firing's notifications are in the outbox now."""
-        self.wake()
+        """An ``AlertFiredFollower``: a firing (and its outbox rows) was committed."""
+        self.on_committed(event_id)
+
+    def on_committed(self, _event: object) -> None:
+        """An order event or an alert firing was committed: wake if this process queued
+        rows since the last look (most events queue nothing: no read for them)."""
+        if outbox.queued_so_far() != self._seen:
+            self._wake.set()
 
     def start(self) -> None:
         """Run in the background until :meth:`stop`."""
@@ -90,6 +98,8 @@ class NotificationWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._task = self._settler = None
         outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
         try:  # what finished is recorded, so a graceful stop sends nothing twice
             await self.database.write(partial(outbox.settle_many, outcomes=outcomes))
         except Exception as exc:
@@ -101,21 +111,41 @@ class NotificationWorker:
             await self.http.aclose()
 
     async def _run(self) -> None:
+        """Claim when something is due: a read first (woken by every order event, most of
+        which queued nothing), the claim (a write) only then."""
         while True:
             self._wake.clear()
-            try:
-                claimed = await self._claim()
-            except Exception as exc:  # the database is down: the poll tries again
-                log.warning("notifications: claiming due deliveries failed: %r", exc)
-                claimed = 0
-            if not claimed or not self._backlog:
-                await self._wait()
+            seen, self._seen = self._seen, outbox.queued_so_far()
+            due = utcnow() if self._backlog else await self._next_due()
+            if due is not None and due <= utcnow() and self._free() > 0:
+                try:
+                    claimed = await self._claim()
+                except Exception as exc:  # the database is down: the poll tries again
+                    log.warning("notifications: claiming due deliveries failed: %r", exc)
+                    claimed = 0
+                if claimed and self._backlog:
+                    continue
+                due = await self._next_due()
+            if self._free() <= 0 or (due is not None and due <= utcnow()):
+                due = None  # claimed elsewhere, or no free slot: woken when one frees
+            if seen != self._seen:  # rows were queued: look again soon, in case the read
+                # ran before their transaction committed (another one's event woke us)
+                soon = utcnow() + timedelta(seconds=RECHECK_SECONDS)
+                due = soon if due is None else min(due, soon)
+            await self._wait(due)
+
+    def _free(self) -> int:
+        return self.config.concurrency - len(self._in_flight)
+
+    async def _next_due(self) -> datetime | None:
+        try:
+            return await self.database.read(outbox.next_due)
+        except Exception as exc:
+            log.warning("notifications: reading the next due time failed: %r", exc)
+            return None
 
     async def _claim(self) -> int:
-        free = self.config.concurrency - len(self._in_flight)
-        if free <= 0:
-            self._backlog = True
-            return 0
+        free = self._free()
         claim = partial(outbox.claim_due, limit=free, lease_seconds=self.config.lease_seconds)
         deliveries = await self.database.write(claim)
         self._backlog = len(deliveries) == free
@@ -127,20 +157,14 @@ class NotificationWorker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        free = self.config.concurrency - len(self._in_flight)
         # with a backlog, claim again once a quarter of the slots are free (one claim
         # statement for many rows, not one per finished delivery)
-        if self._backlog and free >= max(1, self.config.concurrency // 4):
+        if self._backlog and self._free() >= max(1, self.config.concurrency // 4):
             self._wake.set()
 
-    async def _wait(self) -> None:
-        """Until woken, the next delivery is due, or the poll interval passes."""
+    async def _wait(self, due: datetime | None) -> None:
+        """Until woken, ``due``, or the poll interval passes."""
         timeout = self.config.poll_seconds
-        try:
-            due = await self.database.read(outbox.next_due)
-        except Exception as exc:
-            log.warning("notifications: reading the next due time failed: %r", exc)
-            due = None
         if due is not None:
             timeout = min(timeout, max((due - utcnow()).total_seconds(), 0.0))
         with contextlib.suppress(TimeoutError):
