@@ -31,13 +31,15 @@ class AddressGuard:
 
     async def apprise_host(self, url: str) -> None:
         """For apprise schemes that call a server the user names, the server's address."""
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in SELF_HOSTED_APPRISE:
+            return  # a service's URL: what looks like a host is a token
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError:
             raise NotificationError("the URL cannot be parsed (host or port)") from None
-        if parts.scheme.lower() in SELF_HOSTED_APPRISE:
-            await self.host(parts.hostname or "", port)
+        await self.host(parts.hostname or "", port)
 
     async def host(self, host: str, port: int | None) -> None:
         """Resolve ``host``; refuse it if any address is off limits (or none resolves)."""
