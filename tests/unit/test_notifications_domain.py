@@ -60,6 +60,7 @@ def test_apprise_urls_are_masked() -> None:
     assert mask_apprise("tgram://123:ABC/456") == "tgram://***"
     assert mask_apprise("json://user:pw@host.example:8080/p?t=1") == "json://host.example:8080/***"
     assert mask_apprise("discord://webhook_id/webhook_token") == "discord://***"
+    assert mask_apprise("json://[::1/x") == "json://***"  # apprise is more lenient
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,16 @@ def test_public_addresses_pass() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://x.example/", "http://", "//x.example/", "http://u:p@x.example/", "http://x/ y"]
+    "url",
+    [
+        "ftp://x.example/",
+        "http://",
+        "//x.example/",
+        "http://u:p@x.example/",
+        "http://x/ y",
+        "http://[::1/x",
+        "http://x.example:99999/",
+    ],
 )
 def test_bad_webhook_urls(url: str) -> None:
     with pytest.raises(NotificationError):

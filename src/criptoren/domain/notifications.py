@@ -151,15 +151,15 @@ def check_webhook_url(url: str) -> str:
     """An absolute ``http(s)://host…`` URL without credentials or fragments, else refused."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
         raise NotificationError("the webhook URL is too long or contains blanks")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:  # a bad IPv6 literal or port
+        raise NotificationError("the webhook URL cannot be parsed (host or port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotificationError("a webhook URL must be an absolute http:// or https:// URL")
     if parts.username or parts.password or parts.fragment:
         raise NotificationError("a webhook URL may not carry credentials or a fragment")
-    try:
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError:
-        raise NotificationError("the webhook URL has an invalid port") from None
     return url
 
 
@@ -190,12 +190,11 @@ carry tokens where a host would be)."""
 def mask_apprise(url: str) -> str:
     """An apprise URL fit to show: its scheme, and the host of a self-hosted server; never
     its tokens, credentials, path or query."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in SELF_HOSTED_APPRISE and parts.hostname:
-        try:
-            port = f":{parts.port}" if parts.port else ""
-        except ValueError:
-            port = ""
-        return f"{scheme}://{parts.hostname}{port}/***"
-    return f"{scheme}://***"
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "apprise"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname if scheme in SELF_HOSTED_APPRISE else None
+        port = f":{parts.port}" if host and parts.port else ""
+    except ValueError:  # apprise parses more leniently than urlsplit
+        host, port = None, ""
+    return f"{scheme}://{host}{port}/***" if host else f"{scheme}://***"

@@ -24,19 +24,22 @@ class AddressGuard:
 
     async def webhook(self, url: str) -> str:
         """A webhook URL fit to call, else :class:`NotificationError`."""
-        check_webhook_url(url)
-        await self.host(urlsplit(url).hostname or "", urlsplit(url).port)
+        check_webhook_url(url)  # a URL urlsplit cannot parse is refused there
+        parts = urlsplit(url)
+        await self.host(parts.hostname or "", parts.port)
         return url
 
     async def apprise_host(self, url: str) -> None:
         """For apprise schemes that call a server the user names, the server's address."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() in SELF_HOSTED_APPRISE:
-            try:
-                port = parts.port
-            except ValueError:
-                raise NotificationError("the apprise URL has an invalid port") from None
-            await self.host(parts.hostname or "", port)
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in SELF_HOSTED_APPRISE:
+            return  # a service's URL: what looks like a host is a token
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise NotificationError("the URL cannot be parsed (host or port)") from None
+        await self.host(parts.hostname or "", port)
 
     async def host(self, host: str, port: int | None) -> None:
         """Resolve ``host``; refuse it if any address is off limits (or none resolves)."""
