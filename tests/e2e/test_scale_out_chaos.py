@@ -58,6 +58,12 @@ CHAOS_SETTINGS = {
 SEGMENTS = (0, 1500, 3000, 4500)  # recorded trades emitted per phase
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (issue 14, open): after the second failover the last leader stops short"
+    " of the tape (its cursor stays ~350 trades before the last emitted trade, no order"
+    " triggered, feed healthy); strict: a fix makes this test fail until the mark is removed",
+)
 def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database_url: str) -> None:
     records = load_recording()[: SEGMENTS[-1]]
     low, high = price_range(records)
@@ -88,7 +94,10 @@ def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database
             lambda: probe.cursor(SYMBOL) == last_id and probe.count_status("triggered") == 0,
             within=30,
             what="the last leader to process every emitted trade",
-            describe=lambda: "".join(e.log()[-2000:] for e in engines),
+            describe=lambda: (
+                f"cursor {probe.cursor(SYMBOL)} of {last_id}, triggered"
+                f" {probe.count_status('triggered')}\n" + "".join(e.log()[-2000:] for e in engines)
+            ),
         )
         logs = "".join(e.log() for e in engines)
         expected = assert_ledger_matches_oracle(probe, exchange, logs, SYMBOL, FEE_RATE)
