@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import asyncpg
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.util import await_only, greenlet_spawn
+
+from criptoren.db.notify import asyncpg_dsn
 
 T = TypeVar("T")
 POOL_SIZE = 40  # ≥ the concurrent requests the bench drives (32): no connection churn
@@ -246,11 +248,6 @@ class DirectConnection:
         status: str = await_only(self._connection.execute(plan.sql, *args))
         count = status.rpartition(" ")[2]
         return Result([], int(count) if count.isdigit() else -1)
-
-
-def asyncpg_dsn(url: str) -> str:
-    """The SQLAlchemy URL as asyncpg takes it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(False)
 
 
 class KeptConnection:
