@@ -94,7 +94,6 @@ class TransactionRunner:
     """
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
-        self.engine = engine
         self._lock = asyncio.Lock()
         self._kept: KeptConnection | None = None
         self._sqlite: Engine | None = None
@@ -138,9 +137,9 @@ class Database:
     connection (``pg_direct``: no SQLAlchemy execute path); SQLite (WAL: readers take no
     lock) runs it inline on the event loop's thread: a request's read takes tens of µs, less
     than the thread hop it would need (≈ 250 µs of CPU measured, GIL hand-offs included), and
-    the rows are then serialized on this thread anyway. ``write`` runs
-    the function as one transaction: PostgreSQL on a pooled asyncpg connection, SQLite on
-    the single writer thread the engine uses too (BEGIN IMMEDIATE).
+    the rows are then serialized on this thread anyway. ``write`` runs the function as one
+    transaction: PostgreSQL on a pooled asyncpg connection, SQLite on the single writer
+    thread the engine uses too (BEGIN IMMEDIATE).
     """
 
     def __init__(self, url: str, engine: AsyncEngine, runner: TransactionRunner) -> None:

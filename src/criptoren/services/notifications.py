@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.engine import Connection
@@ -104,8 +104,10 @@ class NotificationService:
         def remove(connection: Connection) -> bool:
             done = repo.remove_channel(connection, channel_id, owner)
             if done:
-                entry = AuditEntry(principal.actor, "channel.removed", "channel", channel_id, {})
-                work.record(replace(entry, client_id=principal.client_id))
+                who = principal.client_id
+                work.record(
+                    AuditEntry(principal.actor, "channel.removed", "channel", channel_id, {}, who)
+                )
             return done
 
         removed = await work.write(remove)
