@@ -58,12 +58,6 @@ CHAOS_SETTINGS = {
 SEGMENTS = (0, 1500, 3000, 4500)  # recorded trades emitted per phase
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue 14, open): after the second failover the last leader stops short"
-    " of the tape (its cursor stays ~350 trades before the last emitted trade, no order"
-    " triggered, feed healthy); strict: a fix makes this test fail until the mark is removed",
-)
 def test_chaos_two_engines_two_apis_leader_killed_twice(tmp_path: Path, database_url: str) -> None:
     records = load_recording()[: SEGMENTS[-1]]
     low, high = price_range(records)

@@ -69,6 +69,7 @@ class TriggerEngine:
         self._recent_size = recent_trades
         self.batch_size = batch_size
         self._queue: deque[tuple[TriggerTick, list[int]]] = deque()
+        self._fired: set[int] = set()  # queued, not executed yet
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -152,7 +153,13 @@ class TriggerEngine:
     # --- orders placed and cancelled by the services ----------------------------------
 
     def add_order(self, order: WaitingOrder) -> None:
-        """Index a newly committed order; fire it at once if a recent trade already crossed."""
+        """Index a newly committed order; fire it at once if a recent trade already crossed.
+
+        An order indexed or fired already is left alone: the catch-up announces again
+        orders the rebuild indexed, and re-adding a fired one would fire it twice.
+        """
+        if order.order_id in self.index or order.order_id in self._fired:
+            return
         self.index.add(*order)
         for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
             if trade_time_ms > order.created_ms and _crosses(order, price_units):
@@ -193,6 +200,7 @@ class TriggerEngine:
 
     def _enqueue(self, tick: TriggerTick, order_ids: list[int]) -> None:
         self._queue.append((tick, order_ids))
+        self._fired.update(order_ids)
         self._idle.clear()
         self._wake.set()
 
@@ -235,11 +243,15 @@ class TriggerEngine:
         while self._queue:
             tick, order_ids = self._queue[0]
             if len(order_ids) > count:
+                self._fired.difference_update(order_ids[:count])
                 del order_ids[:count]
                 return
             count -= len(order_ids)
+            self._fired.difference_update(order_ids)
             self._queue.popleft()
-            self._done[tick.symbol] = (tick.agg_id, tick.trade_time_ms)
+            done = self._done.get(tick.symbol)
+            if done is None or tick.agg_id > done[0]:  # a late fire's older trade: no step back
+                self._done[tick.symbol] = (tick.agg_id, tick.trade_time_ms)
 
     async def _execute_with_retry(self, batch: list[tuple[int, TriggerTick]]) -> None:
         delay = RETRY_INITIAL_SECONDS
@@ -292,7 +304,12 @@ class TriggerEngine:
 
     async def flush_cursors(self) -> None:
         """Persist the last fully processed trade of every symbol that moved."""
-        moved = {s: v for s, v in self._done.items() if self._saved.get(s, -1) < v[0]}
+        held = self._held_back()
+        moved = {
+            s: v
+            for s, v in self._done.items()
+            if self._saved.get(s, -1) < v[0] and held.get(s, v[0] + 1) > v[0]
+        }
         dropped = set(self._dropped)
         if not moved and not dropped:
             return
@@ -304,6 +321,19 @@ class TriggerEngine:
                 await cursors.save(symbol, agg_id, trade_time_ms, self.venue)
         self._dropped -= dropped
         self._saved.update({s: v[0] for s, v in moved.items()})
+
+    def _held_back(self) -> dict[str, int]:
+        """Per symbol, the oldest trade with fired orders still queued.
+
+        Normally every queued trade is newer than the processed ones; an order announced
+        late fires on an older recent trade, and until it executes the cursor must not be
+        saved past that trade (a restart would not replay it).
+        """
+        held: dict[str, int] = {}
+        for tick, order_ids in self._queue:
+            if order_ids and tick.agg_id < held.get(tick.symbol, tick.agg_id + 1):
+                held[tick.symbol] = tick.agg_id
+        return held
 
     async def wait_paused(self) -> None:
         """Wait until execution is paused, waiting for the database."""
