@@ -37,7 +37,9 @@ class Plan:
         state = compiled.construct_expanded_state(self._with_defaults(params))
         self.sql = state.statement
         self.names = tuple(state.positiontup or ())
-        processors = state.processors
+        # the statement's bind processors (type decorators, driver conversions), and those
+        # of the parameters an expanding IN list became
+        processors: dict[str, Any] = {**compiled._bind_processors, **state.processors}
         # literal values of the statement itself (``IS true``, ``IN (waiting, triggered)``)
         self.constants = {
             name: value for name, value in state.parameters.items() if name not in params
@@ -153,17 +155,24 @@ class Plans:
         self.dialect = dialect
         self._coltype = coltype  # what the driver's cursor reports (only Numeric reads it)
         self._plans: dict[tuple[ClauseElement, frozenset[str]], Plan] = {}
+        self._expanding: dict[tuple[ClauseElement, frozenset[str]], SQLCompiler] = {}
 
     def plan(self, statement: ClauseElement, params: Mapping[str, Any]) -> Plan:
         """The compiled form of ``statement`` for these parameter names."""
         key = (statement, frozenset(params))
         plan = self._plans.get(key)
-        if plan is None:
-            compiled = statement.compile(dialect=self.dialect, column_keys=list(params))
-            plan = Plan(cast(SQLCompiler, compiled), params, self.dialect, self._coltype)
-            if any(isinstance(value, list | tuple) for value in params.values()):
-                return plan  # an expanding IN list: its SQL depends on the list's length
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
+        if plan is not None:
+            return plan
+        compiled = self._expanding.get(key)
+        if compiled is not None:  # an expanding IN list: its SQL depends on the list's length
+            return Plan(compiled, params, self.dialect, self._coltype)
+        compiled = cast(SQLCompiler, statement.compile(dialect=self.dialect, column_keys=[*params]))
+        if len(self._plans) + len(self._expanding) >= MAX_PLANS:
+            self._plans.clear()
+            self._expanding.clear()
+        plan = Plan(compiled, params, self.dialect, self._coltype)
+        if any(isinstance(value, list | tuple) for value in params.values()):
+            self._expanding[key] = compiled
+        else:
             self._plans[key] = plan
         return plan

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
 
 from criptoren.db.pg_direct import DirectPool, KeptConnection
-from criptoren.db.sqlite_direct import SqliteReader
+from criptoren.db.plans import Plans
+from criptoren.db.sqlite_direct import SqliteDirect, SqliteReader, apply_pragmas, open_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
@@ -57,21 +57,7 @@ def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
 def _sqlite_pragmas(sync_engine: Engine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: a crash of the process loses nothing committed; only a power cut can
-        # drop the last commits (never corrupt the file). Halves the cost of each commit.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-
-def _threaded_sqlite(url: str, **pool: Any) -> Engine:
-    """A plain pysqlite engine on the same file, for connections used from worker threads."""
-    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-    return create_sync_engine(url.replace("+aiosqlite", ""), connect_args=connect_args, **pool)
+        apply_pragmas(dbapi_connection, SQLITE_BUSY_TIMEOUT_MS)
 
 
 class Reader(Protocol):
@@ -89,18 +75,18 @@ class TransactionRunner:
     (``pg_direct``: each statement one round trip, no pool checkout, no SQLAlchemy execute
     path, which cost ≈ 1 ms per transaction here). SQLite: aiosqlite would hop to
     its thread several times per statement, so the whole function runs once on a dedicated
-    writer thread with a plain pysqlite connection (same file, same pragmas, BEGIN
-    IMMEDIATE).
+    writer thread, on one sqlite3 connection directly (``sqlite_direct``: same statements,
+    same pragmas, BEGIN IMMEDIATE).
     """
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
         self._lock = asyncio.Lock()
         self._kept: KeptConnection | None = None
-        self._sqlite: Engine | None = None
+        self._writer: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.plans = Plans(engine.dialect)
         if is_sqlite(url):
-            self._sqlite = _threaded_sqlite(url, poolclass=StaticPool)
-            _serialise_sqlite_writers(self._sqlite)
+            self._writer = open_sqlite(url, SQLITE_BUSY_TIMEOUT_MS)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         else:
             self._kept = KeptConnection(url, engine.dialect)
@@ -110,13 +96,15 @@ class TransactionRunner:
         if self._kept is not None:
             async with self._lock:  # one transaction at a time on the kept connection
                 return await self._kept.run(work)
-        if self._sqlite is None or self._thread is None:
+        if self._writer is None or self._thread is None:
             raise RuntimeError("no way to the database")
-        sqlite = self._sqlite
+        direct = SqliteDirect(self._writer, self.plans)
 
         def on_writer_thread() -> T:
-            with sqlite.connect() as connection:
-                return work(connection)
+            try:
+                return work(cast(Connection, direct))
+            finally:
+                direct.finish()
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, on_writer_thread)
 
@@ -126,8 +114,8 @@ class TransactionRunner:
             await self._kept.aclose()
         if self._thread is not None:
             self._thread.shutdown(wait=True)
-        if self._sqlite is not None:
-            self._sqlite.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
 
 class Database:
@@ -149,7 +137,7 @@ class Database:
         self._direct: DirectPool | None = None
         self._sqlite: SqliteReader | None = None
         if is_sqlite(url):
-            self._sqlite = SqliteReader(url, engine.dialect, SQLITE_BUSY_TIMEOUT_MS)
+            self._sqlite = SqliteReader(url, runner.plans, SQLITE_BUSY_TIMEOUT_MS)
         else:
             self._direct = DirectPool(url, engine.dialect)
 

@@ -1,19 +1,20 @@
-"""SQLite reads on sqlite3 directly, with the same Core statements as every other path.
+"""SQLite on sqlite3 directly, with the same Core statements as every other path.
 
-A read of a few rows through SQLAlchemy's execute path (pool checkout, its execution
-context, per-row result objects) costs ≈ 200 µs of CPU here, several times the query
-itself. :class:`SqliteDirect` runs the very same Core statements, compiled once
-(``db/plans.py``), on a plain sqlite3 connection in autocommit; the query functions
-(``db/repositories.py``, ``db/ledger.py``) cannot tell it from a ``Connection``.
+A statement through SQLAlchemy's execute path (pool checkout, its execution context,
+per-row result objects) costs ≈ 50–200 µs of CPU here, several times the query itself.
+:class:`SqliteDirect` runs the very same Core statements, compiled once (``db/plans.py``),
+on a plain sqlite3 connection in autocommit, with ``BEGIN IMMEDIATE`` transactions when a
+function opens one; the query functions (``db/repositories.py``, ``db/ledger.py``,
+``engine/transactions.py``) cannot tell it from a ``Connection``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
@@ -23,18 +24,83 @@ from criptoren.db.plans import Plans, Result
 T = TypeVar("T")
 
 
+def open_sqlite(url: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A sqlite3 connection in autocommit (transactions are explicit), with our pragmas."""
+    path = make_url(url).database or ":memory:"
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    apply_pragmas(connection, busy_timeout_ms)
+    return connection
+
+
+def apply_pragmas(connection: Any, busy_timeout_ms: int) -> None:
+    """WAL, durable commits, foreign keys and a busy timeout on a DB-API connection."""
+    connection.isolation_level = None
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL: a crash of the process loses nothing committed; only a power cut can
+    # drop the last commits (never corrupt the file). Halves the cost of each commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    cursor.close()
+
+
+class SqliteTransaction:
+    """``with connection.begin() as transaction:``: BEGIN IMMEDIATE (one writer at a time,
+    no lost update), COMMIT on success, ROLLBACK on error or when asked."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._done = False
+
+    def __enter__(self) -> SqliteTransaction:
+        self._connection.execute("BEGIN IMMEDIATE")
+        return self
+
+    def rollback(self) -> None:
+        """Roll back now; leaving the block then commits nothing."""
+        if not self._done:
+            self._done = True
+            if self._connection.in_transaction:  # some errors roll back by themselves
+                self._connection.execute("ROLLBACK")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.rollback()
+        elif not self._done:
+            self._done = True
+            self._connection.execute("COMMIT")
+
+
 class SqliteDirect:
-    """Quacks like the ``Connection`` the query functions take, for reads."""
+    """Quacks like the ``Connection`` the query functions take."""
 
     def __init__(self, connection: sqlite3.Connection, plans: Plans) -> None:
         self._connection = connection
         self._plans = plans
         self.dialect = plans.dialect
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The DB-API connection (for the few statements written as plain SQL)."""
+        return self._connection
+
+    def begin(self) -> SqliteTransaction:
+        """A transaction block."""
+        return SqliteTransaction(self._connection)
+
     def execute(
-        self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+        self,
+        statement: ClauseElement,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> Result:
-        """Run one statement; returns its rows (processed) and row count."""
+        """Run one statement; returns its rows (processed) and row count.
+
+        A list of parameter sets runs it once per set (no count; rows only if it returns
+        some, as SQLAlchemy's "insertmanyvalues" would).
+        """
+        if isinstance(parameters, Sequence):
+            return self._execute_many(statement, parameters)
         params = parameters or {}
         plan = self._plans.plan(statement, params)
         args = plan.arguments(params)
@@ -49,31 +115,49 @@ class SqliteDirect:
         rows = [plan.row(record) for record in cursor.fetchall()]
         return Result(rows, len(rows))
 
+    def _execute_many(self, statement: ClauseElement, sets: Sequence[Mapping[str, Any]]) -> Result:
+        if not sets:
+            return Result([], 0)
+        plan = self._plans.plan(statement, sets[0])
+        try:
+            if plan.returns_rows:  # INSERT … RETURNING of many rows: every set's row, in order
+                rows = [
+                    plan.row(record)
+                    for params in sets
+                    for record in self._connection.execute(plan.sql, plan.arguments(params))
+                ]
+                return Result(rows, len(rows))
+            self._connection.executemany(plan.sql, [plan.arguments(p) for p in sets])
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(plan.sql, sets, exc) from exc
+        return Result([], -1)
+
+    def finish(self) -> None:
+        """Roll back a transaction the function left open (it never commits by itself)."""
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+
 
 class SqliteReader:
     """Runs read functions on kept sqlite3 connections (autocommit: each statement sees
     what was committed), one per concurrent caller."""
 
-    def __init__(self, url: str, dialect: Dialect, busy_timeout_ms: int) -> None:
-        self._path = make_url(url).database or ":memory:"
+    def __init__(self, url: str, plans: Plans, busy_timeout_ms: int) -> None:
+        self._url = url
         self._busy_timeout_ms = busy_timeout_ms
-        self._plans = Plans(dialect)
+        self._plans = plans
         self._idle: list[sqlite3.Connection] = []
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, timeout=0
-        )
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-        return connection
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)``'s result."""
-        connection = self._idle.pop() if self._idle else self._connect()
+        connection = (
+            self._idle.pop() if self._idle else open_sqlite(self._url, self._busy_timeout_ms)
+        )
+        direct = SqliteDirect(connection, self._plans)
         try:
-            return work(cast(Connection, SqliteDirect(connection, self._plans)))
+            return work(cast(Connection, direct))
         finally:
+            direct.finish()
             self._idle.append(connection)
 
     def close(self) -> None:
