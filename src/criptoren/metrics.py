@@ -87,6 +87,9 @@ OUTBOX_BACKLOG = _gauge(
     "criptoren_outbox_backlog",
     "Outbox messages not delivered yet (set by the outbox; see Sampler.add_gauge).",
 )
+ALERTS_INDEXED = _gauge(
+    "criptoren_alerts_indexed", "Alerts in the engine's index (evaluated on every trade)."
+)
 ENGINE_LEADER = _gauge(
     "criptoren_engine_leader", "1 while this process is the engine leader (executes orders)."
 )
