@@ -466,6 +466,7 @@ def sample_into_metrics(c: Container) -> None:
     sampler.add_gauge(metrics.STREAM_CONNECTIONS, lambda: len(c.streams.connections()))
     sampler.add_gauge(metrics.ENGINE_PAUSED, lambda: c.trigger_engine.paused_since is not None)
     sampler.add_gauge(metrics.ALERTS_INDEXED, lambda: len(c.alert_engine.index))
+    sampler.add_gauge(metrics.OUTBOX_BACKLOG, lambda: c.notifier.backlog)
 
 
 def build_stream_hub(

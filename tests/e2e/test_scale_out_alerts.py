@@ -1,6 +1,6 @@
 """Scale-out on PostgreSQL: alerts created and deleted through an API process reach the
 engine leader's index over NOTIFY (no restart), those no notification told of through the
-engine's catch-up."""
+engine's catch-up, and the engine's ``/metrics`` shows the index and the outbox backlog."""
 
 from __future__ import annotations
 
@@ -96,6 +96,12 @@ def test_alerts_created_and_deleted_through_an_api_process_reach_the_engine(
             within=15,
             what="the alert's firing on the API process's stream",
             describe=lambda: engine.log()[-3000:],
+        )
+        # its webhook is refused (500): the delivery waits for a retry, counted as backlog
+        poll_until(
+            lambda: gauge(engine, "criptoren_outbox_backlog") == 1,
+            within=15,
+            what="the engine's /metrics to count the pending delivery",
         )
         listed = call("GET", api, "/api/v1/alerts", token)
 
