@@ -41,6 +41,7 @@ from criptoren.metrics import Sampler
 from criptoren.notify.wiring import build_notifications
 from criptoren.notify.worker import NotificationWorker
 from criptoren.ports import (
+    AlertFollower,
     ExchangeInfoSource,
     Lifecycle,
     MarketWatch,
@@ -315,20 +316,37 @@ def cluster_parts(
 def engine_inbox(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     parts: Parts,
-    trigger_engine: TriggerEngine,
-    demand: FeedDemand,
+    core: Core,
     runner: StrategyRunner,
+    alerts: AlertEngine,
 ) -> None:
-    """The engine role's listener: orders, strategies and watch requests from API workers."""
+    """The engine role's listener: orders, strategies, alerts and watch requests from API
+    workers."""
     assert parts.pg is not None
     inbox = EngineInbox(
-        sessions, trigger_engine, demand, runner, parts.pg.origin, settings.notify_catch_up_seconds
+        sessions,
+        database,
+        core.trigger_engine,
+        core.demand,
+        runner,
+        alerts,
+        parts.pg.origin,
+        settings.notify_catch_up_seconds,
     )
     listener = Listener(
         asyncpg_dsn(settings.database_url), {CHANGES: inbox.on_change, ENGINE: inbox.on_request}
     )
     parts.cluster[1:1] = [inbox, listener]  # listening before the index is rebuilt
+
+
+def alert_followers(settings: Settings, parts: Parts, engine: AlertEngine) -> list[AlertFollower]:
+    """Who keeps the alert index: this process's engine, or (an API worker) the engine
+    leader, told over NOTIFY."""
+    if settings.role is Role.API and parts.pg is not None:
+        return [parts.pg]
+    return [engine]
 
 
 def build_container(
@@ -380,10 +398,10 @@ def build_container(
     )
     if parts.announced is not None:
         parts.announced.add_listener(streams.on_trade)
-    if settings.role is Role.ENGINE:
-        engine_inbox(settings, sessions, parts, trigger_engine, demand, strategy_runner)
     notifications, notifier = build_notifications(settings, database)
     alert_engine = AlertEngine(database, demand, [parts.changes, notifier])
+    if settings.role is Role.ENGINE:
+        engine_inbox(settings, sessions, database, parts, core, strategy_runner, alert_engine)
     bus.subscribe(notifier.on_committed)  # order events are published after their commit
     container = Container(
         settings=settings,
@@ -412,7 +430,7 @@ def build_container(
         klines=KlineService(rest, symbols),
         strategies=strategies,
         strategy_runner=strategy_runner,
-        alerts=AlertService(symbols, [alert_engine]),
+        alerts=AlertService(symbols, alert_followers(settings, parts, alert_engine)),
         alert_engine=alert_engine,
         notifications=notifications,
         notifier=notifier,
@@ -447,6 +465,8 @@ def sample_into_metrics(c: Container) -> None:
     sampler.add_gauge(metrics.STALE_SYMBOLS, lambda: len(feed.book.stale_symbols()))
     sampler.add_gauge(metrics.STREAM_CONNECTIONS, lambda: len(c.streams.connections()))
     sampler.add_gauge(metrics.ENGINE_PAUSED, lambda: c.trigger_engine.paused_since is not None)
+    sampler.add_gauge(metrics.ALERTS_INDEXED, lambda: len(c.alert_engine.index))
+    sampler.add_gauge(metrics.OUTBOX_BACKLOG, lambda: c.notifier.backlog)
 
 
 def build_stream_hub(

@@ -85,7 +85,10 @@ STREAM_DROPPED = Counter(
 )
 OUTBOX_BACKLOG = _gauge(
     "criptoren_outbox_backlog",
-    "Outbox messages not delivered yet (set by the outbox; see Sampler.add_gauge).",
+    "Outbox messages not delivered yet (pending, as the delivery worker last counted them).",
+)
+ALERTS_INDEXED = _gauge(
+    "criptoren_alerts_indexed", "Alerts in the engine's index (evaluated on every trade)."
 )
 ENGINE_LEADER = _gauge(
     "criptoren_engine_leader", "1 while this process is the engine leader (executes orders)."
@@ -102,8 +105,8 @@ class Sampler:
     """Copies running totals and levels kept elsewhere into the metrics, on demand or
     periodically; a reading that fails is skipped (metrics never break the service).
 
-    The outbox (or anything with a level to export) registers
-    ``sampler.add_gauge(OUTBOX_BACKLOG, lambda: outbox.backlog)`` in the composition root.
+    Anything with a level to export registers it in the composition root, e.g.
+    ``sampler.add_gauge(OUTBOX_BACKLOG, lambda: notifier.backlog)``.
     """
 
     def __init__(self) -> None:

@@ -38,6 +38,12 @@ def test_an_alert_firing_travels_with_its_event_id() -> None:
     assert decode(encode(change, "node-1")) == (change, "node-1")
 
 
+def test_an_alert_created_or_deleted_travels_with_its_id() -> None:
+    for event in ("created", "deleted"):
+        change = Change(Topic.ALERT, 7, "BTCUSDT", event=event, alert_id=5)
+        assert decode(encode(change, "api-1")) == (change, "api-1")
+
+
 def test_a_thousand_symbols_announce_in_payloads_under_the_limit() -> None:
     sender = notifier()
     publisher = PricePublisher(sender, PriceBook())

@@ -85,6 +85,18 @@ def active_alerts(connection: Connection) -> list[AlertRecord]:
     return [AlertRecord(*row) for row in connection.execute(query)]
 
 
+def alerts_by_id(connection: Connection, ids: Sequence[int]) -> list[AlertRecord]:
+    """The alerts of ``ids`` (any status), by id."""
+    query = _SELECT.where(AlertRow.id.in_(ids)).order_by(AlertRow.id)
+    return [AlertRecord(*row) for row in connection.execute(query)]
+
+
+def alerts_changed(connection: Connection, since: datetime) -> list[AlertRecord]:
+    """The alerts created, fired or deleted after ``since`` (a catch-up), by id."""
+    query = _SELECT.where(AlertRow.updated_at > since).order_by(AlertRow.id)
+    return [AlertRecord(*row) for row in connection.execute(query)]
+
+
 def delete_alert(connection: Connection, alert_id: int) -> AlertRecord | None:
     """``active|triggered → deleted``; ``None`` when it already was deleted."""
     statement = (

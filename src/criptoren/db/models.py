@@ -224,6 +224,7 @@ class AlertRow(Base):
         CheckConstraint("condition IN ('gte','lte','cross','move_pct')", name="condition"),
         Index("ix_alerts_client_status", "client_id", "status"),
         Index("ix_alerts_status_symbol", "status", "symbol"),
+        Index("ix_alerts_updated_at", "updated_at"),  # the cluster catch-up (0010)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -258,7 +258,7 @@ _SETTLE = (
         updated_at=bindparam("now"),
     )
 )
-_NEXT_DUE = select(func.min(Notification.next_attempt_at)).where(
+_PENDING = select(func.min(Notification.next_attempt_at), func.count()).where(
     Notification.status == DeliveryStatus.PENDING.value
 )
 
@@ -330,9 +330,10 @@ def _settled(outcome: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def next_due(connection: Connection) -> datetime | None:
-    """When the earliest pending delivery is due (``None``: nothing pending)."""
-    value = connection.execute(_NEXT_DUE).scalar()
+def pending(connection: Connection) -> tuple[datetime | None, int]:
+    """When the earliest pending delivery is due (``None``: nothing pending), and how many
+    deliveries are pending (the backlog)."""
+    value, count = connection.execute(_PENDING).one()
     if isinstance(value, str):  # SQLite's MIN() loses the column type
         value = datetime.fromisoformat(value).replace(tzinfo=utcnow().tzinfo)
-    return value if isinstance(value, datetime) else None
+    return (value if isinstance(value, datetime) else None), int(count)

@@ -62,6 +62,7 @@ class AlertEngine:
         self.followers = list(followers)
         self.index = AlertIndex()
         self._alerts: dict[int, StoredAlert] = {}
+        self._fired: set[int] = set()  # one-shot alerts fired here (their rows may lag)
         self._queue: deque[AlertFiring] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -98,15 +99,21 @@ class AlertEngine:
     # --- alerts created and deleted by the service ------------------------------------
 
     async def alert_created(self, alert: StoredAlert) -> None:
-        """Index a newly committed alert and make sure its symbol streams."""
+        """Index a newly committed alert and make sure its symbol streams.
+
+        An alert indexed or fired already is left alone: across processes the catch-up
+        announces again alerts the rebuild (or a notification) indexed.
+        """
+        if alert.id in self.index or alert.id in self._fired:
+            return
         self._index(alert)
         await self.market.watch([alert.symbol])
 
     async def alert_deleted(self, alert: StoredAlert) -> None:
-        """Forget a deleted alert; its symbol may stop streaming."""
-        self.index.remove(alert.id)
+        """Forget a deleted alert; its symbol may stop streaming (no-op if not indexed)."""
         self._alerts.pop(alert.id, None)
-        await self.market.unwatch([alert.symbol])
+        if self.index.remove(alert.id):
+            await self.market.unwatch([alert.symbol])
 
     def _index(self, alert: StoredAlert) -> None:
         self._alerts[alert.id] = alert
@@ -129,6 +136,7 @@ class AlertEngine:
         cooldown = alert.cooldown_seconds * 1000 if alert.repeat else None
         if cooldown is None:
             del self._alerts[alert_id]
+            self._fired.add(alert_id)
         return AlertFiring(
             alert_id,
             alert.client_id,

@@ -1,37 +1,45 @@
-"""The engine's side of NOTIFY: what API processes placed, cancelled or asked to watch.
+"""The engine's side of NOTIFY: what API processes placed, cancelled, created, deleted or
+asked to watch.
 
-The in-process ``EngineFollower`` is called after commit; across processes the API
-announces ids and this inbox reads the rows, in the order announced. A periodic catch-up
-indexes waiting orders no notification told of (a listener that reconnected, an API
-process killed between its commit and its notify).
+The in-process ``EngineFollower`` (and ``AlertEngine``) are called after commit; across
+processes the API announces ids and this inbox reads the rows, in the order announced. A
+periodic catch-up applies the waiting orders and the alerts no notification told of (a
+listener that reconnected, an API process killed between its commit and its notify).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from criptoren.db.alerts import alerts_by_id, alerts_changed
 from criptoren.db.models import PositionedOrder
 from criptoren.db.notify import cancel_quietly, periodically
+from criptoren.db.session import Database
+from criptoren.domain.alerts import AlertStatus, StoredAlert
 from criptoren.domain.money import to_units
 from criptoren.domain.orders import OrderStatus
 from criptoren.domain.trigger_index import WaitingOrder
 from criptoren.engine.trigger_engine import TriggerEngine, epoch_ms
-from criptoren.ports import MarketWatch, StrategyFollower
+from criptoren.ports import AlertFollower, MarketWatch, StrategyFollower
 from criptoren.stream.events import Change, Topic
 from criptoren.stream.pg_changes import db_now, decode
 
 log = logging.getLogger(__name__)
 CATCH_UP_OVERLAP = timedelta(seconds=5)
 KNOWN_LIMIT = 500_000
-ORDER_EVENTS = frozenset({"placed", "cancelled"})
-STRATEGY_EVENTS = frozenset({"enabled", "paused", "deleted"})
+WANTED = {
+    Topic.ORDER: frozenset({"placed", "cancelled"}),
+    Topic.STRATEGY: frozenset({"enabled", "paused", "deleted"}),
+    Topic.ALERT: frozenset({"created", "deleted"}),
+}
 
 
 def watch_request(symbols: Iterable[str], *, release: bool = False) -> str:
@@ -40,21 +48,26 @@ def watch_request(symbols: Iterable[str], *, release: bool = False) -> str:
 
 
 class EngineInbox:
-    """Applies announced orders, strategies and watch requests to the engine (the leader)."""
+    """Applies announced orders, strategies, alerts and watch requests to the engine (the
+    leader)."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         engine: TriggerEngine,
         market: MarketWatch,
         strategies: StrategyFollower,
+        alerts: AlertFollower,
         origin: str,
         catch_up_seconds: float = 2.0,
     ) -> None:
+        self.database = database
         self.sessions = sessions
         self.engine = engine
         self.market = market
         self.strategies = strategies
+        self.alerts = alerts
         self.origin = origin
         self.catch_up_seconds = catch_up_seconds
         self._jobs: asyncio.Queue[Change | tuple[str, list[str]]] = asyncio.Queue()
@@ -67,8 +80,7 @@ class EngineInbox:
         change, origin = decode(payload)
         if origin == self.origin:
             return  # this engine's own announcement
-        wanted = ORDER_EVENTS if change.topic is Topic.ORDER else STRATEGY_EVENTS
-        if change.topic in (Topic.ORDER, Topic.STRATEGY) and change.event in wanted:
+        if change.event in WANTED.get(change.topic, ()):
             self._jobs.put_nowait(change)
 
     def on_request(self, payload: str) -> None:
@@ -83,7 +95,9 @@ class EngineInbox:
         self._tasks = [
             asyncio.create_task(self._work(), name="engine-inbox"),
             asyncio.create_task(
-                periodically(self.catch_up_seconds, self.catch_up, "catching up on orders"),
+                periodically(
+                    self.catch_up_seconds, self.catch_up, "catching up on orders and alerts"
+                ),
                 name="engine-catch-up",
             ),
         ]
@@ -99,7 +113,7 @@ class EngineInbox:
             try:
                 await self._apply(job)
             except Exception:
-                log.exception("applying %r failed (the catch-up will retry orders)", job)
+                log.exception("applying %r failed (the catch-up will retry orders and alerts)", job)
 
     async def _apply(self, job: Change | tuple[str, list[str]]) -> None:
         if isinstance(job, tuple):
@@ -111,6 +125,9 @@ class EngineInbox:
             assert job.strategy_id is not None
             assert job.owner is not None
             await self.strategies.strategy_changed(job.strategy_id, job.owner, job.event or "")
+        elif job.topic is Topic.ALERT:
+            assert job.alert_id is not None
+            await self._follow(await self.database.read(partial(alerts_by_id, ids=[job.alert_id])))
         elif job.event == "cancelled" and job.order_id is not None:
             self.engine.remove_order(job.order_id)
             if job.symbol:
@@ -142,8 +159,18 @@ class EngineInbox:
             await self.market.watch(sorted({r.symbol for r in waiting}))
         return len(waiting)
 
+    async def _follow(self, alerts: Sequence[StoredAlert]) -> None:
+        """Index the active alerts, forget the deleted ones: the rows as they are now,
+        whatever was announced (each step is a no-op when already done)."""
+        for alert in alerts:
+            if alert.status == AlertStatus.ACTIVE:
+                await self.alerts.alert_created(alert)
+            elif alert.status == AlertStatus.DELETED:
+                await self.alerts.alert_deleted(alert)
+
     async def catch_up(self) -> int:
-        """Index waiting orders changed since the last pass (adding one twice is a no-op)."""
+        """Index waiting orders and follow alerts changed since the last pass (applying one
+        twice is a no-op); returns how many orders were indexed."""
         assert self._since is not None
         async with self.sessions() as session:
             now = await db_now(session)
@@ -153,5 +180,6 @@ class EngineInbox:
             .where(PositionedOrder.updated_at > self._since)
         )
         count = await self._index(query)
+        await self._follow(await self.database.read(partial(alerts_changed, since=self._since)))
         self._since = now - CATCH_UP_OVERLAP
         return count

@@ -59,6 +59,8 @@ class NotificationWorker:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._backlog = False
+        self.backlog = 0
+        """Pending deliveries, as last counted (the ``criptoren_outbox_backlog`` gauge)."""
         self._seen = -1
         self._listeners: list[AttemptListener] = []
         self._outcomes: list[Outcome] = []
@@ -138,11 +140,13 @@ class NotificationWorker:
         return self.config.concurrency - len(self._in_flight)
 
     async def _next_due(self) -> datetime | None:
+        """When the next delivery is due; counts the backlog on the way (same read)."""
         try:
-            return await self.database.read(outbox.next_due)
+            due, self.backlog = await self.database.read(outbox.pending)
         except Exception as exc:
             log.warning("notifications: reading the next due time failed: %r", exc)
             return None
+        return due
 
     async def _claim(self) -> int:
         free = self._free()

@@ -44,6 +44,8 @@ class Change:
     strategy_id: int | None = None
     alert_event_id: int | None = None
     """An alert's firing (an ``alert_events`` row)."""
+    alert_id: int | None = None
+    """An alert created or deleted (``event``), for the engine's index."""
 
 
 ChangeListener = Callable[[Change], None]

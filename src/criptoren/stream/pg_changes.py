@@ -1,10 +1,11 @@
 """The event port across processes: committed changes announced over PostgreSQL NOTIFY.
 
 Every process announces its own changes (the API: placed and cancelled orders, trades,
-watchlists, strategies; the engine: every order event) on one channel; each API worker
-hears them all, its own included, in commit order. Missed notifications (a listener that
-reconnected, a process killed between commit and notify) are recovered by a periodic
-catch-up over the orders' ``updated_at``; each (order, event) is delivered at most once.
+watchlists, strategies, created and deleted alerts; the engine: every order event) on one
+channel; each API worker hears them all, its own included, in commit order. Missed
+notifications (a listener that reconnected, a process killed between commit and notify)
+are recovered by a periodic catch-up over the orders' ``updated_at`` (the engine's inbox
+catches up on alerts); each (order, event) is delivered at most once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.models import PositionedOrder
 from criptoren.db.notify import CHANGES, Notifier, cancel_quietly, periodically
+from criptoren.domain.alerts import StoredAlert
 from criptoren.domain.orders import OrderStatus, PlacedOrder
 from criptoren.stream.events import Change, ChangeFollowers, ChangeListener, Topic
 
@@ -55,14 +57,17 @@ def encode(change: Change, origin: str) -> str:
         change.strategy_id,
         origin,
         change.alert_event_id,
+        change.alert_id,
     ]
     return orjson.dumps(fields).decode()
 
 
 def decode(payload: str) -> tuple[Change, str]:
     """The change and the announcing process of a payload."""
-    topic, owner, symbol, order_id, trade_id, event, strategy, origin, alert = orjson.loads(payload)
-    change = Change(Topic(topic), owner, symbol, order_id, trade_id, event, strategy, alert)
+    topic, owner, symbol, order_id, trade_id, event, strategy, origin, fired, alert = orjson.loads(
+        payload
+    )
+    change = Change(Topic(topic), owner, symbol, order_id, trade_id, event, strategy, fired, alert)
     return change, origin
 
 
@@ -128,6 +133,14 @@ class PgChanges(ChangeFollowers):
         """``OrderFollower``: the engine drops it, the streams show it."""
         self.emit(_order_change(order, "cancelled"))
 
+    async def alert_created(self, alert: StoredAlert) -> None:
+        """``AlertFollower``: the engine indexes it (and streams its symbol)."""
+        self.emit(_alert_change(alert, "created"))
+
+    async def alert_deleted(self, alert: StoredAlert) -> None:
+        """``AlertFollower``: the engine forgets it."""
+        self.emit(_alert_change(alert, "deleted"))
+
     # --- catch-up ---------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -170,3 +183,7 @@ class PgChanges(ChangeFollowers):
 
 def _order_change(order: PlacedOrder, event: str) -> Change:
     return Change(Topic.ORDER, order.client_id, order.symbol, order_id=order.id, event=event)
+
+
+def _alert_change(alert: StoredAlert, event: str) -> Change:
+    return Change(Topic.ALERT, alert.client_id, alert.symbol, event=event, alert_id=alert.id)

@@ -160,7 +160,10 @@ class StreamRenderer:
 
 
 async def _alert_messages(session: AsyncSession, change: Change) -> tuple[str, ...]:
-    """``{"type":"alert",...}`` for one firing (nothing if its rows are gone)."""
+    """``{"type":"alert",...}`` for one firing (nothing if its rows are gone, nothing for an
+    alert created or deleted: those are the engine's news)."""
+    if change.alert_event_id is None:
+        return ()
     event = await session.get(AlertEvent, change.alert_event_id)
     alert = None if event is None else await session.get(AlertRow, event.alert_id)
     if event is None or alert is None:
