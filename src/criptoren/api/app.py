@@ -21,11 +21,11 @@ from criptoren.api import (
     routes_stream,
     routes_v1,
 )
-from criptoren.api.deps import ContainerDep
-from criptoren.api.docs import install_docs
+from criptoren.api.deps import ContainerDep, bearer, get_call
+from criptoren.api.docs import document_bearer, install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
-from criptoren.api.observability import install_metrics
+from criptoren.api.observability import install_metrics, require_admin_token
 from criptoren.api.request_id import RequestId
 from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
@@ -73,16 +73,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     app.add_middleware(RequestId)
     install_metrics(app)  # outermost: times every request, 413s included
-    app.include_router(routes_pt.router)
-    app.include_router(routes_v1.router)
-    app.include_router(routes_admin.router)
-    app.include_router(routes_stream.router)
-    app.include_router(routes_klines.router)
-    app.include_router(routes_strategies.router)
-    app.include_router(routes_audit.router)
-    app.include_router(routes_alerts.router)
-    app.include_router(routes_notifications.router)
+    routers = [
+        routes_pt.router,
+        routes_v1.router,
+        routes_admin.router,
+        routes_stream.router,
+        routes_klines.router,
+        routes_strategies.router,
+        routes_audit.router,
+        routes_alerts.router,
+        routes_notifications.router,
+    ]
+    for router in routers:
+        app.include_router(router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    document_bearer(app, bearer, (get_call, require_admin_token), [*routers, app.router])
     return app
 
 

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from criptoren.api.deps import bearer_token
 from criptoren.bootstrap import Container
 from criptoren.errors import CriptorenError, Unauthorized
 from criptoren.services import unit_of_work
@@ -67,9 +68,9 @@ async def stream(websocket: WebSocket) -> None:
 
 async def _token(websocket: WebSocket, timeout: float) -> str | None:
     """From the upgrade's ``Authorization`` header, else the first message (browsers)."""
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    header = bearer_token(websocket.headers)
+    if header is not None:
+        return header
     try:
         async with asyncio.timeout(timeout):
             message = await websocket.receive()
