@@ -44,6 +44,7 @@ from api import (
 from scratch_db import PostgresUnreachable, scratch_postgres
 
 CRIPTOREN = str(VENV_BIN / "criptoren")
+STARTED = "Application startup complete."  # uvicorn logs it once per worker process
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,18 @@ async def _leads(http: httpx.AsyncClient, base: str) -> bool:
         return False
 
 
+async def all_started(log: Path, workers: int) -> None:
+    """Wait until each of the ``workers`` worker processes has started (one answering is not
+    enough), and fail if the supervisor replaced one."""
+    deadline = time.monotonic() + 60
+    while (text := await asyncio.to_thread(log.read_text)).count(STARTED) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not start; see {log}")
+        await asyncio.sleep(0.1)
+    if "died" in text:
+        raise RuntimeError(f"a worker died while starting; see {log}")
+
+
 async def measure_count(
     workers: int, env: dict[str, str], engine_pid: int, args: argparse.Namespace, runs: list[Run]
 ) -> None:
@@ -86,10 +99,14 @@ async def measure_count(
     title = f"PostgreSQL, engine + api --workers {workers}"
     run = Run(title, workers, runs[0] if runs else None)
     print(f"\n{title}", flush=True)
-    async with serving(bare_command(workers), args.tmp / "bare.log", None) as bare:
+    log = args.tmp / f"bare-{workers}.log"
+    async with serving(bare_command(workers), log, None) as bare:
+        await all_started(log, workers)
         await measure(bare, bare_endpoints(), None, args, run)
     command = [CRIPTOREN, "api", "--workers", str(workers)]
-    async with serving(command, args.tmp / "api.log", env) as api:
+    log = args.tmp / f"api-{workers}.log"
+    async with serving(command, log, env) as api:
+        await all_started(log, workers)
         if not hasattr(args, "tokens"):
             args.tokens = await prepare(api.base)
         reader, writer_id, writer = args.tokens
