@@ -114,6 +114,8 @@ async def measure_count(
         endpoints = service_endpoints(writer_id)
         await measure(server, [e for e in endpoints if e.kind != "write"], reader, args, run)
         await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
+        if "died" in await asyncio.to_thread(log.read_text):
+            run.note = f"not valid: a worker died during the measurement; see {log}"
     runs.append(run)
 
 

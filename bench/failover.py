@@ -1,7 +1,8 @@
 """Scale-out: engine failover time, and tick -> stream-client latency through NOTIFY.
 
-Run: ``.venv/bin/python bench/failover.py`` (``--kills``, ``--ticks``). Needs the local
-PostgreSQL (127.0.0.1:5432, trust auth); makes and drops a scratch database.
+Run: ``.venv/bin/python bench/failover.py`` (``--kills``, ``--ticks``, ``--apis``,
+``--clients``). Needs the local PostgreSQL (127.0.0.1:5432, trust auth); makes and drops a
+scratch database.
 
 Processes on one machine: the fake exchange (in this process's event loop), two
 ``criptoren engine`` processes, one ``criptoren api`` process, and this process's
