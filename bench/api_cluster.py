@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from api import (
 from scratch_db import PostgresUnreachable, scratch_postgres
 
 CRIPTOREN = str(VENV_BIN / "criptoren")
+ACCESS = re.compile(r'"[A-Z]+ (\S+) HTTP/1.1" (\d{3})')
 STARTED = "Application startup complete."  # uvicorn logs it once per worker process
 
 
@@ -114,9 +117,20 @@ async def measure_count(
         endpoints = service_endpoints(writer_id)
         await measure(server, [e for e in endpoints if e.kind != "write"], reader, args, run)
         await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
-        if "died" in await asyncio.to_thread(log.read_text):
-            run.note = f"not valid: a worker died during the measurement; see {log}"
+    await check_log(log, run)
     runs.append(run)
+
+
+async def check_log(log: Path, run: Run) -> None:
+    """Mark the run not valid if a worker died; print the non-2xx answers by route and status
+    (wrk counts them without their status; the access log has it)."""
+    text = await asyncio.to_thread(log.read_text)
+    if "died" in text:
+        run.note = f"not valid: a worker died during the measurement; see {log}"
+    answers = ((m.group(1), m.group(2)) for m in ACCESS.finditer(text))
+    refused = Counter(answer for answer in answers if not answer[1].startswith("2"))
+    if refused:
+        print(f"  non-2xx answers in the access log (route, status): {dict(refused)}")
 
 
 async def run_cluster(args: argparse.Namespace, urls: tuple[str, str]) -> list[Run]:
