@@ -131,6 +131,9 @@ async def check_log(log: Path, run: Run) -> None:
     refused = Counter(answer for answer in answers if not answer[1].startswith("2"))
     if refused:
         print(f"  non-2xx answers in the access log (route, status): {dict(refused)}")
+    errors = Counter(line.split(" ", 3)[-1] for line in text.splitlines() if " ERROR " in line)
+    for line, count in errors.most_common(3):
+        print(f"  {count} × {line[:200]}")
 
 
 async def run_cluster(args: argparse.Namespace, urls: tuple[str, str]) -> list[Run]:
