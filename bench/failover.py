@@ -1,7 +1,8 @@
 """Scale-out: engine failover time, and tick -> stream-client latency through NOTIFY.
 
-Run: ``.venv/bin/python bench/failover.py`` (``--kills``, ``--ticks``). Needs the local
-PostgreSQL (127.0.0.1:5432, trust auth); makes and drops a scratch database.
+Run: ``.venv/bin/python bench/failover.py`` (``--kills``, ``--ticks``, ``--apis``,
+``--clients``). Needs the local PostgreSQL (127.0.0.1:5432, trust auth); makes and drops a
+scratch database.
 
 Processes on one machine: the fake exchange (in this process's event loop), two
 ``criptoren engine`` processes, one ``criptoren api`` process, and this process's
@@ -17,6 +18,10 @@ WebSocket stream client. Measured:
   the same through one ``criptoren serve`` (no NOTIFY hop). The stream's per-connection
   coalescing is set to 5 ms for both, so it measures the path, not the 250 ms window.
 
+Stream fan-out (``--apis 2 --clients 5``, ``--kills 0`` to skip the failover part): the
+same through two ``criptoren api`` processes, each with its stream clients (one engine
+NOTIFYs both); the baseline puts all the clients on the one ``serve``.
+
 Exits 1 if a bar fails: failover max <= 5 s, tick -> stream p99 <= 50 ms.
 """
 
@@ -31,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -125,19 +130,24 @@ async def stream(base: str, token: str) -> AsyncIterator[Any]:
         yield ws
 
 
-async def latencies(fake: FakeExchange, base: str, token: str, ticks: int) -> list[float]:
-    """Emit ``ticks`` trades (one every 20 ms); each one's emit -> client receipt, in ms."""
+async def latencies(
+    fake: FakeExchange, clients: list[tuple[str, str]], ticks: int
+) -> list[list[float]]:
+    """Emit ``ticks`` trades (one every 20 ms) to stream clients of (base, token); each
+    client's emit -> receipt times, in ms."""
     sent: dict[str, float] = {}
-    got: list[float] = []
-    async with stream(base, token) as ws:
+    got: list[list[float]] = [[] for _ in clients]
 
-        async def read() -> None:
-            async for raw in ws:
-                message = json.loads(raw)
-                if message["type"] == "price" and message["price"] in sent:
-                    got.append((time.perf_counter() - sent[message["price"]]) * 1000)
+    async def read(ws: Any, into: list[float]) -> None:
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["type"] == "price" and message["price"] in sent:
+                into.append((time.perf_counter() - sent[message["price"]]) * 1000)
 
-        reader = asyncio.create_task(read())
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(stream(*client)) for client in clients]
+        pairs = zip(sockets, got, strict=True)
+        readers = [asyncio.create_task(read(ws, into)) for ws, into in pairs]
         await asyncio.sleep(1.0)  # the engine streams the symbol by now
         for i in range(ticks):
             price = Decimal("60000") + Decimal(i) / 100
@@ -145,7 +155,8 @@ async def latencies(fake: FakeExchange, base: str, token: str, ticks: int) -> li
             sent[f"{price:.8f}"] = time.perf_counter()
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.5)
-        reader.cancel()
+        for reader in readers:
+            reader.cancel()
     return got
 
 
@@ -160,20 +171,28 @@ async def client_token(base: str) -> str:
 
 
 async def tick_latency(
-    fake: FakeExchange, env: dict[str, str], logs: Path, ticks: int, *, scaled: bool
-) -> list[float]:
-    """Tick -> client latencies through ``api`` + ``engine`` (or one ``serve``)."""
+    fake: FakeExchange, env: dict[str, str], logs: Path, args: argparse.Namespace, *, scaled: bool
+) -> list[list[float]]:
+    """Tick -> client latencies through ``--apis`` ``api`` processes + an ``engine`` (or
+    one ``serve``), ``--clients`` stream clients per API process (all on the one ``serve``);
+    one list per client."""
     async with httpx.AsyncClient(timeout=1) as http:
         nodes = []
         if scaled:
             engine = Node("engine", env, logs, "latency-engine.log")
             nodes.append(engine)
             await until(lambda: leads(http, engine))
-        front = Node("api" if scaled else "serve", env, logs, "latency-front.log")
-        nodes.append(front)
-        await until(lambda: answers(http, front.base))
+        for n in range(args.apis if scaled else 1):
+            nodes.append(Node("api" if scaled else "serve", env, logs, f"latency-front-{n}.log"))
+        fronts = nodes[1:] if scaled else nodes
+        for front in fronts:
+            await until(lambda front=front: answers(http, front.base))
         try:
-            return await latencies(fake, front.base, await client_token(front.base), ticks)
+            # one client each: a watch that changes nothing gets no "watchlist" reply
+            bases = [f.base for _ in range(args.clients) for f in fronts]
+            bases *= 1 if scaled else args.apis
+            clients = [(base, await client_token(fronts[0].base)) for base in bases]
+            return await latencies(fake, clients, args.ticks)
         finally:
             for node in nodes:
                 node.stop()
@@ -195,9 +214,9 @@ async def run(args: argparse.Namespace) -> bool:
                    "CRIPTOREN_STREAM_COALESCE_SECONDS": "0.005"}  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             logs = Path(tmp)
-            cold, times = await failovers(env, logs, args.kills)
-            scaled = await tick_latency(fake, env, logs, args.ticks, scaled=True)
-            single = await tick_latency(fake, env, logs, args.ticks, scaled=False)
+            cold, times = await failovers(env, logs, args.kills) if args.kills else (0.0, [])
+            scaled = await tick_latency(fake, env, logs, args, scaled=True)
+            single = await tick_latency(fake, env, logs, args, scaled=False)
     return report(described, cold, times, scaled, single, args)
 
 
@@ -205,26 +224,36 @@ def report(
     described: str,
     cold: float,
     times: list[float],
-    scaled: list[float],
-    single: list[float],
+    scaled_by_client: list[list[float]],
+    single_by_client: list[list[float]],
     args: argparse.Namespace,
 ) -> bool:
     """Print the figures; whether the bars hold."""
-    failover_ok = max(times) <= 5.0
-    latency_ok = pct(scaled, 0.99) <= 50.0 and len(scaled) >= 0.9 * args.ticks
-    print(f"database: {described}; cpus: {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
-    print(f"engine cold start (spawn -> leader), baseline: {cold:.2f} s")
-    print(
-        f"failover over {len(times)} kills: p50 {statistics.median(times):.2f} s, "
-        f"max {max(times):.2f} s (bar <= 5 s: {'PASS' if failover_ok else 'FAIL'}); "
-        f"p50 / cold start = {statistics.median(times) / cold:.2f}"
+    scaled = [x for values in scaled_by_client for x in values]
+    single = [x for values in single_by_client for x in values]
+    failover_ok = not times or max(times) <= 5.0
+    latency_ok = pct(scaled, 0.99) <= 50.0 and len(scaled) >= 0.9 * args.ticks * len(
+        scaled_by_client
     )
-    for name, values in (("api + engine (NOTIFY)", scaled), ("one serve, baseline", single)):
+    print(f"database: {described}; cpus: {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    if times:
+        print(f"engine cold start (spawn -> leader), baseline: {cold:.2f} s")
         print(
-            f"tick -> stream, {name}: {len(values)}/{args.ticks} received, "
-            f"p50 {pct(values, 0.5):.1f} ms, p99 {pct(values, 0.99):.1f} ms, "
+            f"failover over {len(times)} kills: p50 {statistics.median(times):.2f} s, "
+            f"max {max(times):.2f} s (bar <= 5 s: {'PASS' if failover_ok else 'FAIL'}); "
+            f"p50 / cold start = {statistics.median(times) / cold:.2f}"
+        )
+    scaled_name = f"{args.apis} api + engine (NOTIFY), {len(scaled_by_client)} clients"
+    single_name = f"one serve, baseline, {len(single_by_client)} clients"
+    for name, values in ((scaled_name, scaled), (single_name, single)):
+        print(
+            f"tick -> stream, {name}: {len(values)}/{args.ticks * len(scaled_by_client)} "
+            f"received, p50 {pct(values, 0.5):.1f} ms, p99 {pct(values, 0.99):.1f} ms, "
             f"max {max(values):.1f} ms"
         )
+    for n in range(args.apis if len(scaled_by_client) > 1 else 0):
+        mine = [x for values in scaled_by_client[n :: args.apis] for x in values]
+        print(f"  api process {n}: p50 {pct(mine, 0.5):.1f} ms, p99 {pct(mine, 0.99):.1f} ms")
     print(
         f"NOTIFY hop: p50 +{pct(scaled, 0.5) - pct(single, 0.5):.1f} ms; "
         f"p99 bar <= 50 ms: {'PASS' if latency_ok else 'FAIL'}"
@@ -236,6 +265,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--ticks", type=int, default=500)
+    parser.add_argument("--apis", type=int, default=1, help="API processes (stream fan-out)")
+    parser.add_argument("--clients", type=int, default=1, help="stream clients per API process")
     args = parser.parse_args()
     try:
         return 0 if asyncio.run(run(args)) else 1

@@ -23,6 +23,11 @@ APP_FACTORY = "criptoren.api.app:create_app"  # what each worker process imports
 # in-flight requests get this long; with the streams' close (≤ 2 s) and the engine's drain
 # (≤ 2 s) the process exits within 10 s
 SHUTDOWN_GRACE_SECONDS = 5
+# uvicorn's supervisor kills a worker that does not answer its ping within this time, also
+# while it starts; its 5 s default killed workers still importing on a loaded 2-core host
+# (and their replacements are uvicorn's plain workers, which close streams with 1012);
+# the price: a worker that really hangs is replaced after 30 s instead of 5 s
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 class StreamingServer(uvicorn.Server):
@@ -106,6 +111,7 @@ def server_config(
         ws_per_message_deflate=False,
         # a request or stream that does not end by itself is cancelled, not waited for
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
