@@ -356,7 +356,7 @@ def build_container(
     broker: Broker | None = None,
 ) -> Container:
     """Wire the service from settings; tests may hand in their own adapters."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     # one transport per host: Binance limits are per IP, so every call shares its gate
     http = BinanceHttp(settings.binance_rest_url, timeout=settings.http_timeout_seconds)
@@ -371,7 +371,7 @@ def build_container(
     )
     # one runner: on SQLite the engine and the request path share the single writer thread
     runner = TransactionRunner(settings.database_url, engine)
-    database = Database(settings.database_url, engine, runner)
+    database = Database(settings.database_url, engine, runner, settings.db_pool_size)
     trigger_engine, reconciler = build_engine(
         settings, database.runner, sessions, chosen_broker, bus
     )

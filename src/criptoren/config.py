@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # the most fired orders one execution transaction takes (see docs/performance.md, Burst)
     engine_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # PostgreSQL connections per process and pool (the request path's and the ORM's): one
+    # worker's event loop never has more queries in flight than it can use; keep
+    # (API workers + engines) x 2 x this + a few listeners under max_connections
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # a token revoked by another process (CLI, another worker) stops working within this
     auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     client_order_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = "crpt-"

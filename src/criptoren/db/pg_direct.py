@@ -24,7 +24,6 @@ from criptoren.db.notify import asyncpg_dsn
 from criptoren.db.plans import Plan, Plans, Result
 
 T = TypeVar("T")
-POOL_SIZE = 40  # ≥ the concurrent requests the bench drives (32): no connection churn
 CLOSE_GRACE_S = 5.0
 # the cursor's type code, which only Numeric's result processor reads: every Decimal column
 # here is NUMERIC (asyncpg returns it as Decimal already); other types ignore it
@@ -142,14 +141,15 @@ class KeptConnection:
 class DirectPool:
     """An asyncpg pool on the engine's database, for reads and one-function transactions."""
 
-    def __init__(self, url: str, dialect: Dialect) -> None:
+    def __init__(self, url: str, dialect: Dialect, size: int) -> None:
         self._dsn = asyncpg_dsn(url)
         self._plans = Plans(dialect, NUMERIC_OID)
+        self._size = size  # requests beyond it wait for a connection (no churn, no refusal)
         self._pool: asyncpg.Pool | None = None
 
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=POOL_SIZE)
+            pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._size)
             if self._pool is None:  # another request may have created one meanwhile
                 self._pool = pool
             else:

@@ -31,7 +31,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for ``url`` tuned for this service."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -40,7 +40,7 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     # pre-ping: after a database outage a pooled connection may be dead; the request path's
     # hot statements run on asyncpg directly (``pg_direct``), so the ping's round trip on
     # each checkout only costs the ORM paths, and no request fails on a stale connection
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine | Engine) -> None:
@@ -131,7 +131,9 @@ class Database:
     thread the engine uses too (BEGIN IMMEDIATE).
     """
 
-    def __init__(self, url: str, engine: AsyncEngine, runner: TransactionRunner) -> None:
+    def __init__(
+        self, url: str, engine: AsyncEngine, runner: TransactionRunner, pool_size: int = 10
+    ) -> None:
         self.engine = engine
         self.runner = runner
         self._direct: DirectPool | None = None
@@ -139,7 +141,7 @@ class Database:
         if is_sqlite(url):
             self._sqlite = SqliteReader(url, runner.plans, SQLITE_BUSY_TIMEOUT_MS)
         else:
-            self._direct = DirectPool(url, engine.dialect)
+            self._direct = DirectPool(url, engine.dialect, pool_size)
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` outside any transaction (each statement sees committed rows)."""
