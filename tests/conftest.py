@@ -80,6 +80,11 @@ async def database_url(
     """A fresh, migrated database: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         return sqlite_copy(sqlite_template, tmp_path / "criptoren.db")
+    return await emptied_postgres(postgres_url)
+
+
+async def emptied_postgres(postgres_url: tuple[str | None, str]) -> str:
+    """This run's PostgreSQL database, emptied (skipped, or failed when required, if none)."""
     url, reason = postgres_url
     if url is None:
         skip_or_fail(reason)

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from criptoren.db.notify import asyncpg_dsn
-from tests.support.databases import skip_or_fail, truncate
+from tests.conftest import emptied_postgres
 from tests.support.harness import running_service
 
 POOL = 2
@@ -29,17 +29,12 @@ async def connections_to(database_url: str) -> int:
 @pytest.fixture
 async def database_url(postgres_url: tuple[str | None, str]) -> str:
     """PostgreSQL only: a connection pool is a PostgreSQL matter (SQLite opens a file)."""
-    url, reason = postgres_url
-    if url is None:
-        skip_or_fail(reason)
-        raise AssertionError("unreachable")
-    await truncate(url)
-    return url
+    return await emptied_postgres(postgres_url)
 
 
 async def test_concurrent_requests_share_a_bounded_pool(database_url: str) -> None:
     async with running_service(database_url, db_pool_size=POOL) as service:
-        client_id, auth = await service.new_client()
+        _, auth = await service.new_client()
         idle = await connections_to(database_url)
         replies = await asyncio.gather(
             *(service.http.get("/api/v1/orders", headers=auth) for _ in range(REQUESTS))
