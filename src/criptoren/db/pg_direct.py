@@ -163,10 +163,13 @@ class Plans:
         key = (statement, frozenset(params))
         plan = self._plans.get(key)
         if plan is None:
-            compiled = statement.compile(dialect=self.dialect, column_keys=list(params))
-            plan = _Plan(cast(SQLCompiler, compiled), params, self.dialect)
-            if any(isinstance(value, list | tuple) for value in params.values()):
+            compiled = cast(
+                SQLCompiler, statement.compile(dialect=self.dialect, column_keys=list(params))
+            )
+            plan = _Plan(compiled, params, self.dialect)
+            if any(bind.expanding for bind in compiled.binds.values()):
                 return plan  # an expanding IN list: its SQL depends on the list's length
+            # (an array parameter, one ``$n``, is not: its plan is kept like any other)
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             self._plans[key] = plan
