@@ -22,10 +22,10 @@ from criptoren.db.types import utcnow
 from criptoren.domain.orders import OrderStatus
 
 
-def _lock_waiting(postgres: bool) -> Select[Any]:
-    query = select(*CLAIMED_COLUMNS).where(
-        among(postgres), PositionedOrder.status == OrderStatus.WAITING
-    )
+def _lock_waiting(postgres: bool, lone: bool) -> Select[Any]:
+    # a lone order: its primary key (the plan never depends on the table's statistics)
+    wanted = PositionedOrder.id == bindparam("order_id") if lone else among(postgres)
+    query = select(*CLAIMED_COLUMNS).where(wanted, PositionedOrder.status == OrderStatus.WAITING)
     # PostgreSQL: locked in id order, as the claim; a row settled meanwhile fails the
     # re-checked ``waiting`` and is left out. SQLite: BEGIN IMMEDIATE is the one writer.
     query = query.order_by(PositionedOrder.id)
@@ -67,7 +67,9 @@ def _fills_statement() -> Update:
     )
 
 
-_LOCK_WAITING = {postgres: _lock_waiting(postgres) for postgres in (False, True)}
+_LOCK_WAITING = {
+    (pg, lone): _lock_waiting(pg, lone) for pg in (False, True) for lone in (False, True)
+}
 _FILLS_PG = _fills_statement()
 _FILLED_BY_TRADE = (  # SQLite, after its trade rows
     update(PositionedOrder)
@@ -86,9 +88,10 @@ def lock_waiting(connection: Connection, order_ids: Sequence[int]) -> list[Claim
     One statement; the orders someone else claimed are left out. For a transaction that
     settles them itself (:func:`record_fills`): each order then changes once, not twice.
     """
-    rows = connection.execute(
-        _LOCK_WAITING[connection.dialect.name == "postgresql"], {"ids": list(order_ids)}
-    )
+    lone = len(order_ids) == 1
+    params: dict[str, Any] = {"order_id": order_ids[0]} if lone else {"ids": list(order_ids)}
+    statement = _LOCK_WAITING[(connection.dialect.name == "postgresql", lone)]
+    rows = connection.execute(statement, params)
     locked = {order.id: order for order in (ClaimedOrder(*row) for row in rows)}
     return [locked[order_id] for order_id in order_ids if order_id in locked]
 
