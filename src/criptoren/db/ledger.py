@@ -85,7 +85,7 @@ _CLAIM = (
 _INSERT_TRADE = insert(Trade).returning(Trade.id)
 _INSERT_TRADES = insert(Trade).returning(Trade.positioned_order_id, Trade.id)
 _MONEY, _TEXT = ARRAY(Numeric(18, 8)), ARRAY(String())
-_TRADE_ARRAYS: dict[str, ARRAY[Any]] = {
+TRADE_ARRAYS: dict[str, ARRAY[Any]] = {
     "client_id": ARRAY(Integer()),
     "symbol_id": ARRAY(Integer()),
     "symbol": _TEXT,
@@ -104,14 +104,14 @@ _TRADE_ARRAYS: dict[str, ARRAY[Any]] = {
 _INSERT_TRADES_PG = (
     insert(Trade)
     .from_select(
-        list(_TRADE_ARRAYS),
-        select(*(func.unnest(bindparam(name, type_=t)) for name, t in _TRADE_ARRAYS.items())),
+        list(TRADE_ARRAYS),
+        select(*(func.unnest(bindparam(name, type_=t)) for name, t in TRADE_ARRAYS.items())),
     )
     .returning(Trade.positioned_order_id, Trade.id)
 )
 
 
-def _among(postgres: bool) -> Any:
+def among(postgres: bool) -> Any:
     """``positioned_orders.id`` among the ``:ids`` of a batch.
 
     PostgreSQL: joined with the unnested array (one parameter, so one prepared statement
@@ -125,7 +125,7 @@ def _among(postgres: bool) -> Any:
 
 
 def _claim_batch(postgres: bool) -> Update:
-    waiting = (_among(postgres), PositionedOrder.status == OrderStatus.WAITING)
+    waiting = (among(postgres), PositionedOrder.status == OrderStatus.WAITING)
     statement = update(PositionedOrder)
     if postgres:
         # the rows are locked in id order first: two engines claiming overlapping batches
@@ -141,23 +141,8 @@ def _claim_batch(postgres: bool) -> Update:
     ).returning(*CLAIMED_COLUMNS)
 
 
-def _executed_by_trade(postgres: bool) -> Update:
-    return (
-        update(PositionedOrder)
-        .where(
-            _among(postgres),
-            PositionedOrder.status == OrderStatus.TRIGGERED,
-            Trade.positioned_order_id == PositionedOrder.id,
-        )
-        .values(
-            status=OrderStatus.EXECUTED, executed_trade_id=Trade.id, updated_at=bindparam("now")
-        )
-    )
-
-
 # (SQLite has RETURNING since 3.35 and UPDATE … FROM since 3.33)
 _CLAIM_BATCH = {postgres: _claim_batch(postgres) for postgres in (False, True)}
-_EXECUTED_BY_TRADE = {postgres: _executed_by_trade(postgres) for postgres in (False, True)}
 _LOCK_CLIENTS = (
     select(Client.id)
     .where(Client.id.in_(bindparam("client_ids", expanding=True)))
@@ -201,20 +186,6 @@ def claim_batch(connection: Connection, order_ids: Sequence[int]) -> list[Claime
     rows = connection.execute(statement, {"ids": list(order_ids), "now": utcnow()})
     claimed = {order.id: order for order in (ClaimedOrder(*row) for row in rows)}
     return [claimed[order_id] for order_id in order_ids if order_id in claimed]
-
-
-def mark_executed(connection: Connection, executed: Sequence[tuple[int, int]]) -> None:
-    """``triggered → executed`` of ``(order id, trade id)`` pairs, each linked to its trade.
-
-    One statement; for orders this transaction claimed (their compare-and-set cannot fail).
-    """
-    if len(executed) == 1:
-        ((order_id, trade_id),) = executed
-        new, old = OrderStatus.EXECUTED, OrderStatus.TRIGGERED
-        transition(connection, order_id, old, new, executed_trade_id=trade_id)
-    elif executed:
-        params = {"ids": [order_id for order_id, _ in executed], "now": utcnow()}
-        connection.execute(_EXECUTED_BY_TRADE[_postgres(connection)], params)
 
 
 def _postgres(connection: Connection) -> bool:
@@ -282,7 +253,7 @@ def insert_trades(connection: Connection, rows: Sequence[Mapping[str, object]]) 
     if len(rows) <= 1:
         return [insert_trade(connection, row) for row in rows]
     if _postgres(connection):
-        columns = {name: [row[name] for row in rows] for name in _TRADE_ARRAYS}
+        columns = {name: [row[name] for row in rows] for name in TRADE_ARRAYS}
         inserted = connection.execute(_INSERT_TRADES_PG, columns)
     else:
         inserted = connection.execute(_INSERT_TRADES, [dict(row) for row in rows])
@@ -335,6 +306,7 @@ class BatchHoldings:
         self.connection = connection
         self._stored: dict[tuple[int, int | None], Decimal] = {}
         self._moved: dict[tuple[int, int | None], Decimal] = {}
+        self.sellers = frozenset(sellers)  # only their holdings are ever asked for
         if sellers:  # ascending: two engines lock the same clients in the same order
             params = {"client_ids": sorted(set(sellers))}
             connection.execute(_LOCK_CLIENTS, params).all()

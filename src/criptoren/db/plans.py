@@ -171,7 +171,9 @@ class Plans:
             self._plans.clear()
             self._expanding.clear()
         plan = Plan(compiled, params, self.dialect, self._coltype)
-        if any(isinstance(value, list | tuple) for value in params.values()):
+        if any(bind.expanding for bind in compiled.binds.values()):
+            # an IN list: its SQL depends on the list's length (an array parameter, one
+            # ``$n``, does not: its plan is kept like any other)
             self._expanding[key] = compiled
         else:
             self._plans[key] = plan

@@ -2,11 +2,12 @@
 
 The runner hands each to the database in one go (one thread hop on SQLite; back-to-back
 round trips on PostgreSQL). Fired orders go in batches (what is queued, never waiting
-for more): one compare-and-set statement claims the batch, so each order is still claimed
-exactly once whatever crashes or races (another engine, a cancel). A paper fill needs no
-I/O, so claim, fills, trade rows and ``executed`` share one transaction; live orders are
-claimed in one transaction, sent outside any, and each outcome recorded in its own. The
-statements are the ledger's.
+for more): one statement claims the batch, so each order is still claimed exactly once
+whatever crashes or races (another engine, a cancel). A paper fill needs no I/O, so claim,
+fills, trade rows and ``executed`` share one transaction: its orders are locked while still
+``waiting`` and each changes once, to ``executed`` (``db/fills.py``); live orders are
+claimed (``triggered``) in one transaction, sent outside any, and each outcome recorded in
+its own. The statements are the ledger's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from criptoren.db import audit, ledger
+from criptoren.db import fills as fills_db
 from criptoren.db.ledger import ClaimedOrder
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
@@ -65,9 +67,8 @@ def execute_batch(
     with connection.begin():
         claims, events = _claim_batch(connection, triggers, rules, broker)
         trades = [trade_values(claim.order, fill) for claim, fill in claims if fill is not None]
-        executed = list(zip(claims, ledger.insert_trades(connection, trades), strict=True))
-        # claimed in this very transaction: the compare-and-set cannot be lost here
-        ledger.mark_executed(connection, [(c.order.id, trade_id) for (c, _), trade_id in executed])
+        # locked in this very transaction: each order changes once, ``waiting → executed``
+        executed = list(zip(claims, fills_db.record_fills(connection, trades), strict=True))
         fills = {}
         for (claim, fill), trade_id in executed:
             assert fill is not None  # an atomic broker filled every order it kept
@@ -111,7 +112,9 @@ def _claim_batch(
     Failed orders are transitioned here; the rest are returned with their fill (atomic
     broker) or ``None`` (to be sent to the venue). Holdings follow the earlier decisions.
     """
-    claimed = ledger.claim_batch(connection, list(triggers))
+    # paper: locked, settled below in one change; live: ``triggered``, committed before sending
+    paper = broker is not None
+    claimed = (fills_db.lock_waiting if paper else ledger.claim_batch)(connection, list(triggers))
     sellers = [order.client_id for order in claimed if order.type is Side.SELL]
     holdings = ledger.BatchHoldings(connection, sellers)
     kept: list[tuple[Claim, Fill | None]] = []
@@ -122,12 +125,13 @@ def _claim_batch(
             failed[order.id] = (order, decided)
         else:
             kept.append(decided)
-    ledger.transition_many(
-        connection,
-        OrderStatus.TRIGGERED,
-        OrderStatus.FAILED,
-        [{"order_id": oid, "failure_reason": why[:500]} for oid, (_, why) in failed.items()],
-    )
+    changes: list[dict[str, object]] = [
+        {"order_id": oid, "failure_reason": why[:500]} for oid, (_, why) in failed.items()
+    ]
+    if paper:  # still ``waiting``: it fails as it is triggered
+        changes = [change | {"triggered_at": utcnow()} for change in changes]
+    was = OrderStatus.WAITING if paper else OrderStatus.TRIGGERED
+    ledger.transition_many(connection, was, OrderStatus.FAILED, changes)
     return kept, {oid: failed_event(order, why) for oid, (order, why) in failed.items()}
 
 
@@ -155,7 +159,8 @@ def _decide(
             fill = broker.fill(claim.request)
         except OrderRejected as exc:
             return str(exc)
-    holdings.apply(order.client_id, symbol_rules, _fact(order, symbol_rules, fill))
+    if order.client_id in holdings.sellers:  # a later sell of the batch counts this order
+        holdings.apply(order.client_id, symbol_rules, _fact(order, symbol_rules, fill))
     return claim, fill
 
 
