@@ -88,6 +88,19 @@ async def test_watch_and_release_are_requests_to_the_engine() -> None:
     ]
 
 
+async def test_a_symbol_streaming_live_needs_no_watch_request() -> None:
+    sender, engine = notifier(), notifier()
+    market = AnnouncedMarket(sender)
+    PricePublisher(engine, PriceBook()).flush([trade("BTCUSDT", 5, "60000.10")])
+    for _, payload in engine.queued():
+        market.on_payload(payload)
+    await market.watch(["BTCUSDT", "ETHUSDT"])
+    assert sender.queued() == [(ENGINE, watch_request(["ETHUSDT"]))]
+    market.on_payload(orjson.dumps({"p": [], "s": ["BTCUSDT"]}).decode())  # gone stale
+    await market.watch(["BTCUSDT"])
+    assert sender.queued()[-1] == (ENGINE, watch_request(["BTCUSDT"]))
+
+
 def test_an_oversized_payload_is_refused_before_it_reaches_postgresql() -> None:
     with pytest.raises(ValueError, match="payload over"):
         notifier().send(PRICES, "x" * (MAX_PAYLOAD + 1))

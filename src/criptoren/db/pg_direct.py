@@ -138,6 +138,13 @@ class KeptConnection:
                 connection.terminate()
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool (asyncpg still rolls back a
+    transaction left open): the request path sets no session state (no LISTEN, SET,
+    session lock or cursor), and asyncpg's default reset is one more round trip per
+    request."""
+
+
 class DirectPool:
     """An asyncpg pool on the engine's database, for reads and one-function transactions."""
 
@@ -149,7 +156,9 @@ class DirectPool:
 
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._size)
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._size, reset=_keep_session
+            )
             if self._pool is None:  # another request may have created one meanwhile
                 self._pool = pool
             else:

@@ -98,8 +98,11 @@ class AnnouncedMarket:
             self.book.state(symbol).stale = True
 
     async def watch(self, symbols: Iterable[str]) -> None:
-        """Ask the engine to stream ``symbols``."""
-        wanted = sorted(set(symbols))
+        """Ask the engine to stream ``symbols`` (those it announces live prices of already
+        need no request: one ``GET /monitorar-par`` must not cost a NOTIFY and the engine's
+        attention each time)."""
+        book = self.book
+        wanted = sorted({s for s in symbols if book.last_price(s) is None or book.is_stale(s)})
         if wanted:
             self.notifier.send(ENGINE, watch_request(wanted))
 
