@@ -46,12 +46,9 @@ REQUEST_ID = "criptoren.request_id"
 COLUMNS = tuple(getattr(AuditLog, name) for name in AuditRecord.__dataclass_fields__)
 # PostgreSQL: lock, then read the head, in one round trip (migration 0006's function)
 _LOCKED_HEAD = text("SELECT head_id, head_hash FROM audit_log_head()")
+# SQLite: the writer's BEGIN IMMEDIATE already serialises every appender
+_HEAD = select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
 _INSERT = insert(AuditLog)
-_HEAD_SQL = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
-_INSERT_SQL = (
-    "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, client_id, data, "
-    "request_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _ARRAYS: dict[str, Any] = {
     "id": ARRAY(BigInteger()),
     "at": ARRAY(DateTime(timezone=True)),
@@ -75,34 +72,14 @@ def append(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditR
     """Chain ``entries`` after the head and insert them in one statement (same transaction)."""
     if not entries:
         return []
-    if connection.dialect.name != "postgresql":
-        return _append_sqlite(connection, entries)
-    head = connection.execute(_LOCKED_HEAD).first()
+    postgres = connection.dialect.name == "postgresql"
+    head = connection.execute(_LOCKED_HEAD if postgres else _HEAD).first()
     records = _chained(head if head is not None and head[0] is not None else None, entries)
-    if len(records) > 1:
+    if postgres and len(records) > 1:
         columns = {name: [getattr(r, name) for r in records] for name in _ARRAYS}
         connection.execute(_INSERT_PG, columns)
     else:
         connection.execute(_INSERT, [_row(record) for record in records])
-    return records
-
-
-def _append_sqlite(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
-    """SQLite: straight on the DB-API cursor (two statements that SQLAlchemy would cost
-    more than their work); ``at`` in the text form SQLAlchemy's ``DateTime`` stores."""
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_HEAD_SQL)
-        records = _chained(cursor.fetchone(), entries)
-        at = records[0].at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        rows = [
-            (r.id, at, r.actor, r.action, r.entity, r.entity_id, r.client_id, r.data,
-             r.request_id, r.prev_hash, r.hash)
-            for r in records
-        ]  # fmt: skip
-        cursor.executemany(_INSERT_SQL, rows)
-    finally:
-        cursor.close()
     return records
 
 
