@@ -124,9 +124,9 @@ class Database:
     ``read`` opens no transaction: PostgreSQL runs it in autocommit on a pooled asyncpg
     connection (``pg_direct``: no SQLAlchemy execute path); SQLite (WAL: readers take no
     lock) runs it inline on the event loop's thread, on sqlite3 directly (``sqlite_direct``):
-    a request's read takes tens of µs, less
-    than the thread hop it would need (≈ 250 µs of CPU measured, GIL hand-offs included), and
-    the rows are then serialized on this thread anyway. ``write`` runs the function as one
+    a request's read takes tens of µs, less than the thread hop it would need (≈ 250 µs of
+    CPU measured, GIL hand-offs included), and the rows are then serialized on this thread
+    anyway. ``write`` runs the function as one
     transaction: PostgreSQL on a pooled asyncpg connection, SQLite on the single writer
     thread the engine uses too (BEGIN IMMEDIATE).
     """

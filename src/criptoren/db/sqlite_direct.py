@@ -45,6 +45,11 @@ def apply_pragmas(connection: Any, busy_timeout_ms: int) -> None:
     cursor.close()
 
 
+def _roll_back(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:  # some errors roll back by themselves
+        connection.execute("ROLLBACK")
+
+
 class SqliteTransaction:
     """``with connection.begin() as transaction:``: BEGIN IMMEDIATE (one writer at a time,
     no lost update), COMMIT on success, ROLLBACK on error or when asked."""
@@ -61,8 +66,7 @@ class SqliteTransaction:
         """Roll back now; leaving the block then commits nothing."""
         if not self._done:
             self._done = True
-            if self._connection.in_transaction:  # some errors roll back by themselves
-                self._connection.execute("ROLLBACK")
+            _roll_back(self._connection)
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
@@ -79,11 +83,6 @@ class SqliteDirect:
         self._connection = connection
         self._plans = plans
         self.dialect = plans.dialect
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The DB-API connection (for the few statements written as plain SQL)."""
-        return self._connection
 
     def begin(self) -> SqliteTransaction:
         """A transaction block."""
@@ -134,8 +133,7 @@ class SqliteDirect:
 
     def finish(self) -> None:
         """Roll back a transaction the function left open (it never commits by itself)."""
-        if self._connection.in_transaction:
-            self._connection.execute("ROLLBACK")
+        _roll_back(self._connection)
 
 
 class SqliteReader:
