@@ -12,7 +12,10 @@ Pure (no I/O). Prices and percents are integer units (× 1e8, see :func:`money.t
   oldest trade inside the trailing window, and its alerts are sorted by percent, so the
   ones a trade fires are a prefix. An alert younger than its window (its reference is its
   own first trade after creation) waits in the group's ``young`` dict until the window
-  holds only trades after its creation.
+  holds only trades after its creation. A group's band is narrow enough that no two
+  prices in it or in its window's range are a move of its least percent apart: trades
+  inside it fire nothing whichever of them the window's reference becomes, so the band
+  holds, without any due time, until a trade leaves it or the least percent changes.
 - A repeating alert that fired cools down in a per-symbol heap until its ready time.
 
 Per symbol a quiet band ``(lo, hi)`` and a due time summarise all of this: a trade strictly
@@ -27,7 +30,7 @@ from bisect import bisect_left, bisect_right
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
-from criptoren.domain.alerts import PERCENT_SCALE, AlertCondition, move_threshold
+from criptoren.domain.alerts import PERCENT_SCALE, AlertCondition
 from criptoren.domain.orders import Condition
 from criptoren.domain.trigger_index import TriggerIndex
 
@@ -60,7 +63,9 @@ class _Group:
     """``move_pct`` alerts of one symbol and one window."""
 
     __slots__ = (
+        "band",
         "cooling",
+        "folded",
         "high",
         "ids",
         "keys",
@@ -73,10 +78,12 @@ class _Group:
 
     def __init__(self, window_ms: int, start: int) -> None:
         self.window_ms = window_ms
-        # bounds of every price that may be the reference until the next slow path's due
-        # time: a superset of the window's prices, widened by each new trade and made exact
-        # again only when a trade leaves the quiet band (at most every 1/8 window)
+        # a superset of the prices in the window, up to ``folded``: widened by the trades
+        # folded in when the band is set again, made exact (at most every 1/8 window) when
+        # a trade leaves the band
         self.low, self.high, self.narrow_at = 0, 0, 0
+        self.folded = 0  # history up to here is in low..high
+        self.band = (0, 0, 0)  # (lo, hi, least percent) last computed; percent 0: none
         self.cooling = 0  # alerts of the window cooling down: the group (its history) stays
         self.start = start  # history index of the oldest trade in the window
         self.keys: list[int] = []  # percent units, sorted (with ids) by (percent, id)
@@ -103,7 +110,7 @@ class _Symbol:
     """Everything the index holds for one symbol."""
 
     __slots__ = (
-        "at", "cooling", "folded", "groups", "name", "pending", "prices", "quiet", "times"
+        "at", "cooling", "groups", "name", "pending", "prices", "quiet", "times"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -117,7 +124,6 @@ class _Symbol:
         self.pending: list[int] = []  # cross alerts waiting for their first trade
         self.groups: dict[int, _Group] = {}  # move_pct alerts by window (ms)
         self.cooling: list[tuple[int, int]] = []  # heap of (ready ms, alert id)
-        self.folded = 0  # history up to here is in every group's low..high
 
 
 class AlertIndex:
@@ -204,7 +210,6 @@ class AlertIndex:
     # --- the slow path ----------------------------------------------------------------
 
     def _slow(self, st: _Symbol, units: int, t: int) -> list[int]:
-        narrow = not st.quiet[0] < units < st.quiet[1]
         prev = st.prices[-2] if len(st.prices) > 1 else None
         self._release(st, prev, t)
         fired = self._levels.on_trade(st.name, units, t)
@@ -216,7 +221,7 @@ class AlertIndex:
         for alert_id in fired:
             self._fired(st, alert_id, t)
         self._trim(st)
-        self._refresh(st, narrow)
+        self._refresh(st, units)
         fired.sort()
         return fired
 
@@ -323,11 +328,11 @@ class AlertIndex:
             del st.times[:keep], st.prices[:keep]
             for group in st.groups.values():
                 group.start -= keep
-            st.folded = max(st.folded - keep, 0)
+                group.folded = max(group.folded - keep, 0)
 
-    def _refresh(self, st: _Symbol, narrow: bool = False) -> None:
-        """Recompute the symbol's quiet band and due time (``narrow``: the windows' ranges
-        may be recomputed exactly, the last trade having left the band)."""
+    def _refresh(self, st: _Symbol, units: int | None = None) -> None:
+        """Recompute the symbol's quiet band and due time (``units``: the price of the trade
+        that took the slow path, ``None`` after an alert was added or removed)."""
         lo, hi = self._levels.bounds(st.name)
         last = st.prices[-1] if st.prices else None
         due = st.times[-1] + HOUSEKEEPING_MS if st.times else 0
@@ -337,47 +342,62 @@ class AlertIndex:
             due = min(due, min(self._alerts[a].created_ms for a in st.pending) + 1)
         if st.at and last is not None:
             lo, hi = max(lo, last - 1), min(hi, last + 1)
-        fresh = None
-        if st.groups:
-            new = st.prices[st.folded :]
-            fresh = (min(new), max(new)) if new else None
-        st.folded = len(st.prices)
         for window, group in list(st.groups.items()):
             if not group.keys and not group.young and not group.cooling:
                 del st.groups[window]
                 continue
-            _widen(st, group, fresh, narrow)
-            lo, hi, due = self._group_band(st, group, lo, hi, due)
+            band_lo, band_hi, quiet = self._group_band(st, group, units)
+            lo, hi = max(lo, band_lo), min(hi, band_hi)
+            if not quiet:
+                due = 0  # the next trade sets the group up
         st.quiet[0:3] = lo, hi, due
 
-    def _group_band(
-        self, st: _Symbol, group: _Group, lo: int, hi: int, due: int
-    ) -> tuple[int, int, int]:
-        if group.start >= len(st.times):
-            return lo, hi, 0  # no trade since the group began: the next one sets it up
+    def _group_band(self, st: _Symbol, group: _Group, units: int | None) -> tuple[int, int, bool]:
+        """The group's band, kept while every trade since it was set stayed inside it and its
+        least percent is the same; ``False``: no band yet (the next trade takes the slow path)."""
         percents = group.keys[:1]
         for alert_id, reference in group.young.items():
-            if not reference:
-                return lo, hi, 0  # no reference yet: the next trade may give it one
-            percents.append(self._alerts[alert_id].level_units)
-        if not percents:
-            return lo, hi, due  # only alerts cooling down: their release is due on its own
-        low, high = group.low, group.high
-        # until the newest trade leaves the window, every reference is one of its prices
-        due = min(due, st.times[-1] + group.window_ms + 1)
+            percents.append(self._alerts[alert_id].level_units if reference else 0)
+        if group.start >= len(st.times) or 0 in percents:
+            group.band = (0, 0, 0)  # no trade in the window, or a young alert without reference
+            return 0, NEVER, False
+        if not percents:  # only alerts cooling down: their release is due on its own
+            group.band = (0, 0, 0)  # trades may leave the band meanwhile
+            return 0, NEVER, True
         percent = min(percents)
-        for reference in (low, high):
-            threshold = move_threshold(percent, reference)
-            lo, hi = max(lo, reference - threshold), min(hi, reference + threshold)
-        return lo, hi, due
+        lo, hi, band_percent = group.band
+        left = units is not None and not lo < units < hi
+        if left or percent != band_percent:
+            _widen(st, group, left)
+            lo, hi = _move_band(group.low, group.high, percent)
+            group.band = lo, hi, percent
+        return lo, hi, True
 
 
-def _widen(st: _Symbol, group: _Group, fresh: tuple[int, int] | None, narrow: bool) -> None:
-    """Keep ``group.low..high`` around every price in its window (and maybe more)."""
-    now = st.times[-1] if st.times else 0
-    if group.start < len(st.prices) and (not group.low or (narrow and now >= group.narrow_at)):
-        window = st.prices[group.start :]
+def _widen(st: _Symbol, group: _Group, exact: bool) -> None:
+    """Keep ``group.low..high`` around every price in its window (``exact``: recompute them,
+    at most every 1/8 window, else only widen them by the trades folded in since)."""
+    now, prices = st.times[-1], st.prices
+    if not group.low or (exact and now >= group.narrow_at):
+        window = prices[group.start :]
         group.low, group.high = min(window), max(window)
         group.narrow_at = now + group.window_ms // 8
-    elif fresh is not None and group.low:
-        group.low, group.high = min(group.low, fresh[0]), max(group.high, fresh[1])
+    elif group.folded < len(prices):
+        new = prices[max(group.folded, group.start) :]
+        group.low, group.high = min(group.low, min(new)), max(group.high, max(new))
+    group.folded = len(prices)
+
+
+def _move_band(low: int, high: int, percent: int) -> tuple[int, int]:
+    """The widest band ``(lo, hi)`` around ``low..high`` in which no two prices of the band or
+    of ``low..high`` are a move of ``percent`` apart (empty when ``low..high`` already is).
+
+    With ``lo = low − m − 1`` and ``hi = high + m + 1`` the farthest pair is ``low − m`` and
+    ``high + m``; it is no move while ``(high − low + 2m)·SCALE < percent·(low − m)``, that is
+    ``m·(2·SCALE + percent) < percent·low − (high − low)·SCALE``.
+    """
+    slack = percent * low - (high - low) * PERCENT_SCALE
+    if slack <= 0:
+        return low, low
+    m = (slack - 1) // (2 * PERCENT_SCALE + percent)
+    return low - m - 1, high + m + 1

@@ -104,8 +104,3 @@ def _check_move(spec: AlertSpec) -> None:
     window = spec.window_seconds
     if window is None or not 0 < window <= MAX_WINDOW_SECONDS:
         raise InvalidInput(f"window_seconds must be within 1..{MAX_WINDOW_SECONDS}")
-
-
-def move_threshold(percent_units: int, reference_units: int) -> int:
-    """The smallest ``|p − ref|`` (price units) that is a move of at least the percent."""
-    return -(-percent_units * reference_units // PERCENT_SCALE)
