@@ -75,7 +75,9 @@ def append(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditR
     postgres = connection.dialect.name == "postgresql"
     head = connection.execute(_LOCKED_HEAD if postgres else _HEAD).first()
     records = _chained(head if head is not None and head[0] is not None else None, entries)
-    if postgres and len(records) > 1:
+    if len(records) == 1:  # one row: one plain statement (not a batch of one)
+        connection.execute(_INSERT, _row(records[0]))
+    elif postgres:
         columns = {name: [getattr(r, name) for r in records] for name in _ARRAYS}
         connection.execute(_INSERT_PG, columns)
     else:
