@@ -1,13 +1,17 @@
 """Push stream: 1,000 clients, each watching 3 of 20 symbols, 2,000 trades/s, one service.
 
-Run: ``.venv/bin/python bench/stream.py`` (``--clients``, ``--seconds``, ``--rate``).
+Run: ``.venv/bin/python bench/stream.py`` (``--clients``, ``--seconds``, ``--rounds``,
+``--rate``).
 
 Three processes on one machine: the fake exchange (this script re-executed with
 ``--exchange``: the stock ``FakeExchange`` random-walking 20 symbols, one trade per symbol
 every ``20 / rate`` seconds), ``criptoren serve`` (one process, SQLite in a temporary file,
 paper mode) and this process, which holds every WebSocket client (the ``websockets``
-library) and the probes. Measured, for a phase where every client reads and then for a
-phase with one more client that watches all 20 symbols and never reads:
+library) and the probes. Measured under two conditions, every client reading and one more
+client that watches all 20 symbols and never reads, in ``--rounds`` alternating stretches
+(``--seconds`` per condition in all; a fresh silent client each round), so that the
+machine's drift over the run weighs on both alike, and with enough orders (≈ 18 per
+second) for a p99 that is not just the run's second-worst sample:
 
 - price staleness at the client: wall clock when a price message arrives minus the trade
   time it carries (the exchange stamps it when it emits the trade; one machine, one clock);
@@ -274,53 +278,62 @@ async def emitted(exchange: httpx.AsyncClient) -> int:
     return sum(reply.json()["emitted"].values())
 
 
-async def phase(
-    name: str,
-    pid: int,
-    http: httpx.AsyncClient,
-    exchange: httpx.AsyncClient,
-    clients: list[Client],
-    seconds: float,
-) -> dict[str, float]:
-    """Measure staleness, delivery, CPU and the trade rate for ``seconds``."""
-    bench = clients[0].bench
-    bench.staleness.clear()
-    bench.delivery.clear()
-    bench.roundtrip.clear()
-    bench.lag.clear()
-    probe = asyncio.create_task(probe_orders(http, clients, bench))
-    await asyncio.sleep(1.0)  # warm-up: probes and prices in flight
+class Tally:
+    """What one condition (every client reading, or one more never reading) measured over
+    its stretches."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.staleness: list[float] = []
+        self.delivery: list[float] = []
+        self.roundtrip: list[float] = []
+        self.lag: list[float] = []
+        self.cpu = self.wall = 0.0
+        self.trades = 0
+
+    def row(self) -> dict[str, float]:
+        """The figures, printed."""
+        row = {
+            "prices": len(self.staleness),
+            "stale_p50": p(self.staleness, 0.50),
+            "stale_p99": p(self.staleness, 0.99),
+            "orders": len(self.delivery),
+            "order_p50": p(self.delivery, 0.50),
+            "order_p99": p(self.delivery, 0.99),
+            "post_p99": p(self.roundtrip, 0.99),
+            "cpu": self.cpu / self.wall,
+            "rate": self.trades / self.wall,
+            "lag_p99": p(self.lag, 0.99),
+        }
+        print(
+            f"{self.name:<26} prices {row['prices']:>7.0f}  staleness p50"
+            f" {row['stale_p50']:6.1f} ms p99 {row['stale_p99']:6.1f} ms | orders"
+            f" {row['orders']:>4.0f}  delivery p50 {row['order_p50']:5.1f} ms p99"
+            f" {row['order_p99']:6.1f} ms (POST->placed p99 {row['post_p99']:6.1f} ms) |"
+            f" service CPU {row['cpu']:.2f} cores | exchange {row['rate']:.0f} trades/s |"
+            f" client loop lag p99 {row['lag_p99']:.1f} ms",
+            flush=True,
+        )
+        return row
+
+
+async def stretch(
+    tally: Tally, bench: Bench, pid: int, exchange: httpx.AsyncClient, seconds: float
+) -> None:
+    """Record staleness, delivery, CPU and the trade rate for ``seconds`` into ``tally``."""
+    for samples in (bench.staleness, bench.delivery, bench.roundtrip, bench.lag):
+        samples.clear()
     bench.recording = True
     cpu0, wall0, trades0 = cpu_seconds(pid), time.perf_counter(), await emitted(exchange)
     await asyncio.sleep(seconds)
     bench.recording = False
-    wall = time.perf_counter() - wall0
-    cpu = (cpu_seconds(pid) - cpu0) / wall
-    rate = (await emitted(exchange) - trades0) / wall
-    probe.cancel()
-    await asyncio.gather(probe, return_exceptions=True)
-    row = {
-        "prices": len(bench.staleness),
-        "stale_p50": p(bench.staleness, 0.50),
-        "stale_p99": p(bench.staleness, 0.99),
-        "orders": len(bench.delivery),
-        "order_p50": p(bench.delivery, 0.50),
-        "order_p99": p(bench.delivery, 0.99),
-        "post_p99": p(bench.roundtrip, 0.99),
-        "cpu": cpu,
-        "rate": rate,
-        "lag_p99": p(bench.lag, 0.99),
-    }
-    print(
-        f"{name:<26} prices {row['prices']:>7.0f}  staleness p50 {row['stale_p50']:6.1f} ms"
-        f" p99 {row['stale_p99']:6.1f} ms | orders {row['orders']:>4.0f}  delivery p50"
-        f" {row['order_p50']:5.1f} ms p99 {row['order_p99']:6.1f} ms (POST->placed p99"
-        f" {row['post_p99']:6.1f} ms) | service CPU"
-        f" {row['cpu']:.2f} cores | exchange {row['rate']:.0f} trades/s | client loop lag"
-        f" p99 {row['lag_p99']:.1f} ms",
-        flush=True,
-    )
-    return row
+    tally.wall += time.perf_counter() - wall0
+    tally.cpu += cpu_seconds(pid) - cpu0
+    tally.trades += await emitted(exchange) - trades0
+    tally.staleness += bench.staleness
+    tally.delivery += bench.delivery
+    tally.roundtrip += bench.roundtrip
+    tally.lag += bench.lag
 
 
 async def silent_client(port: int, token: str) -> ClientConnection:
@@ -382,14 +395,19 @@ async def measure(
             client.send({"type": "watch", "symbols": watch})
         await asyncio.wait_for(asyncio.gather(*(c.watching for c in clients)), 120)
         await asyncio.sleep(2.0)  # every symbol subscribed and streaming
-        alone = await phase("all clients reading", pid, http, exchange, clients, args.seconds)
-        silent = await silent_client(port, tokens[-1])
-        stuck = await phase(
-            "+ one client never reading", pid, http, exchange, clients, args.seconds
-        )
-        silent.transport.abort()
+        alone, stuck = Tally("all clients reading"), Tally("+ one client never reading")
+        probe = asyncio.create_task(probe_orders(http, clients, bench))
+        await asyncio.sleep(1.0)  # warm-up: probes and prices in flight
+        part = args.seconds / args.rounds
+        for _ in range(args.rounds):  # interleaved: the machine's drift hits both alike
+            await stretch(alone, bench, pid, exchange, part)
+            silent = await silent_client(port, tokens[-1])
+            await stretch(stuck, bench, pid, exchange, part)
+            silent.transport.abort()
+        probe.cancel()
         lag.cancel()
-        return verdict(alone, stuck, per_connection)
+        await asyncio.gather(probe, lag, return_exceptions=True)
+        return verdict(alone.row(), stuck.row(), per_connection)
 
 
 def verdict(alone: dict[str, float], stuck: dict[str, float], per_connection: float) -> bool:
@@ -420,7 +438,8 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per condition")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of the two")
     parser.add_argument("--rate", type=float, default=2000.0, help="trades/s, all symbols")
     parser.add_argument("--exchange", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
