@@ -32,18 +32,18 @@ WORKER_HEALTHCHECK_SECONDS = 30
 
 
 # the garbage collector's first threshold: net allocations between two young collections
-# (CPython's default: 700). See SettledServer.
+# (CPython's default: 700). See settle_heap.
 YOUNG_COLLECTION_ALLOCATIONS = 20_000
 
 
-class SettledServer(uvicorn.Server):
-    """Keeps the cyclic garbage collector's full collections off the event loop's back.
+def settle_heap() -> None:
+    """Keep the cyclic garbage collector's full collections off the event loop's back.
 
     A full collection walks every tracked object while the loop, and every price, order
     and request, waits. In the stream benchmark (1,000 streams, 2,000 trades/s) they came
     every 20–30 s and took 130–250 ms, and the p99 of price staleness went from ≈ 25 ms
-    to 150–270 ms in the stretches that held one (docs/performance.md, Stream). Once
-    started:
+    to 150–270 ms in the stretches that held one (docs/performance.md, Stream). Called
+    once the server has started:
 
     - the heap built at start-up (modules, the app, the SQLAlchemy metadata, the symbol
       rules: ≈ 163,000 objects), which lives as long as the process, is frozen: never
@@ -56,13 +56,24 @@ class SettledServer(uvicorn.Server):
       collection in 80 s instead of three; a young collection takes 0.1–10 ms, and one
       of the middle generation, every 10–40 s, 50–100 ms.
     """
+    gc.collect()  # what start-up left behind goes now, not frozen for ever
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS)
+
+
+class SettledServer(uvicorn.Server):
+    """A uvicorn server that, with ``settle``, settles the heap (:func:`settle_heap`) once
+    started: only in a process of its own (a test process runs servers without it)."""
+
+    def __init__(self, config: uvicorn.Config, *, settle: bool = False) -> None:
+        super().__init__(config)
+        self.settle = settle
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's start-up (the lifespan, then listening), then the collector's set-up."""
+        """uvicorn's start-up (the lifespan, then listening), then the settling."""
         await super().startup(sockets)
-        gc.collect()  # what start-up left behind goes now, not frozen for ever
-        gc.freeze()
-        gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS)
+        if self.settle:
+            settle_heap()
 
 
 class StreamingServer(SettledServer):
@@ -71,8 +82,10 @@ class StreamingServer(SettledServer):
     Left to itself, uvicorn would close open WebSockets with 1012 (service restart).
     """
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI | None = None) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: uvicorn.Config, app: FastAPI | None = None, *, settle: bool = False
+    ) -> None:
+        super().__init__(config, settle=settle)
         self.app = app  # None in a worker process: found in the loaded app at shutdown
 
     @contextmanager
@@ -108,7 +121,7 @@ class StreamingProcess(Process):
     def server(self) -> uvicorn.Server:
         """The worker's server, made in the worker process."""
         if self._server is None:
-            self._server = StreamingServer(self.config)
+            self._server = StreamingServer(self.config, settle=True)
         return self._server
 
 
@@ -175,7 +188,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from criptoren.api.app import create_app
 
     app = create_app(settings)
-    StreamingServer(server_config(app, settings, host, port), app).run()
+    StreamingServer(server_config(app, settings, host, port), app, settle=True).run()
 
 
 def serve_engine(settings: Settings, host: str, port: int) -> None:
@@ -183,4 +196,4 @@ def serve_engine(settings: Settings, host: str, port: int) -> None:
     from criptoren.api.engine_app import create_engine_app
 
     app = create_engine_app(settings)
-    SettledServer(server_config(app, settings, host, port)).run()
+    SettledServer(server_config(app, settings, host, port), settle=True).run()
