@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.transport import BinanceHttp
@@ -149,3 +151,49 @@ async def test_a_sync_replaces_the_rules_the_service_remembers(service: Harness)
     refused = await service.http.post("/posicionar-compra", json=body, headers=auth)
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "symbol_not_trading"
+
+
+async def test_two_processes_syncing_an_empty_table_at_once_both_succeed(database_url: str) -> None:
+    # `serve --workers 2`: each worker syncs at start-up; the second must not die on the
+    # symbols the first inserted while it was reading the (still empty) table
+    engines = [create_engine(database_url), create_engine(database_url)]
+    first_session, second_session = (create_session_factory(engine)() for engine in engines)
+    exchange = _ExchangeSays()
+    exchange.statuses = {"BTCUSDT": "TRADING", "ETHBTC": "BREAK"}
+    first, second = SymbolService(exchange), SymbolService(exchange)
+    try:
+        async with first_session, second_session:
+            await first_session.begin()
+            await first.sync(first_session)
+            racing = asyncio.create_task(_sync_and_commit(second, second_session))
+            await _until_waiting_on_a_lock(first_session, racing)
+            await first_session.commit()
+            assert await racing == 2
+            rows = await first_session.execute(select(Symbol.symbol, Symbol.is_active))
+            assert dict(rows.all()) == {"BTCUSDT": True, "ETHBTC": False}
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def _sync_and_commit(service: SymbolService, session: AsyncSession) -> int:
+    async with session.begin():
+        return await service.sync(session)
+
+
+async def _until_waiting_on_a_lock(session: AsyncSession, racing: asyncio.Task[int]) -> None:
+    """On PostgreSQL, until the racing sync read the empty table and now waits on our
+    uncommitted rows (SQLite serialises writers: the second waits to begin)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(1000):
+        assert not racing.done(), racing
+        await session.execute(text("SELECT pg_stat_clear_snapshot()"))  # a fresh view
+        if await session.scalar(waiting):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second sync never waited on the first")

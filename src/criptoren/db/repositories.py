@@ -23,6 +23,7 @@ from criptoren.db.models import (
     Symbol,
     Trade,
 )
+from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Condition, OrderOrigin, OrderStatus, Side, client_order_id
 
@@ -179,13 +180,14 @@ class SymbolRepository:
         status, and every stored symbol the exchange no longer lists, inactive.
         """
         existing = {s.symbol: s for s in (await self.session.scalars(select(Symbol))).all()}
+        new_rows: list[dict[str, object]] = []
         count = 0
         for rule in rules:
             values = asdict(rule) | {"is_active": rule.is_trading}
             del values["symbol_id"]
             row = existing.pop(rule.symbol, None)
             if row is None:
-                self.session.add(Symbol(**values))
+                new_rows.append(values)
             else:
                 for key, value in values.items():
                     setattr(row, key, value)
@@ -193,7 +195,21 @@ class SymbolRepository:
         for unlisted in existing.values():
             unlisted.is_active = False
         await self.session.flush()
+        if new_rows:
+            await self._insert_or_refresh(new_rows)
         return count
+
+    async def _insert_or_refresh(self, rows: list[dict[str, object]]) -> None:
+        """Insert ``rows``; a symbol another process inserted meanwhile (two workers
+        syncing at start-up) is refreshed instead of failing the whole sync."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Symbol)
+        refreshed = {key: statement.excluded[key] for key in rows[0] if key != "symbol"}
+        statement = statement.on_conflict_do_update(
+            index_elements=[Symbol.symbol], set_=refreshed | {"updated_at": utcnow()}
+        )
+        await self.session.execute(statement, rows)
 
     async def get(self, symbol: str) -> SymbolRules | None:
         """The rules of ``symbol``, if known."""
