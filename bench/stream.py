@@ -119,9 +119,16 @@ def service(ws_url: str, rest_url: str, port: int) -> Iterator[subprocess.Popen[
                 break
         else:
             raise RuntimeError("the service did not start")
-        drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=subprocess.DEVNULL)
+        log = Path(tmp) / "service.log"
+        with log.open("w") as out:
+            drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=out)
         try:
             yield proc
+        except BaseException:
+            # a failed run says what the service logged last (it may have died)
+            print(f"the service (exit code {proc.poll()}) logged last:", file=sys.stderr)
+            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
         finally:
             proc.terminate()
             proc.wait(30)
