@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import signal
@@ -61,9 +62,20 @@ def settle_heap() -> None:
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS)
 
 
+def lean_log_records() -> None:
+    """Log records without the caller's file and line, thread and process (the logging
+    HOWTO's "Optimization"): no format of a served process prints them, and it logs a line
+    per request (uvicorn's access log). The caller's frame lookup alone cost ≈ 3 µs."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
+
+
 class SettledServer(uvicorn.Server):
-    """A uvicorn server that, with ``settle``, settles the heap (:func:`settle_heap`) once
-    started: only in a process of its own (a test process runs servers without it)."""
+    """A uvicorn server that, with ``settle``, settles the heap (:func:`settle_heap`) and
+    leans its log records (:func:`lean_log_records`) once started: only in a process of its
+    own (a test process runs servers without it)."""
 
     def __init__(self, config: uvicorn.Config, *, settle: bool = False) -> None:
         super().__init__(config)
@@ -73,6 +85,7 @@ class SettledServer(uvicorn.Server):
         """uvicorn's start-up (the lifespan, then listening), then the settling."""
         await super().startup(sockets)
         if self.settle:
+            lean_log_records()
             settle_heap()
 
 
