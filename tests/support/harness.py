@@ -88,7 +88,9 @@ async def running_service(
 ) -> AsyncIterator[Harness]:
     """Fake exchange + service (lifespan run) + HTTP client over ASGI, or over loopback
     sockets with uvicorn when ``served`` (for WebSocket clients)."""
-    config = FakeExchangeConfig(exchange_info=exchange_info, **(exchange_config or {}))
+    # a trade a test emits is later than the orders it placed before (see the option)
+    options = {"fresh_millisecond": True, **(exchange_config or {})}
+    config = FakeExchangeConfig(exchange_info=exchange_info, **options)
     async with FakeExchange(config) as exchange:
         exchange.emit_prices("BTCUSDT", [BTC_START])
         exchange.emit_prices("ETHUSDT", [Decimal("2600.00")])

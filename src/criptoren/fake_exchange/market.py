@@ -37,6 +37,12 @@ class Market:
         self._last_ms = max(self._last_ms, int(time.time() * 1000))
         return self._last_ms
 
+    def next_millisecond(self) -> None:
+        """Return once the wall clock is in a later millisecond than when called (≤ 1 ms)."""
+        called = int(time.time() * 1000)
+        while int(time.time() * 1000) == called:
+            pass
+
     def advance_clock(self, ms: int) -> None:
         """Move the exchange clock forward to ``ms`` (scripted trades may lie ahead of ours)."""
         self._last_ms = max(self._last_ms, ms)

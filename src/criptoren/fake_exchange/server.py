@@ -46,6 +46,10 @@ class FakeExchangeConfig:
     # REQUEST_WEIGHT enforced (429 past it) and announced in exchangeInfo.rateLimits;
     # None: the recorded exchangeInfo's own limit (6000 per minute)
     weight_limit: WeightLimit | None = None
+    # test control: emit_prices stamped "now" waits for the next millisecond first, so its
+    # trades are later, by the millisecond clock, than anything the caller did before (an
+    # order created in the trade's own millisecond does not count that trade)
+    fresh_millisecond: bool = False
 
 
 class FakeExchange(TradingControls):
@@ -228,7 +232,15 @@ class FakeExchange(TradingControls):
         self, symbol: str, prices: list[Decimal | str], times_ms: list[int] | None = None
     ) -> None:
         """Emit one trade per price, now (or at ``times_ms``: scripted candles)."""
-        self._call(self.market.emit_prices, symbol, prices, "0.001", times_ms)
+        fresh = self.config.fresh_millisecond and times_ms is None
+        self._call(self._emit_prices, symbol, prices, times_ms, fresh)
+
+    def _emit_prices(
+        self, symbol: str, prices: list[Decimal | str], times_ms: list[int] | None, fresh: bool
+    ) -> None:
+        if fresh:
+            self.market.next_millisecond()
+        self.market.emit_prices(symbol, prices, "0.001", times_ms)
 
     def close_klines(self, symbol: str) -> None:
         """Close ``symbol``'s running klines (``x: true``) and move the clock past them."""
