@@ -153,6 +153,11 @@ class DirectPool:
         self._plans = Plans(dialect, NUMERIC_OID)
         self._size = size  # requests beyond it wait for a connection (no churn, no refusal)
         self._pool: asyncpg.Pool | None = None
+        # waiting requests get connections in arrival order: asyncpg's pool hands a released
+        # connection to whoever asks first, and a waiter it woke that finds it taken queues
+        # again at the back (asyncio.Queue): at 32 requests for 10 connections, p99 55–470 ms
+        # for a 12 ms p50. asyncio.Semaphore is first come, first served.
+        self._turns = asyncio.Semaphore(size)
 
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -168,14 +173,14 @@ class DirectPool:
     async def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in autocommit (each statement sees committed rows)."""
         pool = await self._acquire_pool()
-        async with pool.acquire() as connection:
+        async with self._turns, pool.acquire() as connection:
             direct = cast(Connection, DirectConnection(connection, self._plans))
             return cast(T, await greenlet_spawn(work, direct))
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""
         pool = await self._acquire_pool()
-        async with pool.acquire() as connection, connection.transaction():
+        async with self._turns, pool.acquire() as connection, connection.transaction():
             direct = cast(Connection, DirectConnection(connection, self._plans))
             return cast(T, await greenlet_spawn(work, direct))
 
