@@ -15,7 +15,7 @@ def _emitted_after(fake: FakeExchange) -> list[bool]:
         fake.emit_prices("BTCUSDT", ["60000"])
         last = fake.market.tape("BTCUSDT").last
         assert last is not None
-        later.append(last.T > before_ms)
+        later.append(before_ms < last.T)
     return later
 
 
