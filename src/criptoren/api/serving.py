@@ -30,6 +30,11 @@ SHUTDOWN_GRACE_SECONDS = 5
 # (and their replacements are uvicorn's plain workers, which close streams with 1012);
 # the price: a worker that really hangs is replaced after 30 s instead of 5 s
 WORKER_HEALTHCHECK_SECONDS = 30
+# an idle keep-alive connection is kept this long (uvicorn's default: 5 s). Clients keep
+# theirs longer (requests/urllib3 for ever, httpx 5 s, load balancers 60 s): closing first
+# races their next request, and a POST lost so leaves a client unsure whether its order
+# was placed. Longer than the usual balancer's 60 s idle timeout, as nginx's 75 s.
+KEEP_ALIVE_SECONDS = 75
 
 
 # the garbage collector's first threshold: net allocations between two young collections
@@ -172,6 +177,7 @@ def server_config(
         ws_per_message_deflate=False,
         # a request or stream that does not end by itself is cancelled, not waited for
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
