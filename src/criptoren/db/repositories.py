@@ -167,6 +167,13 @@ class ClientRepository:
         return (await self.session.scalars(select(Client).order_by(Client.id))).all()
 
 
+def upsert_into(session: AsyncSession, table: type[Symbol] | type[FeedCursor]) -> Any:
+    """An ``INSERT`` into ``table`` in the session's dialect, which can take
+    ``on_conflict_do_update`` (PostgreSQL and SQLite spell it alike)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql_insert if postgres else sqlite_insert)(table)
+
+
 class SymbolRepository:
     """Symbols and their exchange rules."""
 
@@ -202,9 +209,7 @@ class SymbolRepository:
     async def _insert_or_refresh(self, rows: list[dict[str, object]]) -> None:
         """Insert ``rows``; a symbol another process inserted meanwhile (two workers
         syncing at start-up) is refreshed instead of failing the whole sync."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Symbol)
+        statement = upsert_into(self.session, Symbol)
         refreshed = {key: statement.excluded[key] for key in rows[0] if key != "symbol"}
         statement = statement.on_conflict_do_update(
             index_elements=[Symbol.symbol], set_=refreshed | {"updated_at": utcnow()}
@@ -300,10 +305,8 @@ class FeedCursorRepository:
 
     async def save(self, symbol: str, last_agg_id: int, trade_time_ms: int, venue: str) -> None:
         """Upsert the cursor of ``symbol``: forward only, unless it counted another venue's ids."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         values = {"last_agg_id": last_agg_id, "last_trade_time_ms": trade_time_ms, "venue": venue}
-        statement = insert(FeedCursor).values(symbol=symbol, **values)
+        statement = upsert_into(self.session, FeedCursor).values(symbol=symbol, **values)
         statement = statement.on_conflict_do_update(
             index_elements=[FeedCursor.symbol],
             set_=values,
