@@ -61,9 +61,9 @@ import exchange_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CRIPTOREN = str(Path(sys.executable).with_name("criptoren"))
-# the bench's HTTP clients drop an idle connection well before uvicorn's 5 s keep-alive
-# does: at equal expiries a request can go out on a connection the server is closing
-# ("Server disconnected without sending a response": 2 runs in 7 failed so)
+# the bench's HTTP clients drop an idle connection well before the fake exchange's uvicorn
+# (5 s keep-alive) does: at equal expiries a request can go out on a connection the server
+# is closing ("Server disconnected without sending a response": 2 runs in 7 failed so)
 KEEPALIVE_SECONDS = 1.0
 ADMIN = "admin-token-for-the-stream-bench"
 SYMBOLS = [
@@ -376,7 +376,7 @@ async def run(args: argparse.Namespace) -> bool:
     port = free_port()
     try:
         with service(ws_url, rest_url, port) as server:
-            # asked at each stretch's ends, 5 s apart: uvicorn's keep-alive is 5 s too
+            # asked at each stretch's ends, 5 s apart: the exchange keeps an idle one 5 s
             exchange_limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
             async with httpx.AsyncClient(
                 base_url=rest_url, timeout=30, limits=exchange_limits
