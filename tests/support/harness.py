@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from criptoren.api.app import create_app
@@ -35,6 +36,8 @@ class Harness:
     """Where the app is served over real sockets (``served=True``), e.g. ``ws://127.0.0.1:N``."""
     stop: Callable[[], Awaitable[None]] | None = None
     """Shut the served app down (as SIGTERM would)."""
+    app: FastAPI | None = None
+    """The application (set when driven over ASGI in this process)."""
 
     async def new_client(self, name: str = "alice") -> tuple[int, dict[str, str]]:
         """Create a client through the admin API; returns its id and auth header."""
@@ -129,4 +132,4 @@ async def service_on(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Harness(http, container, exchange)
+            yield Harness(http, container, exchange, app=app)

@@ -25,6 +25,7 @@ from criptoren.api.deps import ContainerDep, bearer, get_call
 from criptoren.api.docs import document_bearer, install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
+from criptoren.api.hot_paths import HotPaths
 from criptoren.api.observability import install_metrics, require_admin_token
 from criptoren.api.request_id import RequestId
 from criptoren.api.schemas import ErrorOut
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_panel(app)
     install_error_handlers(app)
     chosen = settings or (container.settings if container is not None else get_settings())
+    app.add_middleware(HotPaths, owner=app)  # innermost: the request id, metrics and limit apply
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     app.add_middleware(RequestId)
     install_metrics(app)  # outermost: times every request, 413s included

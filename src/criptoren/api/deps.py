@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from criptoren import metrics
 from criptoren.api.exact_json import ExactJSONRoute
@@ -19,6 +21,7 @@ from criptoren.errors import Forbidden, RateLimited
 from criptoren.services.auth import Principal, authenticate
 from criptoren.services.unit_of_work import UnitOfWork
 
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="The client's API token, or the admin token.")
 """The scheme the OpenAPI document names; tokens are read by :func:`bearer_token`."""
 
@@ -43,6 +46,21 @@ WORK = "criptoren.work"
 OWNER = "criptoren.work-owner"  # set by RequestRoute: someone will commit the unit of work
 
 
+async def in_unit_of_work(scope: Scope, run: Callable[[], Awaitable[T]]) -> T:
+    """Run ``run`` as one unit of work: committed if it succeeds, rolled back otherwise
+    (opened on first use by :func:`request_work`, so a request that needs none pays none)."""
+    scope[OWNER] = True
+    try:
+        result = await run()
+        if (work := scope.get(WORK)) is not None:
+            await work.commit()
+        return result
+    except BaseException:
+        if (work := scope.get(WORK)) is not None:
+            await work.rollback()
+        raise
+
+
 class RequestRoute(ExactJSONRoute):
     """Routes whose request runs in one unit of work: committed if the endpoint and its
     response succeed, rolled back otherwise. Committed here, not by a generator dependency,
@@ -53,16 +71,7 @@ class RequestRoute(ExactJSONRoute):
         handler = super().get_route_handler()
 
         async def in_unit(request: Request) -> Response:
-            request.scope[OWNER] = True
-            try:
-                response = await handler(request)
-                if (work := request.scope.get(WORK)) is not None:
-                    await work.commit()
-                return response
-            except BaseException:
-                if (work := request.scope.get(WORK)) is not None:
-                    await work.rollback()
-                raise
+            return await in_unit_of_work(request.scope, partial(handler, request))
 
         return in_unit
 
