@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
@@ -58,6 +58,8 @@ class HotRoute:
             return await self.route.endpoint(**values)
 
         result = await in_unit_of_work(request.scope, run)
+        if isinstance(result, Response):  # written by the endpoint itself
+            return bytes(result.body)
         assert self.route.response_field is not None
         return self.route.response_field.serialize_json(result)
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from criptoren.api.convert import monitor_out, order_out, position_out, symbol_out, trade_out
+from criptoren.api.convert import (
+    monitor_out,
+    order_out,
+    orders_json,
+    position_out,
+    symbol_out,
+    trade_out,
+)
 from criptoren.api.deps import (
     AdminDep,
     CallDep,
@@ -49,16 +56,17 @@ async def create_order(body: OrderIn, call: CallDep) -> OrderOut:
     )
 
 
-@router.get("/orders", tags=["orders"])
+@router.get("/orders", tags=["orders"], response_model=list[OrderOut])
 async def list_orders(
     call: CallDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
-) -> list[OrderOut]:
+) -> Response:
     """The caller's orders, filtered by status and symbol."""
     orders = await call.container.orders.list(call.work, call.principal, client_id, status_, symbol)
-    return [order_out(o, call.container.prices.cached_price) for o in orders]
+    body = orders_json(orders, call.container.prices.cached_price)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/orders/{order_id}", tags=["orders"])

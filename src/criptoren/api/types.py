@@ -53,11 +53,12 @@ _INPUT_SCHEMA = WithJsonSchema(
 )
 
 
-def _to_text(value: Decimal) -> str:
+def money_text(value: Decimal) -> str:
+    """An amount as the API writes it: a string with the ledger's 8 decimal places."""
     return format(value.quantize(QUANTUM), "f")
 
 
-_OUTPUT = PlainSerializer(_to_text, return_type=str, when_used="json")
+_OUTPUT = PlainSerializer(money_text, return_type=str, when_used="json")
 _OUTPUT_SCHEMA = WithJsonSchema({"type": "string", "examples": ["62000.00000000"]}, "serialization")
 
 Amount = Annotated[

@@ -38,7 +38,8 @@ class Money(TypeDecorator[Decimal]):
         """Always a ``Decimal`` with 8 places."""
         if value is None:
             return None
-        return Decimal(str(value)).quantize(QUANTUM)
+        exact = value if type(value) is Decimal else Decimal(str(value))  # asyncpg: a Decimal
+        return exact.quantize(QUANTUM)
 
 
 class FilterValue(Money):
@@ -73,6 +74,7 @@ class EnumText(TypeDecorator[E]):
     def __init__(self, enum: type[E], length: int) -> None:
         super().__init__(length)
         self.enum = enum
+        self._members = {member.value: member for member in enum}  # faster than enum(value)
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
         """The value's text; a string that is no member is refused before the database."""
@@ -80,7 +82,10 @@ class EnumText(TypeDecorator[E]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
         """The enum member."""
-        return None if value is None else self.enum(value)
+        if value is None:
+            return None
+        member = self._members.get(value)
+        return self.enum(value) if member is None else member  # an unknown value raises
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,8 +104,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """SQLite returns naive values: they are UTC."""
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # asyncpg reads UTC already
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
