@@ -19,6 +19,8 @@ _UNREACHABLE = (
     PoolTimeout,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # a connection the server dropped while a statement was being sent to it
+    asyncpg.InternalClientError,
 )
 
 

@@ -28,6 +28,14 @@ CLOSE_GRACE_S = 5.0
 # the cursor's type code, which only Numeric's result processor reads: every Decimal column
 # here is NUMERIC (asyncpg returns it as Decimal already); other types ignore it
 NUMERIC_OID = 1700
+DEAD = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. a statement sent as the server dropped the connection
+)
+LOST = (*DEAD, asyncio.CancelledError)  # cancelled mid-statement: the protocol state is unknown
+"""Errors after which a connection may be dead or mid-protocol: it is closed, not reused."""
 
 
 class DirectTransaction:
@@ -123,7 +131,7 @@ class KeptConnection:
         try:
             direct = cast(Connection, DirectConnection(connection, self._plans))
             return cast(T, await greenlet_spawn(work, direct))
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        except DEAD:
             self._connection = None  # maybe dead: the next call takes a fresh one
             connection.terminate()
             raise
@@ -138,58 +146,91 @@ class KeptConnection:
                 connection.terminate()
 
 
-async def _keep_session(_connection: asyncpg.Connection) -> None:
-    """Nothing to undo when a connection goes back to the pool (asyncpg still rolls back a
-    transaction left open): the request path sets no session state (no LISTEN, SET,
-    session lock or cursor), and asyncpg's default reset is one more round trip per
-    request."""
-
-
 class DirectPool:
-    """An asyncpg pool on the engine's database, for reads and one-function transactions."""
+    """Up to ``size`` asyncpg connections on the engine's database, for reads and
+    one-function transactions.
+
+    Requests wait for a connection first come, first served (an ``asyncio.Semaphore``;
+    asyncpg's own pool let a newcomer take the connection a woken waiter was handed: at 32
+    requests for 10 connections, p99 55–470 ms for a 12 ms p50), and a connection goes back
+    to a plain list: the request path sets no session state (no LISTEN, SET, session lock or
+    cursor), so there is nothing to reset, and asyncpg's pool bookkeeping cost ≈ 20 µs per
+    request. A connection that failed, or whose request was cancelled mid-statement, is
+    closed instead of kept.
+    """
 
     def __init__(self, url: str, dialect: Dialect, size: int) -> None:
         self._dsn = asyncpg_dsn(url)
         self._plans = Plans(dialect, NUMERIC_OID)
-        self._size = size  # requests beyond it wait for a connection (no churn, no refusal)
-        self._pool: asyncpg.Pool | None = None
-        # waiting requests get connections in arrival order: asyncpg's pool hands a released
-        # connection to whoever asks first, and a waiter it woke that finds it taken queues
-        # again at the back (asyncio.Queue): at 32 requests for 10 connections, p99 55–470 ms
-        # for a 12 ms p50. asyncio.Semaphore is first come, first served.
-        self._turns = asyncio.Semaphore(size)
-
-    async def _acquire_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._size, reset=_keep_session
-            )
-            if self._pool is None:  # another request may have created one meanwhile
-                self._pool = pool
-            else:
-                await pool.close()
-        return self._pool
+        self._size = size
+        self._turns = asyncio.Semaphore(size)  # requests beyond it wait (no churn, no refusal)
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
+        self._closed = False
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in autocommit (each statement sees committed rows)."""
-        pool = await self._acquire_pool()
-        async with self._turns, pool.acquire() as connection:
-            direct = cast(Connection, DirectConnection(connection, self._plans))
-            return cast(T, await greenlet_spawn(work, direct))
+        return await self._on_connection(work, transaction=False)
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""
-        pool = await self._acquire_pool()
-        async with self._turns, pool.acquire() as connection, connection.transaction():
+        return await self._on_connection(work, transaction=True)
+
+    async def _on_connection(self, work: Callable[[Connection], T], transaction: bool) -> T:
+        async with self._turns:
+            connection = await self._borrow()
             direct = cast(Connection, DirectConnection(connection, self._plans))
-            return cast(T, await greenlet_spawn(work, direct))
+            try:
+                if transaction:
+                    async with connection.transaction():
+                        result = await greenlet_spawn(work, direct)
+                else:
+                    result = await greenlet_spawn(work, direct)
+            except BaseException as exc:
+                self._give_back(connection, keep=not isinstance(exc, LOST))
+                raise
+            self._give_back(connection, keep=True)
+            return result
+
+    async def _borrow(self) -> asyncpg.Connection:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.is_closed():
+                return connection
+            self._open.discard(connection)
+        connection = await asyncpg.connect(self._dsn)
+        self._open.add(connection)
+        return connection
+
+    def _give_back(self, connection: asyncpg.Connection, keep: bool) -> None:
+        if keep and not self._closed and not connection.is_in_transaction():
+            self._idle.append(connection)
+            return
+        self._open.discard(connection)
+        connection.terminate()
 
     async def aclose(self) -> None:
-        """Close the pool's connections; ones still in use after a grace period are cut."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:  # asyncpg's close() waits for every acquired connection, however long
-            await asyncio.wait_for(pool.close(), CLOSE_GRACE_S)
+        """Close the connections once every request has given its own back; after a grace
+        period, ones still in use are cut. A later request opens connections anew."""
+        self._closed = True
+        held = 0
+        try:  # holding every turn means no request holds a connection
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                while held < self._size:
+                    await self._turns.acquire()
+                    held += 1
         except TimeoutError:
-            pool.terminate()
+            pass
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self._open.discard(connection)
+            try:
+                await asyncio.wait_for(connection.close(), CLOSE_GRACE_S)
+            except (TimeoutError, *DEAD, asyncpg.PostgresError):
+                connection.terminate()
+        for connection in list(self._open):  # still in use after the grace period
+            self._open.discard(connection)
+            connection.terminate()
+        self._closed = False
+        for _ in range(held):
+            self._turns.release()
