@@ -7,6 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from criptoren.backtest.report import Summary, sweep_lines
 from criptoren.domain.channels import Band, Candle, Donchian, donchian_bands
 from criptoren.domain.strategies import ChannelParams, StrategyKind
 
@@ -62,3 +63,13 @@ def test_exit_window_defaults_to_half_the_window_rounded_down_and_at_least_one()
     assert ChannelParams(StrategyKind.BREAKOUT, 21).resolved_exit_window == 10
     assert ChannelParams(StrategyKind.BREAKOUT, 2).resolved_exit_window == 1
     assert ChannelParams(StrategyKind.BREAKOUT, 20, exit_window=7).resolved_exit_window == 7
+
+
+def test_only_breakout_exits_on_an_exit_window_so_only_its_sweep_rows_show_one() -> None:
+    breakout = ChannelParams(StrategyKind.BREAKOUT, 20)
+    reversion = ChannelParams(StrategyKind.REVERSION, 20, exit_window=7)
+    assert (breakout.exit_window_used, reversion.exit_window_used) == (10, None)
+    zero = Decimal(0)
+    summary = Summary(0, 0, 0, zero, zero, zero, zero, zero, zero, zero, zero, 0, zero)
+    rows = sweep_lines([(20, 10), (20, None)], [summary, summary])
+    assert [row.split()[:2] for row in rows[1:]] == [["20", "10"], ["20", "-"]]

@@ -120,7 +120,7 @@ def _sweep(
 ) -> None:
     with typer.progressbar(length=len(params), label="sweep", file=sys.stderr) as bar:
         summaries = sweep(candles, params, sizing, fee_rate, done=lambda: bar.update(1))
-    pairs = [(p.window, p.resolved_exit_window) for p in params]
+    pairs = [(p.window, p.exit_window_used) for p in params]
     for line in sweep_lines(pairs, summaries):
         typer.echo(line)
 
@@ -142,10 +142,8 @@ def _single(
     if options.json_out:
         options.json_out.write_text(json.dumps(to_json(run, summary), indent=2) + "\n")
     if options.plot or options.html:
-        title = (
-            f"{params.kind} N={params.window} M={params.resolved_exit_window} "
-            f"· {options.candles.name}"
-        )
+        exit_window = "" if params.exit_window_used is None else f" M={params.exit_window_used}"
+        title = f"{params.kind} N={params.window}{exit_window} · {options.candles.name}"
         data = chart_data(run, params, capital, title)
         if options.plot:
             from criptoren.backtest.plot import write_png

@@ -141,8 +141,8 @@ def summary_lines(summary: Summary) -> list[str]:
     ]
 
 
-def sweep_lines(windows: list[tuple[int, int]], summaries: list[Summary]) -> list[str]:
-    """One row per swept (window, exit window)."""
+def sweep_lines(windows: list[tuple[int, int | None]], summaries: list[Summary]) -> list[str]:
+    """One row per swept (window, exit window; ``-`` for a strategy without one)."""
     header = (
         f"{'window':>6} {'exit':>5} {'trades':>7} {'win rate':>9} {'total P&L':>16} "
         f"{'return':>10} {'max dd':>9} {'exposure':>9} {'fees':>14}"
@@ -150,7 +150,7 @@ def sweep_lines(windows: list[tuple[int, int]], summaries: list[Summary]) -> lis
     rows = [header]
     for (window, exit_window), s in zip(windows, summaries, strict=True):
         rows.append(
-            f"{window:>6} {exit_window:>5} {s.trades:>7} {_percent(s.win_rate):>9} "
+            f"{window:>6} {exit_window or '-':>5} {s.trades:>7} {_percent(s.win_rate):>9} "
             f"{s.total_pnl.quantize(Decimal('0.01')):>16} {_percent(s.return_):>10} "
             f"{_percent(s.max_drawdown):>9} {_percent(s.exposure):>9} "
             f"{s.fees.quantize(Decimal('0.01')):>14}"

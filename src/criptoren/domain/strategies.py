@@ -57,6 +57,11 @@ class ChannelParams:
         """M: the given exit window, else N // 2 rounded down, at least 1."""
         return self.exit_window if self.exit_window is not None else max(1, self.window // 2)
 
+    @property
+    def exit_window_used(self) -> int | None:
+        """M where the strategy exits on it (breakout); reversion exits on ``upper_N``."""
+        return self.resolved_exit_window if self.kind is StrategyKind.BREAKOUT else None
+
 
 @dataclass(frozen=True, slots=True)
 class Sizing:
