@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from criptoren.api.access_log import log_config
 from criptoren.config import Settings
 from criptoren.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from criptoren.stream.hub import GOING_AWAY
@@ -170,6 +171,7 @@ def server_config(
         host=host,
         port=port,
         log_level="info",
+        log_config=log_config(),
         factory=isinstance(app, str),
         workers=workers,
         ws_ping_interval=settings.stream_ping_interval_seconds,
