@@ -103,3 +103,35 @@ async def saved_cursor(sessions: async_sessionmaker[AsyncSession]) -> int | None
     async with sessions() as session:
         saved = await FeedCursorRepository(session).all()
     return saved[SYMBOL][0] if SYMBOL in saved else None
+
+
+class RecordingExecutor:
+    """Executes every batch at once; records which trade fired each order."""
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[int, int]] = []
+
+    async def execute_batch(self, fired: Sequence[tuple[int, TriggerTick]]) -> list[object]:
+        self.fired += [(order_id, tick.agg_id) for order_id, tick in fired]
+        return []
+
+
+async def test_a_late_order_fires_on_the_first_crossing_trade_after_it_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    executor = RecordingExecutor()
+    engine = TriggerEngine(sessions, executor, venue="test")  # type: ignore[arg-type]
+    engine.start()
+    try:
+        created = int(time.time() * 1000) - 60_000
+        prices = [("90", -5), ("91", 0), ("120", 1), ("95", 2), ("94", 3), ("130", 4)]
+        for agg_id, (price, offset) in enumerate(prices, start=1):
+            engine.on_trade(trade(agg_id, price, created + offset))
+        engine.add_order(buy_at_or_below(7, "100", created))  # crossed by trades 4 and 5
+        engine.add_order(buy_at_or_below(8, "80", created))  # never crossed: it waits
+        async with asyncio.timeout(5):
+            await engine.wait_idle()
+        assert executor.fired == [(7, 4)]  # not trade 1 or 2 (not after it), not trade 5
+        assert 8 in engine.index
+    finally:
+        await engine.halt()

@@ -161,13 +161,21 @@ class TriggerEngine:
         if order.order_id in self.index or order.order_id in self._fired:
             return
         self.index.add(*order)
-        for agg_id, price_units, trade_time_ms in self._recent.get(order.symbol, ()):
-            if trade_time_ms > order.created_ms and _crosses(order, price_units):
-                self.index.remove(order.order_id)
-                self.fired_total += 1
-                tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
-                self._enqueue(tick, [order.order_id])
-                return
+        # the first trade after the order that crosses it, found from the newest back: trades
+        # come in id order and their times never go back, so the scan stops at the first
+        # trade not after the order (not 4,096 trades on every placement)
+        first: Recent | None = None
+        for recent in reversed(self._recent.get(order.symbol, ())):
+            if recent[2] <= order.created_ms:
+                break
+            if _crosses(order, recent[1]):
+                first = recent
+        if first is not None:
+            agg_id, price_units, trade_time_ms = first
+            self.index.remove(order.order_id)
+            self.fired_total += 1
+            tick = TriggerTick(order.symbol, agg_id, from_units(price_units), trade_time_ms)
+            self._enqueue(tick, [order.order_id])
 
     def remove_order(self, order_id: int) -> None:
         """Forget a cancelled order."""
