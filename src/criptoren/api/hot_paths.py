@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -64,13 +65,14 @@ class HotRoute:
         return self.route.response_field.serialize_json(result)
 
 
-def _hot_route(route: APIRoute) -> HotRoute:
+def hot_route(route: APIRoute) -> HotRoute:
     """``route`` as a :class:`HotRoute`; a route whose shape this module does not cover fails."""
     dependant: Dependant = route.dependant
     [call] = dependant.dependencies
     plain = not (dependant.header_params or dependant.cookie_params or dependant.request_param_name)
     typed = all(field.field_info.annotation is str for field in dependant.path_params)
-    if call.call is not get_call or not plain or not typed or len(dependant.body_params) > 1:
+    shape = call.call is get_call and plain and typed and len(dependant.body_params) <= 1
+    if not shape or not _written_as_is(route):
         raise TypeError(f"{route.path} does not have a hot route's shape")
     assert call.name is not None
     assert route.response_field is not None
@@ -110,7 +112,7 @@ class HotPaths:
         for route in _api_routes(self.owner.router.routes):
             for method in route.methods or ():
                 if (method, route.path) in wanted:
-                    routes.setdefault(method, []).append(_hot_route(route))
+                    routes.setdefault(method, []).append(hot_route(route))
                     wanted.discard((method, route.path))
         if wanted:
             raise LookupError(f"hot routes not found: {sorted(wanted)}")
@@ -151,6 +153,19 @@ class HotPaths:
             if (handler := self.handlers.get(kind)) is not None:
                 return handler
         return None
+
+
+def _written_as_is(route: APIRoute) -> bool:
+    """Whether the route writes its response model whole, as JSON (what a hot answer does)."""
+    trimmed = (
+        route.response_model_include
+        or route.response_model_exclude
+        or route.response_model_exclude_unset
+        or route.response_model_exclude_defaults
+        or route.response_model_exclude_none
+    )
+    json = getattr(route.response_class, "value", route.response_class) is JSONResponse
+    return json and route.response_model_by_alias and not trimmed
 
 
 def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
