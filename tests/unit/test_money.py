@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from criptoren.api.types import money_text
 from criptoren.domain.money import (
     MAX_AMOUNT,
     AmountError,
@@ -60,3 +61,11 @@ def test_nine_places_are_refused_unless_they_are_zero(value: Decimal) -> None:
     else:
         with pytest.raises(AmountError):
             check_amount(value)
+
+
+@given(
+    st.decimals(min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT, allow_nan=False, places=12)
+    | st.decimals(min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT, allow_nan=False)
+)
+def test_the_api_writes_amounts_with_eight_places_rounded_half_to_even(value: Decimal) -> None:
+    assert money_text(value) == format(value.quantize(Decimal("0.00000001")), "f")
