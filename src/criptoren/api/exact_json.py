@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from criptoren.api.asgi import header
 from criptoren.api.errors import BODY_TOO_LARGE, error_response
 
 
@@ -76,7 +76,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         message = f"the request body is larger than {self.limit} bytes"
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.limit:
             await error_response(413, BODY_TOO_LARGE, message)(scope, receive, send)
             return

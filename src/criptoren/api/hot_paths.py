@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from criptoren.api.asgi import header
 from criptoren.api.deps import get_call, in_unit_of_work
 from criptoren.api.exact_json import loads_exact
 
@@ -182,8 +183,7 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 
 def _valid_body(hot: HotRoute, scope: Scope, raw: bytes) -> Any:
     """The body as the route's model, or ``None`` when FastAPI should explain the refusal."""
-    kind = dict(scope["headers"]).get(b"content-type", b"")
-    if not kind.startswith(b"application/json"):
+    if not header(scope, b"content-type").startswith("application/json"):
         return None
     try:
         parsed = loads_exact(raw)

@@ -10,10 +10,12 @@ import itertools
 import os
 import re
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from criptoren.api.asgi import header
+
 HEADER = "x-request-id"
+HEADER_BYTES = HEADER.encode()
 KEY = "request_id"
 SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """What a caller's id may be: 1–64 letters, digits and ``. _ : -`` (else one is generated)."""
@@ -54,13 +56,15 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get(HEADER, "")
+        offered = header(scope, HEADER_BYTES)
         request_id = offered if SANE.fullmatch(offered) else new_request_id()
         scope.setdefault("state", {})[KEY] = request_id
+        tag = (HEADER_BYTES, request_id.encode())
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                others = [pair for pair in message.get("headers", ()) if pair[0] != HEADER_BYTES]
+                message["headers"] = [*others, tag]
             await send(message)
 
         await self.app(scope, receive, tagged)
