@@ -13,7 +13,6 @@ definition: OpenAPI, validation errors, every other case.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +44,6 @@ class HotRoute:
     """One route, taken apart once: how to call its endpoint and write its answer."""
 
     route: APIRoute
-    regex: re.Pattern[str]
     call_name: str
     defaults: dict[str, Any]  # its query parameters' defaults (hot requests have none)
     body_name: str | None
@@ -79,7 +77,7 @@ def hot_route(route: APIRoute) -> HotRoute:
     assert route.response_field is not None
     defaults = {field.name: field.get_default() for field in dependant.query_params}
     body_name = dependant.body_params[0].name if dependant.body_params else None
-    return HotRoute(route, route.path_regex, call.name, defaults, body_name)
+    return HotRoute(route, call.name, defaults, body_name)
 
 
 class HotPaths:
@@ -102,7 +100,7 @@ class HotPaths:
             self._build()
         assert self.routes is not None
         for hot in self.routes.get(scope["method"], ()):
-            if (match := hot.regex.match(scope["path"])) is not None:
+            if (match := hot.route.path_regex.match(scope["path"])) is not None:
                 await self._serve(hot, match.groupdict(), scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -132,7 +130,7 @@ class HotPaths:
             if hot.body_name is not None:
                 raw = await _read_body(receive)  # over the size limit: a 413 raised here
                 body = _valid_body(hot, scope, raw)
-            if body is not None or hot.body_name is None:
+            if body is not REFUSED:
                 scope["route"], scope["path_params"] = hot.route, params
                 content = await hot.answer(request, params, body)
         except Exception as exc:
@@ -143,7 +141,7 @@ class HotPaths:
                 response = await response
             await response(scope, receive, send)
             return
-        if "route" not in scope:  # a body the route's model refuses: FastAPI says why
+        if body is REFUSED:  # FastAPI says what is wrong with it
             await self.app(scope, _replay(raw, receive), send)
             return
         self.answered += 1
@@ -181,20 +179,26 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
             yield from _api_routes(included.routes)
 
 
+REFUSED = object()
+"""What :func:`_valid_body` gives for a body the route's model refuses."""
+
+
 def _valid_body(hot: HotRoute, scope: Scope, raw: bytes) -> Any:
-    """The body as the route's model, or ``None`` when FastAPI should explain the refusal."""
+    """The body as the route's model, or :data:`REFUSED` when FastAPI should explain why."""
     if not header(scope, b"content-type").startswith("application/json"):
-        return None
+        return REFUSED
     try:
         parsed = loads_exact(raw)
     except ValueError:
-        return None
+        return REFUSED
     [field] = hot.route.dependant.body_params
     value, errors = field.validate(parsed, {}, loc=("body",))
-    return None if errors else value
+    return REFUSED if errors else value
 
 
 async def _read_body(receive: Receive) -> bytes:
+    """The whole body; a client gone meanwhile leaves it short (then refused, and FastAPI
+    answers as for any request), where Starlette's ``Request.body`` would raise."""
     chunks = []
     while True:
         message = await receive()

@@ -14,7 +14,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from criptoren.domain.money import AmountError, check_amount, parse_decimal
+from criptoren.domain.money import SCALE, AmountError, check_amount, parse_decimal
 from criptoren.domain.text import TextError, check_plain_text
 
 AMOUNT_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
@@ -53,10 +53,13 @@ _INPUT_SCHEMA = WithJsonSchema(
 )
 
 
+MONEY_FORMAT = f".{SCALE}f"
+
+
 def money_text(value: Decimal) -> str:
     """An amount as the API writes it: a string with the ledger's 8 decimal places (rounded
     half to even, as ``quantize`` would; half the cost, and every amount in a listing pays it)."""
-    return format(value, ".8f")
+    return format(value, MONEY_FORMAT)
 
 
 _OUTPUT = PlainSerializer(money_text, return_type=str, when_used="json")

@@ -34,8 +34,8 @@ DEAD = (
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,  # e.g. a statement sent as the server dropped the connection
 )
+"""Errors after which a connection may be dead: it is closed, not reused."""
 LOST = (*DEAD, asyncio.CancelledError)  # cancelled mid-statement: the protocol state is unknown
-"""Errors after which a connection may be dead or mid-protocol: it is closed, not reused."""
 
 
 class DirectTransaction:
