@@ -4,9 +4,10 @@ No framework, no middleware, no service layer: what any implementation of the tw
 must still do, on the service's own tables. ``GET /orders``: authenticate a bearer token
 (cached after its first lookup), read the client's orders (the service's query) and write
 them as exact JSON. ``POST /orders``: parse and check the body, then in one transaction
-insert the order, take the audit chain's head and append its audit row, commit; answer
+insert the order and stage its audit row (PostgreSQL links it into the chain as the
+transaction commits; SQLite: read the chain's head and append), commit; answer
 201 with the order. It leaves out what the service adds on top (rate limit, request ids,
-metrics, symbol filters, notification routing, the name update): a lower bound, not a
+metrics, symbol filters, notification routing, the order's name): a lower bound, not a
 rival. Run by uvicorn with the same defaults as the bare app and the service; the database
 is ``FLOOR_DATABASE`` (a ``postgresql://`` DSN or a SQLite file path).
 """
@@ -67,7 +68,11 @@ class Postgres:
         " VALUES ($1, $2, $3, 'buy', $4, $5, 'waiting', $6, 'lte', $6, 'manual')"
         f" RETURNING {COLUMNS}"
     )
-    AUDIT = "INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    # staged, then linked into audit_log as the transaction commits (migration 0011)
+    STAGE = (
+        "INSERT INTO audit_log_staged (at, actor, action, entity, entity_id, client_id, data,"
+        " request_id, row_before, row_after) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9)"
+    )
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -99,10 +104,10 @@ class Postgres:
         async with self.pool.acquire() as connection, connection.transaction():
             values = (client_id, symbol_id, body["symbol"], body["price"], body["quantity"], now)
             order = exact(dict(await connection.fetchrow(self.INSERT, *values)))
-            head = await connection.fetchrow("SELECT head_id, head_hash FROM audit_log_head()")
             data = orjson.dumps(order, default=str).decode()
-            row = audit_row(tuple(head) if head else None, order["id"], client_id, data)
-            await connection.execute(self.AUDIT, *row)
+            fields = (now, f"client:{client_id}", "order.placed", "order", str(order["id"]))
+            before = b'{"data":' + data.encode() + b',"id":'
+            await connection.execute(self.STAGE, *fields, client_id, data, before, b"}")
         return order
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from criptoren.cli import app
 from criptoren.config import get_settings
 from criptoren.db import audit
 from criptoren.db.session import create_engine
-from criptoren.domain.audit import AuditEntry, AuditRecord
+from criptoren.domain.audit import GENESIS, AuditEntry, chain, verify_chain
 from tests.support.databases import skip_or_fail, sqlite_copy, truncate
 
 BATCHES = (1, 3, 2)  # rows per append: 6 rows, ids 1..6
@@ -32,17 +33,14 @@ def _entries(count: int, first: int) -> list[AuditEntry]:
     ]
 
 
-async def _fill(url: str) -> list[list[AuditRecord]]:
+async def _fill(url: str) -> None:
     engine = create_engine(url)
-    batches = []
     try:
         for n, count in enumerate(BATCHES):
             async with engine.begin() as connection:
-                batch = await connection.run_sync(audit.append, _entries(count, n * 10))
-            batches.append(batch)
+                await connection.run_sync(audit.append, _entries(count, n * 10))
     finally:
         await engine.dispose()
-    return batches
 
 
 def _cli(url: str, *args: str) -> Result:
@@ -143,16 +141,20 @@ def test_an_export_from_since_verifies_from_its_anchor(
     assert tampered.output.startswith("chain broken at row 3: ")
 
 
-async def test_postgres_refuses_update_delete_and_truncate(
-    postgres_url: tuple[str | None, str],
-) -> None:
+@pytest.fixture
+async def postgres_trail(postgres_url: tuple[str | None, str]) -> str:
+    """A PostgreSQL database holding a 6-row trail (CI fails without PostgreSQL)."""
     url, reason = postgres_url
     if url is None:
         skip_or_fail(reason)
-        return
+        raise AssertionError("unreachable")
     await truncate(url)
     await _fill(url)
-    engine = create_engine(url)
+    return url
+
+
+async def test_postgres_refuses_update_delete_and_truncate(postgres_trail: str) -> None:
+    engine = create_engine(postgres_trail)
     try:
         for statement in (
             "UPDATE audit_log SET data = '{}' WHERE id = 3",
@@ -167,3 +169,34 @@ async def test_postgres_refuses_update_delete_and_truncate(
     finally:
         await engine.dispose()
     assert count == 6
+
+
+async def _append_then_fail(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(audit.append, _entries(2, 99))
+        raise RuntimeError("rolled back")
+
+
+async def test_postgres_links_rows_at_commit_as_the_domain_chains_them(
+    postgres_trail: str,
+) -> None:
+    """PostgreSQL's sealer (migration 0011) gives the ids and hashes ``domain.audit.chain``
+    gives the same entries; a rolled-back transaction leaves nothing, staged or linked."""
+    engine = create_engine(postgres_trail)
+    try:
+        with pytest.raises(RuntimeError, match="rolled back"):
+            await _append_then_fail(engine)
+        async with engine.connect() as connection:
+            stored = await connection.run_sync(audit.read_records)
+            staged = await connection.execute(text("SELECT count(*) FROM audit_log_staged"))
+            left_staged = staged.scalar()
+    finally:
+        await engine.dispose()
+    expected, head, last_id = [], GENESIS, 0
+    for n, count in enumerate(BATCHES):  # each batch shares its transaction's time
+        at = stored[last_id].at
+        expected += chain(last_id, head, at, _entries(count, n * 10))
+        head, last_id = expected[-1].hash, expected[-1].id
+    assert stored == expected
+    assert verify_chain(stored).intact
+    assert left_staged == 0

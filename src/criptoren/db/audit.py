@@ -1,14 +1,21 @@
 """Appending to the audit trail (in the caller's transaction) and reading it back.
 
 :func:`append` is the one way in: call it on the connection of the transaction that makes
-the change, as late as possible in it (it takes the trail's lock, held until commit). A
-transaction run through an ORM session can :func:`stage` its entries instead: they are
-appended just before that session commits. Appends are serialized so the chain has one
-order: PostgreSQL takes a transaction-scoped advisory lock, then reads the head, in one
-call of ``audit_log_head()`` (migration 0006; its head read is a statement of its own, with
-a fresh snapshot, so it sees every append committed before the lock was granted);
-SQLite already runs one writer at a time (``BEGIN IMMEDIATE``). Ids are the head's + 1,
-+ 2, …: a writer that read a stale head would collide on the primary key, never fork.
+the change. A transaction run through an ORM session can :func:`stage` its entries
+instead: they are appended just before that session commits. Appends are serialized so
+the chain has one order, and ids are the head's + 1, + 2, …:
+
+- PostgreSQL: the entries go to ``audit_log_staged`` (one insert, no lock); as the
+  transaction commits, a deferred trigger (migration 0011) takes the chain's advisory lock,
+  reads the head and links them into ``audit_log``. The lock is held for that and the
+  commit's flush only: appending under it from the client (lock and head, insert, COMMIT:
+  three round trips under the lock) held every writer back to one at a time, ≈ 40 % of
+  the throughput of ``posicionar-compra`` (docs/performance.md, seventh session).
+- SQLite: the writer's ``BEGIN IMMEDIATE`` already serialises every appender: read the
+  head, chain here (``domain.audit.chain``), insert.
+
+The canonical bytes are built here either way (``domain.audit.row_parts``); PostgreSQL only
+adds the id and the link, ``sha256(prev_hash ‖ bytes)``, the formula ``verify`` checks.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     DateTime,
     Integer,
+    LargeBinary,
     String,
     Text,
     bindparam,
@@ -29,28 +36,31 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from criptoren.db.models import AuditLog
+from criptoren.db.models import AuditLog, AuditStaged
 from criptoren.db.types import utcnow
-from criptoren.domain.audit import GENESIS, AuditEntry, AuditRecord, chain
+from criptoren.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditRecord,
+    canonical_json,
+    chain,
+    format_at,
+    row_parts,
+)
 
-LOCK_KEY = 0x0A0D17  # pg_advisory_xact_lock key of the audit chain (in audit_log_head())
 STAGED = "criptoren.audit"
 REQUEST_ID = "criptoren.request_id"
 COLUMNS = tuple(getattr(AuditLog, name) for name in AuditRecord.__dataclass_fields__)
-# PostgreSQL: lock, then read the head, in one round trip (migration 0006's function)
-_LOCKED_HEAD = text("SELECT head_id, head_hash FROM audit_log_head()")
 # SQLite: the writer's BEGIN IMMEDIATE already serialises every appender
 _HEAD = select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
 _INSERT = insert(AuditLog)
-_ARRAYS: dict[str, Any] = {
-    "id": ARRAY(BigInteger()),
+_STAGED_ARRAYS: dict[str, Any] = {
     "at": ARRAY(DateTime(timezone=True)),
     "actor": ARRAY(String()),
     "action": ARRAY(String()),
@@ -59,40 +69,56 @@ _ARRAYS: dict[str, Any] = {
     "client_id": ARRAY(Integer()),
     "data": ARRAY(Text()),
     "request_id": ARRAY(String()),
-    "prev_hash": ARRAY(String()),
-    "hash": ARRAY(String()),
+    "row_before": ARRAY(LargeBinary()),
+    "row_after": ARRAY(LargeBinary()),
 }
-# PostgreSQL: one array per column, unnested into rows: one statement for any batch size
-_INSERT_PG = insert(AuditLog).from_select(
-    list(_ARRAYS), select(*(func.unnest(bindparam(n, type_=t)) for n, t in _ARRAYS.items()))
+_STAGE = insert(AuditStaged)
+# PostgreSQL: one array per column, unnested into rows (in order: the sealer links them by
+# id): one statement for any batch size
+_STAGE_MANY = insert(AuditStaged).from_select(
+    list(_STAGED_ARRAYS),
+    select(*(func.unnest(bindparam(n, type_=t)) for n, t in _STAGED_ARRAYS.items())),
 )
 
 
-def append(connection: Connection, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
-    """Chain ``entries`` after the head and insert them in one statement (same transaction)."""
+def append(connection: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Add ``entries`` to the trail after everything appended before them, in the caller's
+    transaction (PostgreSQL: linked as it commits)."""
     if not entries:
-        return []
-    postgres = connection.dialect.name == "postgresql"
-    head = connection.execute(_LOCKED_HEAD if postgres else _HEAD).first()
-    records = _chained(head if head is not None and head[0] is not None else None, entries)
-    if len(records) == 1:  # one row: one plain statement (not a batch of one)
-        connection.execute(_INSERT, _row(records[0]))
-    elif postgres:
-        columns = {name: [getattr(r, name) for r in records] for name in _ARRAYS}
-        connection.execute(_INSERT_PG, columns)
-    else:
-        connection.execute(_INSERT, [_row(record) for record in records])
-    return records
-
-
-def _chained(head: Any, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
-    """``entries`` as records chained after ``head`` (``(id, hash)`` or ``None``)."""
+        return
+    if connection.dialect.name == "postgresql":
+        at = utcnow()
+        rows = [staged_row(entry, at) for entry in entries]
+        if len(rows) == 1:  # one row: one plain statement (not a batch of one)
+            connection.execute(_STAGE, rows[0])
+        else:
+            columns = {name: [row[name] for row in rows] for name in _STAGED_ARRAYS}
+            connection.execute(_STAGE_MANY, columns)
+        return
+    head = connection.execute(_HEAD).first()
     last_id, prev = (int(head[0]), head[1]) if head is not None else (0, GENESIS)
-    return chain(last_id, prev, utcnow(), entries)
+    records = [_row(record) for record in chain(last_id, prev, utcnow(), entries)]
+    connection.execute(_INSERT, records[0] if len(records) == 1 else records)
+
+
+def staged_row(entry: AuditEntry, at: datetime) -> dict[str, Any]:
+    """``entry`` as a row of ``audit_log_staged``: its columns and its canonical bytes
+    around the id the sealer gives it."""
+    entity_id = None if entry.entity_id is None else str(entry.entity_id)
+    data = canonical_json(entry.data)
+    before, after = row_parts(
+        format_at(at), entry.actor, entry.action, entry.entity, entity_id, entry.client_id,
+        data, entry.request_id,
+    )  # fmt: skip
+    return {
+        "at": at, "actor": entry.actor, "action": entry.action, "entity": entry.entity,
+        "entity_id": entity_id, "client_id": entry.client_id, "data": data,
+        "request_id": entry.request_id, "row_before": before, "row_after": after,
+    }  # fmt: skip
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in _ARRAYS}
+    return {name: getattr(record, name) for name in AuditRecord.__dataclass_fields__}
 
 
 def stage(session: AsyncSession | Session, entries: Sequence[AuditEntry]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -300,16 +301,9 @@ class FeedCursor(Base):
     venue: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
 
 
-class AuditLog(Base):
-    """The append-only audit trail: one row per state change, hash-chained (``db.audit``)."""
+class AuditRowColumns:
+    """What an audit row says, staged or linked into the chain."""
 
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_client_id_id", "client_id", "id"),)
-
-    # SQLite: INTEGER, so the id is the rowid (no second index to maintain on each append)
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     actor: Mapped[str] = mapped_column(String(40), nullable=False)
     action: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -319,8 +313,34 @@ class AuditLog(Base):
     client_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     data: Mapped[str] = mapped_column(Text, nullable=False)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditLog(AuditRowColumns, Base):
+    """The append-only audit trail: one row per state change, hash-chained (``db.audit``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_client_id_id", "client_id", "id"),)
+
+    # SQLite: INTEGER, so the id is the rowid (no second index to maintain on each append)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditStaged(AuditRowColumns, Base):
+    """Audit rows a PostgreSQL transaction has staged: its commit links them into
+    ``audit_log`` (migration 0011). Empty outside a transaction; unused on SQLite."""
+
+    __tablename__ = "audit_log_staged"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # the row's canonical bytes before and after its id (domain.audit.row_parts)
+    row_before: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    row_after: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class NotificationChannel(Base):
