@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     DateTime,
     Integer,
@@ -27,8 +28,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter, Label
 
 from criptoren.db.models import Notification, NotificationChannel, NotificationPreference
 from criptoren.db.types import utcnow
@@ -82,19 +84,23 @@ def _postgres(connection: Connection) -> bool:
 
 
 def _clients_among(postgres: bool) -> ColumnElement[bool]:
-    if postgres:  # one parameter: one prepared statement for every batch size
+    # one parameter: one compiled statement for every batch size (an expanding IN list is
+    # compiled again for each call: ≈ 80 µs of a placement's CPU on SQLite)
+    if postgres:
         ids = bindparam("client_ids", type_=ARRAY(Integer()))
         return NotificationChannel.client_id == func.any(ids)
-    return NotificationChannel.client_id.in_(bindparam("client_ids", expanding=True))
+    listed = func.json_each(bindparam("client_ids", type_=JSON())).table_valued("value")
+    return NotificationChannel.client_id.in_(select(listed.c.value))
 
 
+_ACTIVE_CHANNEL = NotificationChannel.deleted_at.is_(None)
 _CHANNELS = {
     postgres: select(*_CHANNEL_COLUMNS)
     .outerjoin(
         NotificationPreference,
         NotificationPreference.client_id == NotificationChannel.client_id,
     )
-    .where(_clients_among(postgres), NotificationChannel.deleted_at.is_(None))
+    .where(_clients_among(postgres), _ACTIVE_CHANNEL)
     .order_by(NotificationChannel.id)
     for postgres in (False, True)
 }
@@ -102,6 +108,28 @@ _CHANNELS = {
 
 Chosen = dict[int, tuple[list[int], tuple[str, ...]]]
 """Client id → its active channel ids and the order events it chose."""
+
+
+def channel_columns(client_id: BindParameter[int]) -> tuple[Label[Any], Label[Any]]:
+    """PostgreSQL: a client's active channel ids (in id order, ``NULL`` for none) and its
+    stored order-event choice, as two columns any statement can return (a write that
+    returns them needs no lookup of its own: :func:`chosen_of` reads them)."""
+    channels = (
+        select(func.array_agg(aggregate_order_by(NotificationChannel.id, NotificationChannel.id)))
+        .where(NotificationChannel.client_id == client_id, _ACTIVE_CHANNEL)
+        .scalar_subquery()
+    )
+    events = (
+        select(NotificationPreference.order_events)
+        .where(NotificationPreference.client_id == client_id)
+        .scalar_subquery()
+    )
+    return channels.label("channel_ids"), events.label("order_events")
+
+
+def chosen_of(client_id: int, channel_ids: list[int] | None, stored: str | None) -> Chosen:
+    """What :func:`order_channels` says of one client, from :func:`channel_columns`."""
+    return {client_id: (list(channel_ids), parse_order_events(stored))} if channel_ids else {}
 
 
 def order_channels(connection: Connection, client_ids: Iterable[int]) -> Chosen:
@@ -184,12 +212,16 @@ def enqueue(
     return len(rows)
 
 
-def enqueue_order_events(connection: Connection, notices: Sequence[OrderNotice]) -> int:
-    """Queue the order events each client chose, for each of its channels: one lookup and
-    one insert for the whole batch. Returns how many deliveries were queued."""
+def enqueue_order_events(
+    connection: Connection, notices: Sequence[OrderNotice], chosen: Chosen | None = None
+) -> int:
+    """Queue the order events each client chose, for each of its channels: one lookup (none
+    when the caller already has ``chosen``, see :func:`channel_columns`) and one insert for
+    the whole batch. Returns how many deliveries were queued."""
     if not notices:
         return 0
-    chosen = order_channels(connection, {n.client_id for n in notices})
+    if chosen is None:
+        chosen = order_channels(connection, {n.client_id for n in notices})
     return insert_notices(connection, chosen, notices) if chosen else 0
 
 

@@ -9,7 +9,18 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -23,6 +34,7 @@ from criptoren.db.models import (
     Symbol,
     Trade,
 )
+from criptoren.db.outbox import Chosen, channel_columns, chosen_of
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Condition, OrderOrigin, OrderStatus, Side, client_order_id
@@ -53,6 +65,15 @@ class OrderRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A stored order, and its client's notification channels when the insert returned them
+    (PostgreSQL; ``None``: not looked up)."""
+
+    row: OrderRow
+    channels: Chosen | None
+
+
+@dataclass(frozen=True, slots=True)
 class TradeRow:
     """A trade as the request path stored it (no ORM object behind it)."""
 
@@ -78,13 +99,30 @@ _ACTIVE_CLIENT_BY_TOKEN = select(Client.id).where(
 )
 _ACTIVE_CLIENT = select(Client.id).where(Client.id == bindparam("client_id"), Client.active)
 _SYMBOL_COUNT = select(func.count(Symbol.id))
-_INSERT_ORDER = insert(PositionedOrder).returning(PositionedOrder.id)
-_NAME_ORDER = (
-    update(PositionedOrder)
-    .where(PositionedOrder.id == bindparam("order_id"))
-    .values(client_order_id=bindparam("name"))
-    .returning(*ORDER_COLUMNS)
+# The insert names the order too, so it takes the new id first. PostgreSQL: from the
+# sequence, and it returns the client's notification channels as well (one round trip).
+# SQLite: max + 1, the very id SQLite would choose (no AUTOINCREMENT), under the writer's
+# BEGIN IMMEDIATE.
+_NEXT_ORDER = select(func.nextval(literal_column("'positioned_orders_id_seq'")).label("id")).cte(
+    "next_order"
 )
+_NEW_ID = {
+    True: select(_NEXT_ORDER.c.id).scalar_subquery(),
+    False: select(func.coalesce(func.max(PositionedOrder.id), 0) + 1).scalar_subquery(),
+}
+_INSERT_NAMED_ORDER = {
+    postgres: insert(PositionedOrder)
+    .values(
+        id=new_id,
+        client_order_id=bindparam("prefix", type_=String) + cast(new_id, String),
+    )
+    .returning(
+        *ORDER_COLUMNS,
+        *(channel_columns(bindparam("owner", type_=Integer)) if postgres else ()),
+    )
+    for postgres, new_id in _NEW_ID.items()
+}
+_INSERT_NAMED_ORDER[True] = _INSERT_NAMED_ORDER[True].add_cte(_NEXT_ORDER)
 
 
 def active_client_of_token(connection: Connection, token_hash: str) -> int | None:
@@ -102,11 +140,19 @@ def symbol_count(connection: Connection) -> int:
     return int(connection.execute(_SYMBOL_COUNT).scalar_one())
 
 
-def insert_order(connection: Connection, values: Mapping[str, Any], prefix: str) -> OrderRow:
-    """Store a waiting order and name it (``client_order_id``) in the same transaction."""
-    order_id = int(connection.execute(_INSERT_ORDER, dict(values)).scalar_one())
-    params = {"order_id": order_id, "name": client_order_id(prefix, order_id)}
-    return OrderRow(*connection.execute(_NAME_ORDER, params).one())
+def insert_order(connection: Connection, values: Mapping[str, Any], prefix: str) -> NewOrder:
+    """Store a waiting order named ``client_order_id(prefix, id)``, in one statement (on
+    PostgreSQL it also returns the client's notification channels)."""
+    postgres = connection.dialect.name == "postgresql"
+    params = {**values, "prefix": prefix}
+    if postgres:
+        params["owner"] = values["client_id"]
+    row = connection.execute(_INSERT_NAMED_ORDER[postgres], params).one()
+    order = OrderRow(*row[: len(ORDER_COLUMNS)])
+    if order.client_order_id != client_order_id(prefix, order.id):  # raises if too long
+        raise ValueError(f"order {order.id} was named {order.client_order_id!r}")
+    channels = chosen_of(order.client_id, *row[len(ORDER_COLUMNS) :]) if postgres else None
+    return NewOrder(order, channels)
 
 
 @lru_cache(maxsize=8)

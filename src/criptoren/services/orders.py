@@ -119,10 +119,10 @@ class OrderService:
     ) -> OrderRow:
         if checked and values["type"] is Side.SELL:  # the sale rule and the insert: one tx
             refuse_sale(connection, values["client_id"], rules, values["quantity"])
-        order = insert_order(connection, values, self.client_order_prefix)
-        audit(order)
-        outbox.enqueue_order_events(connection, [order_notice(order, "placed")])
-        return order
+        new = insert_order(connection, values, self.client_order_prefix)
+        audit(new.row)
+        outbox.enqueue_order_events(connection, [order_notice(new.row, "placed")], new.channels)
+        return new.row
 
     async def list(
         self,
