@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
@@ -11,6 +14,7 @@ from sqlalchemy.engine import Connection
 from criptoren.db.models import Client
 from criptoren.db.repositories import active_client_of_token
 from criptoren.db.session import Database, TransactionRunner, create_engine
+from tests.support.databases import sqlite_copy
 
 _ADD = insert(Client).returning(Client.id)
 _REVOKE = update(Client).where(Client.id == bindparam("cid")).values(active=False)
@@ -64,3 +68,29 @@ async def test_in_lists_of_any_length(database: Database) -> None:
     for ids in ([first], [first, second], [second]):
         found = await database.read(lambda c, ids=ids: c.execute(_SOME, {"ids": ids}).scalars())
         assert sorted(found) == sorted(ids)
+
+
+async def test_a_sqlite_write_waits_for_a_lock_held_elsewhere_without_stalling_the_loop(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """A write that finds SQLite's write lock held (another process, the engine's writer
+    thread) waits for it off the event loop: requests meanwhile still answer."""
+    path = tmp_path / "locked.db"
+    url = sqlite_copy(sqlite_template, path)
+    engine = create_engine(url)
+    runner = TransactionRunner(url, engine)
+    database = Database(url, engine, runner)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(database.write(lambda c: _add(c, "h5")))
+        assert await database.read(lambda c: active_client_of_token(c, "h5")) is None
+        assert not write.done()
+        blocker.execute("COMMIT")
+        client_id = await write
+        assert await database.read(lambda c: active_client_of_token(c, "h5")) == client_id
+    finally:
+        blocker.close()
+        await database.aclose()
+        await runner.aclose()
+        await engine.dispose()

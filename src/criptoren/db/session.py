@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -20,7 +21,13 @@ from sqlalchemy.ext.asyncio import (
 
 from criptoren.db.pg_direct import DirectPool, KeptConnection
 from criptoren.db.plans import Plans
-from criptoren.db.sqlite_direct import SqliteDirect, SqliteReader, apply_pragmas, open_sqlite
+from criptoren.db.sqlite_direct import (
+    SqliteDirect,
+    SqliteLoopWriter,
+    SqliteReader,
+    apply_pragmas,
+    open_sqlite,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
@@ -85,6 +92,10 @@ class TransactionRunner:
         self._writer: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self.plans = Plans(engine.dialect)
+        # SQLite: held by whoever of this process is writing (the writer thread, or a write
+        # on the event loop's thread: ``SqliteLoopWriter``), so they take turns here instead
+        # of in SQLite's busy wait, whose sleeps would let the loop's writes starve the thread
+        self.sqlite_turn = threading.Lock()
         if is_sqlite(url):
             self._writer = open_sqlite(url, SQLITE_BUSY_TIMEOUT_MS)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -102,7 +113,8 @@ class TransactionRunner:
 
         def on_writer_thread() -> T:
             try:
-                return work(cast(Connection, direct))
+                with self.sqlite_turn:
+                    return work(cast(Connection, direct))
             finally:
                 direct.finish()
 
@@ -126,9 +138,10 @@ class Database:
     lock) runs it inline on the event loop's thread, on sqlite3 directly (``sqlite_direct``):
     a request's read takes tens of µs, less than the thread hop it would need (≈ 250 µs of
     CPU measured, GIL hand-offs included), and the rows are then serialized on this thread
-    anyway. ``write`` runs the function as one
-    transaction: PostgreSQL on a pooled asyncpg connection, SQLite on the single writer
-    thread the engine uses too (BEGIN IMMEDIATE).
+    anyway. ``write`` runs the function as one transaction: PostgreSQL on a pooled asyncpg
+    connection; SQLite on the event loop's thread too when the write lock is free
+    (``SqliteLoopWriter``, BEGIN IMMEDIATE), else on the writer thread the engine uses, which
+    waits for it.
     """
 
     def __init__(
@@ -138,8 +151,10 @@ class Database:
         self.runner = runner
         self._direct: DirectPool | None = None
         self._sqlite: SqliteReader | None = None
+        self._loop_writer: SqliteLoopWriter | None = None
         if is_sqlite(url):
             self._sqlite = SqliteReader(url, runner.plans, SQLITE_BUSY_TIMEOUT_MS)
+            self._loop_writer = SqliteLoopWriter(url, runner.plans, runner.sqlite_turn)
         else:
             self._direct = DirectPool(url, engine.dialect, pool_size)
 
@@ -155,6 +170,10 @@ class Database:
         """``work(connection)`` in one transaction, committed when it returns."""
         if self._direct is not None:
             return await self._direct.write(work)
+        if self._loop_writer is not None:
+            written = self._loop_writer.try_write(work)
+            if written is not None:
+                return written.value
         return await self.runner.run(partial(_in_transaction, work=work))
 
     async def aclose(self) -> None:
@@ -163,6 +182,8 @@ class Database:
             await self._direct.aclose()
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._loop_writer is not None:
+            self._loop_writer.close()
 
 
 def _in_transaction(connection: Connection, work: Callable[[Connection], T]) -> T:
