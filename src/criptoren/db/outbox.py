@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter, Label
 
@@ -110,12 +110,13 @@ Chosen = dict[int, tuple[list[int], tuple[str, ...]]]
 """Client id → its active channel ids and the order events it chose."""
 
 
-def channel_columns(client_id: BindParameter[int]) -> tuple[Label[Any], Label[Any]]:
-    """PostgreSQL: a client's active channel ids (in id order, ``NULL`` for none) and its
-    stored order-event choice, as two columns any statement can return (a write that
-    returns them needs no lookup of its own: :func:`chosen_of` reads them)."""
+def channel_columns(client_id: BindParameter[int], postgres: bool) -> tuple[Label[Any], Label[Any]]:
+    """A client's active channel ids (PostgreSQL: an array; SQLite: comma-separated text;
+    ``NULL`` for none) and its stored order-event choice, as two columns any statement can
+    return: a write that returns them needs no lookup of its own (:func:`chosen_of`)."""
+    listed = func.array_agg if postgres else func.group_concat
     channels = (
-        select(func.array_agg(aggregate_order_by(NotificationChannel.id, NotificationChannel.id)))
+        select(listed(NotificationChannel.id))
         .where(NotificationChannel.client_id == client_id, _ACTIVE_CHANNEL)
         .scalar_subquery()
     )
@@ -127,9 +128,12 @@ def channel_columns(client_id: BindParameter[int]) -> tuple[Label[Any], Label[An
     return channels.label("channel_ids"), events.label("order_events")
 
 
-def chosen_of(client_id: int, channel_ids: list[int] | None, stored: str | None) -> Chosen:
+def chosen_of(client_id: int, channel_ids: list[int] | str | None, stored: str | None) -> Chosen:
     """What :func:`order_channels` says of one client, from :func:`channel_columns`."""
-    return {client_id: (list(channel_ids), parse_order_events(stored))} if channel_ids else {}
+    if not channel_ids:
+        return {}
+    listed = channel_ids.split(",") if isinstance(channel_ids, str) else channel_ids
+    return {client_id: (sorted(int(i) for i in listed), parse_order_events(stored))}
 
 
 def order_channels(connection: Connection, client_ids: Iterable[int]) -> Chosen:

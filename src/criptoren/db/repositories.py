@@ -66,11 +66,10 @@ class OrderRow:
 
 @dataclass(frozen=True, slots=True)
 class NewOrder:
-    """A stored order, and its client's notification channels when the insert returned them
-    (PostgreSQL; ``None``: not looked up)."""
+    """A stored order, and its client's notification channels (as the insert found them)."""
 
     row: OrderRow
-    channels: Chosen | None
+    channels: Chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +98,9 @@ _ACTIVE_CLIENT_BY_TOKEN = select(Client.id).where(
 )
 _ACTIVE_CLIENT = select(Client.id).where(Client.id == bindparam("client_id"), Client.active)
 _SYMBOL_COUNT = select(func.count(Symbol.id))
-# The insert names the order too, so it takes the new id first. PostgreSQL: from the
-# sequence, and it returns the client's notification channels as well (one round trip).
-# SQLite: max + 1, the very id SQLite would choose (no AUTOINCREMENT), under the writer's
-# BEGIN IMMEDIATE.
+# The insert names the order too, so it takes the new id first (PostgreSQL: from the
+# sequence; SQLite: max + 1, the very id SQLite would choose, there being no AUTOINCREMENT,
+# under the writer's BEGIN IMMEDIATE), and returns the client's notification channels.
 _NEXT_ORDER = select(func.nextval(literal_column("'positioned_orders_id_seq'")).label("id")).cte(
     "next_order"
 )
@@ -116,10 +114,7 @@ _INSERT_NAMED_ORDER = {
         id=new_id,
         client_order_id=bindparam("prefix", type_=String) + cast(new_id, String),
     )
-    .returning(
-        *ORDER_COLUMNS,
-        *(channel_columns(bindparam("owner", type_=Integer)) if postgres else ()),
-    )
+    .returning(*ORDER_COLUMNS, *channel_columns(bindparam("owner", type_=Integer), postgres))
     for postgres, new_id in _NEW_ID.items()
 }
 _INSERT_NAMED_ORDER[True] = _INSERT_NAMED_ORDER[True].add_cte(_NEXT_ORDER)
@@ -141,18 +136,15 @@ def symbol_count(connection: Connection) -> int:
 
 
 def insert_order(connection: Connection, values: Mapping[str, Any], prefix: str) -> NewOrder:
-    """Store a waiting order named ``client_order_id(prefix, id)``, in one statement (on
-    PostgreSQL it also returns the client's notification channels)."""
-    postgres = connection.dialect.name == "postgresql"
-    params = {**values, "prefix": prefix}
-    if postgres:
-        params["owner"] = values["client_id"]
-    row = connection.execute(_INSERT_NAMED_ORDER[postgres], params).one()
-    order = OrderRow(*row[: len(ORDER_COLUMNS)])
+    """Store a waiting order named ``client_order_id(prefix, id)``, in one statement that
+    also returns its client's notification channels."""
+    params = {**values, "prefix": prefix, "owner": values["client_id"]}
+    statement = _INSERT_NAMED_ORDER[connection.dialect.name == "postgresql"]
+    *columns, channel_ids, events = connection.execute(statement, params).one()
+    order = OrderRow(*columns)
     if order.client_order_id != client_order_id(prefix, order.id):  # raises if too long
         raise ValueError(f"order {order.id} was named {order.client_order_id!r}")
-    channels = chosen_of(order.client_id, *row[len(ORDER_COLUMNS) :]) if postgres else None
-    return NewOrder(order, channels)
+    return NewOrder(order, chosen_of(order.client_id, channel_ids, events))
 
 
 @lru_cache(maxsize=8)
