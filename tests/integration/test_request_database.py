@@ -94,3 +94,29 @@ async def test_a_sqlite_write_waits_for_a_lock_held_elsewhere_without_stalling_t
         await database.aclose()
         await runner.aclose()
         await engine.dispose()
+
+
+async def test_sqlite_writes_on_the_loop_keep_the_wal_bounded(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Writes run on the event loop leave the WAL's checkpoints to the writer thread, and
+    back-to-back writes, which never leave it a moment to catch up, still let the WAL start
+    over (without checkpoints each write adds at least a page)."""
+    path = tmp_path / "wal.db"
+    url = sqlite_copy(sqlite_template, path)
+    engine = create_engine(url)
+    runner = TransactionRunner(url, engine)
+    database = Database(url, engine, runner)
+    writes = 2000
+    try:
+        for n in range(writes):
+            await database.write(lambda c, n=n: _add(c, f"w{n}"))
+        await runner.run(lambda c: None)  # the writer thread's queue is done
+        with sqlite3.connect(path) as probe:
+            page_size = probe.execute("PRAGMA page_size").fetchone()[0]
+        wal_bytes = await asyncio.to_thread(lambda: Path(f"{path}-wal").stat().st_size)
+    finally:
+        await database.aclose()
+        await runner.aclose()
+        await engine.dispose()
+    assert wal_bytes < writes * page_size

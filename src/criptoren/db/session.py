@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
@@ -22,14 +22,19 @@ from sqlalchemy.ext.asyncio import (
 from criptoren.db.pg_direct import DirectPool, KeptConnection
 from criptoren.db.plans import Plans
 from criptoren.db.sqlite_direct import (
+    NotNow,
     SqliteDirect,
     SqliteLoopWriter,
     SqliteReader,
+    WriteTurn,
+    Written,
     apply_pragmas,
     open_sqlite,
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -95,7 +100,7 @@ class TransactionRunner:
         # SQLite: held by whoever of this process is writing (the writer thread, or a write
         # on the event loop's thread: ``SqliteLoopWriter``), so they take turns here instead
         # of in SQLite's busy wait, whose sleeps would let the loop's writes starve the thread
-        self.sqlite_turn = threading.Lock()
+        self.sqlite_turn = WriteTurn()
         if is_sqlite(url):
             self._writer = open_sqlite(url, SQLITE_BUSY_TIMEOUT_MS)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -113,12 +118,33 @@ class TransactionRunner:
 
         def on_writer_thread() -> T:
             try:
-                with self.sqlite_turn:
+                with self.sqlite_turn.held():
                     return work(cast(Connection, direct))
             finally:
                 direct.finish()
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, on_writer_thread)
+
+    def checkpoint_soon(self) -> None:
+        """SQLite: copy the WAL back into the database on the writer thread, without waiting
+        (PASSIVE: writers and readers go on meanwhile)."""
+        if self._thread is None:
+            return
+        try:
+            done = self._thread.submit(self._checkpoint)
+        except RuntimeError:  # shut down: closing the last connection checkpoints anyway
+            return
+        done.add_done_callback(_log_failure)
+
+    def _checkpoint(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.execute(CHECKPOINT).fetchall()  # the bulk, while writes go on
+        # then what they added meanwhile, with this process's writes held back (a moment):
+        # only a checkpoint no commit outran lets the next writer start the WAL over, and
+        # without that the file would grow as long as writes never pause
+        with self.sqlite_turn.held():
+            self._writer.execute(CHECKPOINT).fetchall()
 
     async def aclose(self) -> None:
         """Stop the writer thread and close the connections kept."""
@@ -154,7 +180,9 @@ class Database:
         self._loop_writer: SqliteLoopWriter | None = None
         if is_sqlite(url):
             self._sqlite = SqliteReader(url, runner.plans, SQLITE_BUSY_TIMEOUT_MS)
-            self._loop_writer = SqliteLoopWriter(url, runner.plans, runner.sqlite_turn)
+            self._loop_writer = SqliteLoopWriter(
+                url, runner.plans, runner.sqlite_turn, runner.checkpoint_soon
+            )
         else:
             self._direct = DirectPool(url, engine.dialect, pool_size)
 
@@ -170,10 +198,15 @@ class Database:
         """``work(connection)`` in one transaction, committed when it returns."""
         if self._direct is not None:
             return await self._direct.write(work)
-        if self._loop_writer is not None:
-            written = self._loop_writer.try_write(work)
-            if written is not None:
-                return written.value
+        while self._loop_writer is not None:
+            attempt = self._loop_writer.try_write(work)
+            if isinstance(attempt, Written):
+                return attempt.value
+            if attempt is NotNow.LOCKED_ELSEWHERE:
+                break
+            # our writer thread is writing: wait for it (off the loop), then try again here;
+            # queueing behind it instead kept it busy, and every write there, under load
+            await self.runner.sqlite_turn.until_free()
         return await self.runner.run(partial(_in_transaction, work=work))
 
     async def aclose(self) -> None:
@@ -184,6 +217,11 @@ class Database:
             self._sqlite.close()
         if self._loop_writer is not None:
             self._loop_writer.close()
+
+
+def _log_failure(done: Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("SQLite checkpoint failed: %s", done.exception())
 
 
 def _in_transaction(connection: Connection, work: Callable[[Connection], T]) -> T:
