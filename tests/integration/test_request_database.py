@@ -120,3 +120,18 @@ async def test_sqlite_writes_on_the_loop_keep_the_wal_bounded(
         await runner.aclose()
         await engine.dispose()
     assert wal_bytes < writes * page_size
+
+
+async def test_a_fetched_statement_answers_as_the_function_running_it(database: Database) -> None:
+    """``fetch`` (one statement, no function around it) returns the rows ``read`` returns
+    from a function executing the same statement, processed alike (types, NULLs, order)."""
+    ids = [await database.write(lambda c, n=n: _add(c, f"f{n}")) for n in range(3)]
+    query = select(Client.id, Client.name, Client.active, Client.created_at).where(
+        Client.id.in_(ids)
+    )
+    ordered = query.order_by(Client.id.desc())
+    fetched = await database.fetch(ordered, {})
+    read = await database.read(lambda c: list(c.execute(ordered, {})))
+    assert fetched == read
+    assert [row.id for row in fetched] == sorted(ids, reverse=True)
+    assert all(row.active is True and row.created_at.tzinfo is not None for row in fetched)

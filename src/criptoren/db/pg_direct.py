@@ -11,10 +11,12 @@ place that knows the SQL: they run in a greenlet, as under ``run_sync``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import asyncpg
+from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
@@ -104,16 +106,22 @@ class DirectConnection:
         return Result([], -1)
 
     def _run(self, plan: Plan, args: list[Any]) -> Result:
-        if plan.returns_rows is None:
-            attributes = await_only(self._connection.prepare(plan.sql)).get_attributes()
-            plan.learn([attribute.name for attribute in attributes])
-        if plan.returns_rows:
-            records = await_only(self._connection.fetch(plan.sql, *args))
-            rows = [plan.row(record) for record in records]
-            return Result(rows, len(rows))
-        status: str = await_only(self._connection.execute(plan.sql, *args))
-        count = status.rpartition(" ")[2]
-        return Result([], int(count) if count.isdigit() else -1)
+        result: Result = await_only(run_plan(self._connection, plan, args))
+        return result
+
+
+async def run_plan(connection: asyncpg.Connection, plan: Plan, args: list[Any]) -> Result:
+    """One compiled statement on ``connection``: its rows (processed) and row count."""
+    if plan.returns_rows is None:
+        attributes = (await connection.prepare(plan.sql)).get_attributes()
+        plan.learn([attribute.name for attribute in attributes])
+    if plan.returns_rows:
+        records = await connection.fetch(plan.sql, *args)
+        rows = [plan.row(record) for record in records]
+        return Result(rows, len(rows))
+    status: str = await connection.execute(plan.sql, *args)
+    count = status.rpartition(" ")[2]
+    return Result([], int(count) if count.isdigit() else -1)
 
 
 class KeptConnection:
@@ -170,22 +178,33 @@ class DirectPool:
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in autocommit (each statement sees committed rows)."""
-        return await self._on_connection(work, transaction=False)
+        return await self._on_connection(partial(self._in_greenlet, work, transaction=False))
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""
-        return await self._on_connection(work, transaction=True)
+        return await self._on_connection(partial(self._in_greenlet, work, transaction=True))
 
-    async def _on_connection(self, work: Callable[[Connection], T], transaction: bool) -> T:
+    async def fetch(self, statement: Select[Any], params: Mapping[str, Any]) -> Result:
+        """One statement in autocommit, without a function around it: no greenlet to start
+        and switch through (≈ 20 µs of a read)."""
+        plan = self._plans.plan(statement, params)
+        args = plan.arguments(params)
+        return await self._on_connection(lambda connection: run_plan(connection, plan, args))
+
+    async def _in_greenlet(
+        self, work: Callable[[Connection], T], connection: asyncpg.Connection, transaction: bool
+    ) -> T:
+        direct = cast(Connection, DirectConnection(connection, self._plans))
+        if not transaction:
+            return cast(T, await greenlet_spawn(work, direct))
+        async with connection.transaction():
+            return cast(T, await greenlet_spawn(work, direct))
+
+    async def _on_connection(self, run: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         async with self._turns:
             connection = await self._borrow()
-            direct = cast(Connection, DirectConnection(connection, self._plans))
             try:
-                if transaction:
-                    async with connection.transaction():
-                        result = await greenlet_spawn(work, direct)
-                else:
-                    result = await greenlet_spawn(work, direct)
+                result = await run(connection)
             except BaseException as exc:
                 self._give_back(connection, keep=not isinstance(exc, LOST))
                 raise

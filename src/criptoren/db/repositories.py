@@ -159,6 +159,20 @@ def _order_listing(by_client: bool, by_status: bool, by_symbol: bool) -> Select[
     return query
 
 
+def order_listing(
+    client_id: int | None, status: OrderStatus | None = None, symbol: str | None = None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The query of a client's orders (all clients when ``None``), newest first, and its
+    parameters; :func:`order_rows` reads its rows."""
+    query = _order_listing(client_id is not None, status is not None, symbol is not None)
+    return query, {"client_id": client_id, "status": status, "symbol": symbol}
+
+
+def order_rows(rows: Iterable[Sequence[Any]]) -> list[OrderRow]:
+    """The rows of :func:`order_listing` as orders."""
+    return [OrderRow(*row) for row in rows]
+
+
 def list_orders(
     connection: Connection,
     client_id: int | None,
@@ -166,9 +180,7 @@ def list_orders(
     symbol: str | None = None,
 ) -> list[OrderRow]:
     """Orders of a client (all clients when ``None``), newest first."""
-    query = _order_listing(client_id is not None, status is not None, symbol is not None)
-    params = {"client_id": client_id, "status": status, "symbol": symbol}
-    return [OrderRow(*row) for row in connection.execute(query, params)]
+    return order_rows(connection.execute(*order_listing(client_id, status, symbol)))
 
 
 class ClientRepository:

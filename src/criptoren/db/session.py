@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -193,6 +193,15 @@ class Database:
         if self._sqlite is None:
             raise RuntimeError("no way to the database")
         return self._sqlite.read(work)
+
+    async def fetch(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        """One statement's rows, outside any transaction (a read with no function around it:
+        on PostgreSQL no greenlet either)."""
+        if self._direct is not None:
+            return (await self._direct.fetch(statement, params)).rows
+        if self._sqlite is None:
+            raise RuntimeError("no way to the database")
+        return self._sqlite.read(lambda connection: list(connection.execute(statement, params)))
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""

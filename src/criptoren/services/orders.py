@@ -15,7 +15,13 @@ from criptoren.db import ledger, outbox
 from criptoren.db.audit_entries import order_placed, order_step
 from criptoren.db.models import PositionedOrder
 from criptoren.db.outbox import OrderNotice
-from criptoren.db.repositories import OrderRepository, OrderRow, insert_order, list_orders
+from criptoren.db.repositories import (
+    OrderRepository,
+    OrderRow,
+    insert_order,
+    order_listing,
+    order_rows,
+)
 from criptoren.db.types import utcnow
 from criptoren.domain.audit import strategy_actor
 from criptoren.domain.filters import SymbolRules, check_order
@@ -134,10 +140,8 @@ class OrderService:
     ) -> list[OrderRow]:
         """The caller's orders, optionally filtered."""
         clean = normalise_symbol(symbol) if symbol else None
-        listing = partial(
-            list_orders, client_id=principal.scope(client_id), status=status, symbol=clean
-        )
-        return await work.read(listing)
+        listing = order_listing(principal.scope(client_id), status, clean)
+        return order_rows(await work.fetch(*listing))
 
     async def get(self, work: UnitOfWork, principal: Principal, order_id: int) -> PositionedOrder:
         """One of the caller's orders (404 for someone else's)."""
