@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Integer,
     LargeBinary,
@@ -71,6 +72,7 @@ _STAGED_ARRAYS: dict[str, Any] = {
     "request_id": ARRAY(String()),
     "row_before": ARRAY(LargeBinary()),
     "row_after": ARRAY(LargeBinary()),
+    "seals": ARRAY(Boolean()),
 }
 _STAGE = insert(AuditStaged)
 # PostgreSQL: one array per column, unnested into rows (in order: the sealer links them by
@@ -89,6 +91,7 @@ def append(connection: Connection, entries: Sequence[AuditEntry]) -> None:
     if connection.dialect.name == "postgresql":
         at = utcnow()
         rows = [staged_row(entry, at) for entry in entries]
+        rows[0]["seals"] = True  # the commit's sealer fires for this row, and links them all
         if len(rows) == 1:  # one row: one plain statement (not a batch of one)
             connection.execute(_STAGE, rows[0])
         else:
@@ -114,6 +117,7 @@ def staged_row(entry: AuditEntry, at: datetime) -> dict[str, Any]:
         "at": at, "actor": entry.actor, "action": entry.action, "entity": entry.entity,
         "entity_id": entity_id, "client_id": entry.client_id, "data": data,
         "request_id": entry.request_id, "row_before": before, "row_after": after,
+        "seals": False,
     }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     func,
     true,
 )
@@ -337,6 +338,10 @@ class AuditStaged(AuditRowColumns, Base):
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # the first row of each append: the commit's sealer fires for these only (migration 0012)
+    seals: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
     )
     # the row's canonical bytes before and after its id (domain.audit.row_parts)
     row_before: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
