@@ -173,16 +173,6 @@ def order_rows(rows: Iterable[Sequence[Any]]) -> list[OrderRow]:
     return [OrderRow(*row) for row in rows]
 
 
-def list_orders(
-    connection: Connection,
-    client_id: int | None,
-    status: OrderStatus | None = None,
-    symbol: str | None = None,
-) -> list[OrderRow]:
-    """Orders of a client (all clients when ``None``), newest first."""
-    return order_rows(connection.execute(*order_listing(client_id, status, symbol)))
-
-
 class ClientRepository:
     """Clients and their token hashes."""
 

@@ -201,7 +201,7 @@ class Database:
             return (await self._direct.fetch(statement, params)).rows
         if self._sqlite is None:
             raise RuntimeError("no way to the database")
-        return self._sqlite.read(lambda connection: list(connection.execute(statement, params)))
+        return self._sqlite.read(partial(selected_rows, statement=statement, params=params))
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)`` in one transaction, committed when it returns."""
@@ -226,6 +226,13 @@ class Database:
             self._sqlite.close()
         if self._loop_writer is not None:
             self._loop_writer.close()
+
+
+def selected_rows(
+    connection: Connection, statement: Select[Any], params: Mapping[str, Any]
+) -> list[Any]:
+    """``statement``'s rows, as a read function (what :meth:`Database.fetch` skips)."""
+    return list(connection.execute(statement, params))
 
 
 def _log_failure(done: Future[Any]) -> None:

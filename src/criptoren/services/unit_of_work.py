@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db import audit
 from criptoren.db.ledger import run_in
-from criptoren.db.session import Database
+from criptoren.db.session import Database, selected_rows
 from criptoren.domain.audit import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ class UnitOfWork:
         """One statement's rows, as :meth:`read` would return them from a function running
         it (cheaper when the database can skip the function)."""
         if self._session is not None and self._session.in_transaction():
-            return await run_in(self._session, lambda c: list(c.execute(statement, params)))
+            rows = partial(selected_rows, statement=statement, params=params)
+            return await run_in(self._session, rows)
         return await self.database.fetch(statement, params)
 
     async def write(self, work: Callable[[Connection], T]) -> T:
