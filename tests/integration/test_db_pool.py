@@ -50,8 +50,12 @@ async def test_concurrent_requests_share_a_bounded_pool(database_url: str) -> No
         assert await connections_to(database_url) <= idle + 2 * POOL
 
 
+SLEEP = "SELECT pg_sleep("
+SLEEP_THEN_PID = "SELECT pg_backend_pid() FROM pg_sleep("
+
+
 def _sleep(connection: Connection, seconds: float) -> None:
-    connection.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+    connection.execute(text(SLEEP + ":seconds)"), {"seconds": seconds})
 
 
 def _backend(connection: Connection) -> int:
@@ -70,7 +74,7 @@ async def test_a_request_cancelled_mid_statement_does_not_pass_its_connection_on
     try:
         first = await pool.read(_backend)
         sleeping = asyncio.create_task(pool.read(partial(_sleep, seconds=5)))
-        await until(partial(_is_sleeping, database_url))
+        await until(partial(_is_running, database_url, SLEEP))
         sleeping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sleeping
@@ -82,11 +86,16 @@ async def test_a_request_cancelled_mid_statement_does_not_pass_its_connection_on
         await pool.aclose()
 
 
-async def _is_sleeping(database_url: str) -> bool:
+async def _is_running(database_url: str, statement: str) -> bool:
+    """Whether a connection to this database (the probe's own aside) is running a
+    statement that starts with ``statement``."""
     probe = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
-        return bool(await probe.fetchval(query + " AND state = 'active'"))
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE $1 || '%'"
+        )
+        return bool(await probe.fetchval(query, statement))
     finally:
         await probe.close()
 
@@ -110,14 +119,14 @@ async def test_a_connection_the_server_dropped_is_replaced(database_url: str) ->
 
 
 def _backend_after_sleep(connection: Connection) -> int:
-    query = text("SELECT pg_backend_pid() FROM pg_sleep(0.3)")
+    query = text(SLEEP_THEN_PID + "0.3)")
     return int(connection.execute(query).scalar_one())
 
 
 async def test_closing_waits_for_a_request_in_flight_then_closes(database_url: str) -> None:
     pool = direct_pool(database_url, 2)
     running = asyncio.create_task(pool.read(_backend_after_sleep))
-    await until(partial(_is_sleeping, database_url))
+    await until(partial(_is_running, database_url, SLEEP_THEN_PID))
     async with asyncio.timeout(10):
         await pool.aclose()
     assert running.done()
