@@ -15,7 +15,6 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from criptoren.api.access_log import log_config
 from criptoren.config import Settings
@@ -133,30 +132,6 @@ def _fastapi_of(app: object) -> FastAPI | None:
     return app
 
 
-class StreamingProcess(Process):
-    """A ``--workers N`` worker whose server is a :class:`StreamingServer` (1001, status 0)."""
-
-    @property
-    def server(self) -> uvicorn.Server:
-        """The worker's server, made in the worker process."""
-        if self._server is None:
-            self._server = StreamingServer(self.config, settle=True)
-        return self._server
-
-
-class StreamingMultiprocess(Multiprocess):
-    """uvicorn's supervisor, starting :class:`StreamingProcess` workers.
-
-    (A worker it restarts after a crash is uvicorn's own: its streams close with 1012.)"""
-
-    def init_processes(self) -> None:
-        """Start the workers."""
-        for _ in range(self.processes_num):
-            process = StreamingProcess(self.config, self.sockets)
-            process.start()
-            self.processes.append(process)
-
-
 def server_config(
     app: FastAPI | str, settings: Settings, host: str, port: int, workers: int = 1
 ) -> uvicorn.Config:
@@ -202,9 +177,11 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Run the application until SIGINT or SIGTERM (``workers`` processes when > 1)."""
     if workers > 1:
         # several processes need an import string: each builds its app from the environment
+        from criptoren.api.workers import serve_workers
+
         config = server_config(APP_FACTORY, settings, host, port, workers)
         with metrics_folder():
-            StreamingMultiprocess(config, sockets=[config.bind_socket()]).run()
+            serve_workers(config)
         return
     from criptoren.api.app import create_app
 
