@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.engine import Connection
 
+from criptoren.db.models import ClientWatchlistEntry
 from criptoren.services.auth import Principal
 from criptoren.services.unit_of_work import UnitOfWork
 from tests.support.harness import Harness, running_service
@@ -106,3 +109,27 @@ async def test_a_rolled_back_watch_is_not_remembered(service: Harness) -> None:
     listed = await container.watchlists.list(work, caller)
     await work.commit()
     assert [state.symbol for state in listed] == ["ETHUSDT"]
+
+
+def _removed_elsewhere(connection: Connection, client_id: int) -> None:
+    """What another process's removal leaves in the database (no word to this one)."""
+    connection.execute(
+        delete(ClientWatchlistEntry).where(ClientWatchlistEntry.client_id == client_id)
+    )
+
+
+async def test_once_its_memory_lapses_a_watch_reads_the_list_again(service: Harness) -> None:
+    # this process remembers listed entries for a while; when that lapses, watching again
+    # must find a listed symbol and write nothing, and put back one another process removed
+    client_id, alice = await service.new_client("alice")
+    memory = service.container.watchlists.listed
+    for _ in range(2):
+        assert (await service.http.get("/monitorar-par/ETHUSDT", headers=alice)).status_code == 200
+        memory.forget()  # as when its time lapses
+    await service.container.database.write(lambda c: _removed_elsewhere(c, client_id))
+    assert await _symbols(service, alice) == []
+    assert (await service.http.get("/monitorar-par/ETHUSDT", headers=alice)).status_code == 200
+    assert await _symbols(service, alice) == ["ETHUSDT"]
+    audit = await service.http.get("/api/v1/audit", headers=alice)
+    actions = [row["action"] for row in audit.json()["items"] if row["entity_id"] == "ETHUSDT"]
+    assert actions == ["watchlist.added", "watchlist.added"]  # the first watch, the put-back

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, select, union
+from sqlalchemy import Select, bindparam, delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.db.models import AlertRow, ClientWatchlistEntry, MonitoredSymbol, PositionedOrder
 from criptoren.domain.alerts import AlertStatus
 from criptoren.domain.orders import OrderStatus
+
+_OPERATOR_HAS = select(MonitoredSymbol.symbol).where(MonitoredSymbol.symbol == bindparam("symbol"))
+_CLIENT_HAS = select(ClientWatchlistEntry.symbol).where(
+    ClientWatchlistEntry.client_id == bindparam("owner"),
+    ClientWatchlistEntry.symbol == bindparam("symbol"),
+)
+
+
+def listed_query(owner: int | None, symbol: str) -> tuple[Select[Any], dict[str, Any]]:
+    """The query whose one row says ``symbol`` is on the owner's list, and its parameters
+    (a plain statement: the request path runs it without an ORM session)."""
+    statement = _OPERATOR_HAS if owner is None else _CLIENT_HAS
+    return statement, {"owner": owner, "symbol": symbol}
 
 
 class WatchlistRepository:
