@@ -30,11 +30,12 @@ from api import (
     VENV_BIN,
     Run,
     Server,
+    Target,
     _own_cpu,
     bare_command,
     bare_endpoints,
     free_port,
-    measure,
+    measure_rounds,
     prepare,
     process,
     report_run,
@@ -102,21 +103,21 @@ async def measure_count(
     title = f"PostgreSQL, engine + api --workers {workers}"
     run = Run(title, workers, runs[0] if runs else None)
     print(f"\n{title}", flush=True)
-    log = args.tmp / f"bare-{workers}.log"
-    async with serving(bare_command(workers), log, None) as bare:
-        await all_started(log, workers)
-        await measure(bare, bare_endpoints(), None, args, run)
+    bare_log = args.tmp / f"bare-{workers}.log"
     command = [CRIPTOREN, "api", "--workers", str(workers)]
     log = args.tmp / f"api-{workers}.log"
-    async with serving(command, log, env) as api:
-        await all_started(log, workers)
-        if not hasattr(args, "tokens"):
-            args.tokens = await prepare(api.base)
-        reader, writer_id, writer = args.tokens
-        server = Cluster(api.base, api.pid, engine_pid)
-        endpoints = service_endpoints(writer_id)
-        await measure(server, [e for e in endpoints if e.kind != "write"], reader, args, run)
-        await measure(server, [e for e in endpoints if e.kind == "write"], writer, args, run)
+    async with serving(bare_command(workers), bare_log, None) as bare:
+        await all_started(bare_log, workers)
+        async with serving(command, log, env) as api:
+            await all_started(log, workers)
+            if not hasattr(args, "tokens"):
+                args.tokens = await prepare(api.base)
+            reader, writer_id, writer = args.tokens
+            server = Cluster(api.base, api.pid, engine_pid)
+            targets = [Target(bare, e, None) for e in bare_endpoints()]
+            for e in service_endpoints(writer_id):
+                targets.append(Target(server, e, writer if e.kind == "write" else reader))
+            await measure_rounds(targets, args, run)
     await check_log(log, run)
     runs.append(run)
 
