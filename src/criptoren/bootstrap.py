@@ -15,6 +15,7 @@ from criptoren.binance.rest import BinancePublicRest
 from criptoren.binance.signed import BinanceSignedRest
 from criptoren.binance.transport import BinanceHttp
 from criptoren.config import Mode, Role, Settings
+from criptoren.db.audit_sealer import AuditSealer
 from criptoren.db.notify import CHANGES, ENGINE, PRICES, Listener, Notifier, asyncpg_dsn
 from criptoren.db.rate_buckets import DatabaseBuckets
 from criptoren.db.session import (
@@ -108,6 +109,8 @@ class Container:
     notifications: NotificationService
     notifier: NotificationWorker
     audit: AuditService = field(default_factory=AuditService)
+    sealer: AuditSealer | None = None
+    """Links staged audit rows into the chain (PostgreSQL; ``None`` on SQLite)."""
     sampler: Sampler = field(default_factory=Sampler)
     rate_limiter: RateLimiter | None = None
     role: Role = Role.ALL
@@ -127,6 +130,8 @@ class Container:
             self.settings.binance_ws_url,
         )
         self.started = True
+        if self.sealer is not None:
+            self.sealer.start()
         for part in self.cluster:
             await part.start()
         if self.role is not Role.API:
@@ -200,6 +205,8 @@ class Container:
                 await part.stop()
         if self.rate_limiter is not None:
             await self.rate_limiter.aclose()
+        if self.sealer is not None:
+            await self.sealer.stop()
         await self.http.aclose()
         await self.notifier.aclose()
         await self.database.aclose()
@@ -403,6 +410,7 @@ def build_container(
     if settings.role is Role.ENGINE:
         engine_inbox(settings, sessions, database, parts, core, strategy_runner, alert_engine)
     bus.subscribe(notifier.on_committed)  # order events are published after their commit
+    sealer = None if is_sqlite(settings.database_url) else AuditSealer(database)
     container = Container(
         settings=settings,
         engine=engine,
@@ -435,6 +443,8 @@ def build_container(
         notifications=notifications,
         notifier=notifier,
         rate_limiter=build_rate_limiter(settings, database),
+        audit=AuditService(sealer),
+        sealer=sealer,
         role=settings.role,
         cluster=parts.cluster,
     )

@@ -15,7 +15,7 @@ import typer
 from sqlalchemy.engine import Connection
 
 from criptoren.config import get_settings
-from criptoren.db.audit import each_record, first_id_since
+from criptoren.db.audit import each_record, first_id_since, seal_staged
 from criptoren.db.session import create_engine
 from criptoren.domain.audit import AuditRecord, Verdict, canonical_json, shown, verify_chain
 
@@ -26,6 +26,8 @@ T = TypeVar("T")
 async def _on_database(work: Any) -> Any:
     engine = create_engine(get_settings().database_url)
     try:
+        async with engine.begin() as connection:  # PostgreSQL: every committed row linked
+            await connection.run_sync(seal_staged)
         async with engine.connect() as connection:
             return await connection.run_sync(work)
     finally:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from criptoren.db.audit import each_record
+from sqlalchemy import text
+
+from criptoren.db.audit import each_record, seal_staged
 from criptoren.domain.audit import verify_chain
 from tests.integration.test_strategies_live import start_following, walk
 from tests.support.candles import candles, future_minute
@@ -25,6 +27,7 @@ async def _ok(response: Any, status: int = 200) -> Any:
 
 
 async def _chain(service: Harness) -> str:
+    await service.container.database.write(seal_staged)  # PostgreSQL: link them all
     verdict = await service.container.database.read(lambda c: verify_chain(each_record(c)))
     assert verdict.intact, verdict.summary()
     return verdict.summary()
@@ -197,3 +200,23 @@ async def test_a_refused_change_leaves_no_row_and_odd_request_ids_are_replaced(
     assert len(generated) == 32
     assert int(generated, 16) >= 0
     assert await _rows(service, service.admin) == before
+
+
+async def test_a_write_is_linked_into_the_chain_without_anyone_reading(service: Harness) -> None:
+    """PostgreSQL links staged rows in the background a moment after their commit (SQLite
+    as it appends): the trail grows by itself, no reader needed."""
+    client_id, auth = await service.new_client()
+    body = {"symbol": "BTCUSDT", "side": "buy", "target_price": "50000", "quantity": "0.001"}
+    await _ok(await service.http.post("/api/v1/orders", json=body, headers=auth), 201)
+    deadline = asyncio.get_running_loop().time() + 5
+    while not await _order_placed_linked(service, client_id):
+        assert asyncio.get_running_loop().time() < deadline, "the row was never linked"
+        await asyncio.sleep(0.01)  # nothing to await: the sealer tells no one
+
+
+async def _order_placed_linked(service: Harness, client_id: int) -> bool:
+    query = text("SELECT count(*) FROM audit_log WHERE client_id = :c AND action = 'order.placed'")
+    count = await service.container.database.read(
+        lambda c: c.execute(query, {"c": client_id}).scalar_one()
+    )
+    return bool(count)

@@ -39,6 +39,8 @@ async def _fill(url: str) -> None:
         for n, count in enumerate(BATCHES):
             async with engine.begin() as connection:
                 await connection.run_sync(audit.append, _entries(count, n * 10))
+        async with engine.begin() as connection:  # PostgreSQL: link the staged rows
+            await connection.run_sync(audit.seal_staged)
     finally:
         await engine.dispose()
 
@@ -180,7 +182,7 @@ async def _append_then_fail(engine: AsyncEngine) -> None:
 async def test_postgres_links_rows_at_commit_as_the_domain_chains_them(
     postgres_trail: str,
 ) -> None:
-    """PostgreSQL's sealer (migration 0011) gives the ids and hashes ``domain.audit.chain``
+    """PostgreSQL's sealer (migration 0013) gives the ids and hashes ``domain.audit.chain``
     gives the same entries; a rolled-back transaction leaves nothing, staged or linked."""
     engine = create_engine(postgres_trail)
     try:
@@ -200,3 +202,48 @@ async def test_postgres_links_rows_at_commit_as_the_domain_chains_them(
     assert stored == expected
     assert verify_chain(stored).intact
     assert left_staged == 0
+
+
+async def _stage(url: str, batches: int, first: int) -> None:
+    engine = create_engine(url)
+    try:
+        for n in range(batches):
+            async with engine.begin() as connection:
+                await connection.run_sync(audit.append, _entries(2, first + n * 10))
+    finally:
+        await engine.dispose()
+
+
+async def _seal_on_its_own_connection(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(audit.seal_staged)
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_concurrent_sealers_link_each_committed_row_once(
+    postgres_trail: str,
+) -> None:
+    """Rows committed but not yet linked wait in ``audit_log_staged``; sealers running at once
+    (two processes) link each row once, into one chain, and ``audit verify`` links first."""
+    await _stage(postgres_trail, 20, 100)
+    linked = await asyncio.gather(*(_seal_on_its_own_connection(postgres_trail) for _ in range(4)))
+    assert sum(linked) == 40
+    await _stage(postgres_trail, 2, 900)  # staged and committed, linked by nobody yet
+    done = await asyncio.to_thread(_cli, postgres_trail, "verify")
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("50 rows, chain intact, head ")  # 6 + 40 + 4
+    engine = create_engine(postgres_trail)
+    try:
+        async with engine.connect() as connection:
+            stored = await connection.run_sync(audit.read_records)
+            staged = (
+                await connection.execute(text("SELECT count(*) FROM audit_log_staged"))
+            ).scalar()
+    finally:
+        await engine.dispose()
+    assert [r.id for r in stored] == list(range(1, 51))
+    assert len({r.entity_id for r in stored}) == 50  # every entry once (each has its own id)
+    assert staged == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from criptoren.db.audit import each_record
+from criptoren.db.audit import each_record, seal_staged
 from criptoren.db.models import PositionedOrder
 from criptoren.domain.audit import verify_chain
 from criptoren.domain.orders import OrderStatus, Side
@@ -26,6 +26,7 @@ async def _steps(service: Harness, order_id: int) -> list[tuple[str, str, dict[s
 
 
 async def _intact(service: Harness) -> None:
+    await service.container.database.write(seal_staged)  # PostgreSQL: link them all
     verdict = await service.container.database.read(lambda c: verify_chain(each_record(c)))
     assert verdict.intact, verdict.summary()
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLES = (
     "clients, symbols, positioned_orders, trades, monitored_symbols, feed_cursors, "
-    "client_watchlists, audit_log"
+    "client_watchlists, audit_log, audit_log_staged"
 )
 
 

@@ -2,15 +2,16 @@
 
 :func:`append` is the one way in: call it on the connection of the transaction that makes
 the change. A transaction run through an ORM session can :func:`stage` its entries
-instead: they are appended just before that session commits. Appends are serialized so
-the chain has one order, and ids are the head's + 1, + 2, …:
+instead: they are appended just before that session commits. The chain has one order, and
+ids are the head's + 1, + 2, …:
 
-- PostgreSQL: the entries go to ``audit_log_staged`` (one insert, no lock); as the
-  transaction commits, a deferred trigger (migration 0011) takes the chain's advisory lock,
-  reads the head and links them into ``audit_log``. The lock is held for that and the
-  commit's flush only: appending under it from the client (lock and head, insert, COMMIT:
-  three round trips under the lock) held every writer back to one at a time, ≈ 40 % of
-  the throughput of ``posicionar-compra`` (docs/performance.md, seventh session).
+- PostgreSQL: the entries go to ``audit_log_staged`` (one insert, no lock) and commit with
+  the change; :func:`seal_staged` (``audit_log_seal_staged()``, migration 0013) takes the
+  chain's advisory lock, reads the head and links every committed staged row into
+  ``audit_log``, in batches, after the commits: ``AuditSealer`` runs it a moment after this
+  process staged rows, every second anyway, and the trail's readers run it first. Linking
+  in each commit cost every write the lock and ≈ 470 µs of the server's CPU
+  (docs/performance.md, eighth session).
 - SQLite: the writer's ``BEGIN IMMEDIATE`` already serialises every appender: read the
   head, chain here (``domain.audit.chain``), insert.
 
@@ -20,13 +21,13 @@ adds the id and the link, ``sha256(prev_hash ‖ bytes)``, the formula ``verify`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     DateTime,
     Integer,
     LargeBinary,
@@ -72,7 +73,6 @@ _STAGED_ARRAYS: dict[str, Any] = {
     "request_id": ARRAY(String()),
     "row_before": ARRAY(LargeBinary()),
     "row_after": ARRAY(LargeBinary()),
-    "seals": ARRAY(Boolean()),
 }
 _STAGE = insert(AuditStaged)
 # PostgreSQL: one array per column, unnested into rows (in order: the sealer links them by
@@ -81,22 +81,25 @@ _STAGE_MANY = insert(AuditStaged).from_select(
     list(_STAGED_ARRAYS),
     select(*(func.unnest(bindparam(n, type_=t)) for n, t in _STAGED_ARRAYS.items())),
 )
+_SEAL_STAGED = select(func.audit_log_seal_staged())
+STAGED_HERE = threading.Event()
+"""Set when this process stages rows (PostgreSQL): its ``AuditSealer`` links them soon."""
 
 
 def append(connection: Connection, entries: Sequence[AuditEntry]) -> None:
     """Add ``entries`` to the trail after everything appended before them, in the caller's
-    transaction (PostgreSQL: linked as it commits)."""
+    transaction (PostgreSQL: staged, linked by :func:`seal_staged` after the commit)."""
     if not entries:
         return
     if connection.dialect.name == "postgresql":
         at = utcnow()
         rows = [staged_row(entry, at) for entry in entries]
-        rows[0]["seals"] = True  # the commit's sealer fires for this row, and links them all
         if len(rows) == 1:  # one row: one plain statement (not a batch of one)
             connection.execute(_STAGE, rows[0])
         else:
             columns = {name: [row[name] for row in rows] for name in _STAGED_ARRAYS}
             connection.execute(_STAGE_MANY, columns)
+        STAGED_HERE.set()
         return
     head = connection.execute(_HEAD).first()
     last_id, prev = (int(head[0]), head[1]) if head is not None else (0, GENESIS)
@@ -117,8 +120,15 @@ def staged_row(entry: AuditEntry, at: datetime) -> dict[str, Any]:
         "at": at, "actor": entry.actor, "action": entry.action, "entity": entry.entity,
         "entity_id": entity_id, "client_id": entry.client_id, "data": data,
         "request_id": entry.request_id, "row_before": before, "row_after": after,
-        "seals": False,
     }  # fmt: skip
+
+
+def seal_staged(connection: Connection) -> int:
+    """Link every committed staged row into the chain, oldest first (PostgreSQL; SQLite
+    links as it appends): how many. Run it in a transaction of its own."""
+    if connection.dialect.name != "postgresql":
+        return 0
+    return int(connection.execute(_SEAL_STAGED).scalar_one())
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    false,
     func,
     true,
 )
@@ -331,17 +330,14 @@ class AuditLog(AuditRowColumns, Base):
 
 
 class AuditStaged(AuditRowColumns, Base):
-    """Audit rows a PostgreSQL transaction has staged: its commit links them into
-    ``audit_log`` (migration 0011). Empty outside a transaction; unused on SQLite."""
+    """Audit rows PostgreSQL transactions have staged, committed with their changes, until
+    ``audit_log_seal_staged()`` links them into ``audit_log`` (migration 0013); unused on
+    SQLite."""
 
     __tablename__ = "audit_log_staged"
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    # the first row of each append: the commit's sealer fires for these only (migration 0012)
-    seals: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, default=False, server_default=false()
     )
     # the row's canonical bytes before and after its id (domain.audit.row_parts)
     row_before: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 
 from criptoren.db.audit import read_records
+from criptoren.db.audit_sealer import AuditSealer
 from criptoren.domain.audit import AuditRecord
 from criptoren.errors import InvalidInput
 from criptoren.services.auth import Principal
@@ -38,6 +39,9 @@ class AuditPage:
 class AuditService:
     """Lists the audit trail within the caller's scope."""
 
+    def __init__(self, sealer: AuditSealer | None = None) -> None:
+        self.sealer = sealer
+
     async def list(self, work: UnitOfWork, principal: Principal, query: AuditQuery) -> AuditPage:
         """A page of the rows the caller may see: a client, those whose ``client_id`` is its."""
         if not 1 <= query.limit <= MAX_PAGE:
@@ -53,6 +57,8 @@ class AuditService:
             since=query.since,
             limit=query.limit + 1,
         )
+        if self.sealer is not None:  # PostgreSQL: every committed row linked, then read
+            await self.sealer.seal()
         records = await work.read(read)
         more = len(records) > query.limit
         records = records[: query.limit]
