@@ -133,7 +133,7 @@ def main() -> int:
         order_ns.append(ns_per_tick(orders.on_trade, ticks))
         alert_ns.append(ns_per_tick(alerts.on_trade, ticks))
     best_orders, best_alerts = min(order_ns), min(alert_ns)
-    order_engine = TriggerEngine(None, None)  # type: ignore[arg-type]  # no I/O: nothing fires
+    order_engine = TriggerEngine(None, None, None)  # type: ignore[arg-type]  # no I/O: nothing fires
     order_engine.index = orders
     alert_engine = AlertEngine(None, None)  # type: ignore[arg-type]
     alert_engine.index = alerts

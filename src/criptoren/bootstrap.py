@@ -249,6 +249,7 @@ def build_engine(
     trigger_engine = TriggerEngine(
         sessions,
         executor,
+        runner,
         cursor_flush_seconds=settings.cursor_flush_seconds,
         batch_size=settings.engine_batch_size,
         before_work=None if broker.atomic else reconciler.settle_until_known,

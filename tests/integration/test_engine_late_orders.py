@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.repositories import FeedCursorRepository
-from criptoren.db.session import create_engine, create_session_factory
+from criptoren.db.session import TransactionRunner, create_engine, create_session_factory
 from criptoren.domain.money import to_units
 from criptoren.domain.orders import Condition
 from criptoren.domain.trigger_index import WaitingOrder
@@ -60,6 +60,17 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
+@pytest.fixture
+async def runner(database_url: str) -> AsyncIterator[TransactionRunner]:
+    engine = create_engine(database_url)
+    writer = TransactionRunner(database_url, engine)
+    try:
+        yield writer
+    finally:
+        await writer.aclose()
+        await engine.dispose()
+
+
 def trade(agg_id: int, price: str, time_ms: int) -> AggTrade:
     return AggTrade(SYMBOL, agg_id, Decimal(price), Decimal("0.1"), time_ms, False, False)
 
@@ -69,10 +80,10 @@ def buy_at_or_below(order_id: int, price: str, created_ms: int) -> WaitingOrder:
 
 
 async def test_an_order_announced_again_or_late_executes_once_and_the_cursor_holds(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], runner: TransactionRunner
 ) -> None:
     executor = GatedExecutor()
-    engine = TriggerEngine(sessions, executor, venue="test", batch_size=1)  # type: ignore[arg-type]
+    engine = TriggerEngine(sessions, executor, runner, venue="test", batch_size=1)  # type: ignore[arg-type]
     engine.start()
     try:
         created = int(time.time() * 1000) - 60_000
@@ -117,10 +128,10 @@ class RecordingExecutor:
 
 
 async def test_a_late_order_fires_on_the_first_crossing_trade_after_it_only(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], runner: TransactionRunner
 ) -> None:
     executor = RecordingExecutor()
-    engine = TriggerEngine(sessions, executor, venue="test")  # type: ignore[arg-type]
+    engine = TriggerEngine(sessions, executor, runner, venue="test")  # type: ignore[arg-type]
     engine.start()
     try:
         created = int(time.time() * 1000) - 60_000

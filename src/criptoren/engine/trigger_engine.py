@@ -10,11 +10,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.availability import database_unreachable, first_line
-from criptoren.db.repositories import FeedCursorRepository, OrderRepository
+from criptoren.db.repositories import FeedCursorRepository, OrderRepository, save_cursors
+from criptoren.db.session import TransactionRunner
 from criptoren.domain.money import from_units, to_units
 from criptoren.domain.orders import Condition, OrderStatus
 from criptoren.domain.trigger_index import TriggerIndex, WaitingOrder
@@ -55,6 +57,7 @@ class TriggerEngine:
         self,
         sessions: async_sessionmaker[AsyncSession],
         executor: Executor,
+        runner: TransactionRunner,
         *,
         recent_trades: int = 4096,
         cursor_flush_seconds: float = 1.0,
@@ -64,6 +67,7 @@ class TriggerEngine:
     ) -> None:
         self.sessions = sessions
         self.executor = executor
+        self.runner = runner  # the cursors are written by the engine's own writer
         self.index = TriggerIndex()
         self._recent: dict[str, deque[Recent]] = {}
         self._recent_size = recent_trades
@@ -321,12 +325,8 @@ class TriggerEngine:
         dropped = set(self._dropped)
         if not moved and not dropped:
             return
-        async with self.sessions() as session, session.begin():
-            cursors = FeedCursorRepository(session)
-            if dropped:
-                await cursors.drop(sorted(dropped))
-            for symbol, (agg_id, trade_time_ms) in sorted(moved.items()):
-                await cursors.save(symbol, agg_id, trade_time_ms, self.venue)
+        save = partial(save_cursors, venue=self.venue, moved=moved, dropped=dropped)
+        await self.runner.run(save)
         self._dropped -= dropped
         self._saved.update({s: v[0] for s, v in moved.items()})
 
