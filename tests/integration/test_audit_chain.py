@@ -17,7 +17,8 @@ from typer.testing import CliRunner, Result
 from criptoren.cli import app
 from criptoren.config import get_settings
 from criptoren.db import audit
-from criptoren.db.session import create_engine
+from criptoren.db.audit_sealer import AuditSealer
+from criptoren.db.session import Database, TransactionRunner, create_engine
 from criptoren.domain.audit import GENESIS, AuditEntry, chain, verify_chain
 from tests.support.databases import skip_or_fail, sqlite_copy, truncate
 
@@ -247,3 +248,25 @@ async def test_postgres_concurrent_sealers_link_each_committed_row_once(
     assert [r.id for r in stored] == list(range(1, 51))
     assert len({r.entity_id for r in stored}) == 50  # every entry once (each has its own id)
     assert staged == 0
+
+
+async def test_postgres_a_stopping_process_links_what_is_staged(postgres_trail: str) -> None:
+    """A process stopping before its sealer's next turn links the staged rows as it stops."""
+    engine = create_engine(postgres_trail)
+    runner = TransactionRunner(postgres_trail, engine)
+    database = Database(postgres_trail, engine, runner)
+    sealer = AuditSealer(database, delay=3600, sweep=3600)  # no turn of its own in this test
+    try:
+        sealer.start()
+        await _stage(postgres_trail, 3, 500)
+        async with engine.connect() as connection:
+            before = len(await connection.run_sync(audit.read_records))
+        await sealer.stop()
+        async with engine.connect() as connection:
+            after = await connection.run_sync(audit.read_records)
+    finally:
+        await database.aclose()
+        await runner.aclose()
+        await engine.dispose()
+    assert (before, len(after)) == (6, 12)
+    assert verify_chain(after).intact
