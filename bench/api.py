@@ -56,6 +56,7 @@ VENV_BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 CONNECTIONS = 32
 READ_BAR, WRITE_BAR, P99_BAR_MS, SCALE_BAR = 0.50, 0.25, 50.0, 1.6
+BASELINE_OF = {"read": "bare GET /", "write": "bare POST /orders"}  # the bare route a kind divides
 WRK_MISSING = "wrk is not installed: run `apt-get update && apt-get install -y wrk` (Debian)"
 LUA_DONE = """
 done = function(summary, latency, requests)
@@ -329,16 +330,6 @@ async def measure_once(target: Target, args: argparse.Namespace, prefix: str = "
     return figure
 
 
-async def measure(
-    server: Server, endpoints: list[Endpoint], token: str | None, args: argparse.Namespace, run: Run
-) -> None:
-    """Warm each endpoint up, then measure it once."""
-    for endpoint in endpoints:
-        target = Target(server, endpoint, token)
-        await warm_up(target, args)
-        run.figures[endpoint.label] = await measure_once(target, args)
-
-
 async def measure_rounds(targets: list[Target], args: argparse.Namespace, run: Run) -> None:
     """Every target once per round, ``args.rounds`` rounds: each ratio compares figures taken
     seconds apart, and a slow spell of a shared machine spoils one round, not a whole row."""
@@ -495,8 +486,7 @@ def report_run(run: Run) -> bool:
     )
     ok = True
     for label, f in run.figures.items():
-        base_label = {"read": "bare GET /", "write": "bare POST /orders"}
-        base = base_label.get(f.kind.removeprefix("floor "))
+        base = BASELINE_OF.get(f.kind.removeprefix("floor "))
         line = f"  {label:<30} {f.rps:>9,.0f} {f.p50_ms:>7.2f} {f.p99_ms:>7.2f}"
         line += f" {f.p99_max_ms:>7.2f} {f.cpu_us:>7,.0f}"
         passed = f.non_2xx == 0 and f.socket_errors == 0

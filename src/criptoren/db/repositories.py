@@ -207,7 +207,7 @@ class ClientRepository:
         return (await self.session.scalars(select(Client).order_by(Client.id))).all()
 
 
-def upsert_into(session: AsyncSession, table: type[Symbol] | type[FeedCursor]) -> Any:
+def upsert_into(session: AsyncSession, table: type[Symbol]) -> Any:
     """An ``INSERT`` into ``table`` in the session's dialect, which can take
     ``on_conflict_do_update`` (PostgreSQL and SQLite spell it alike)."""
     postgres = session.get_bind().dialect.name == "postgresql"
