@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from criptoren import __version__, metrics
@@ -21,14 +20,13 @@ from criptoren.api import (
     routes_stream,
     routes_v1,
 )
-from criptoren.api.deps import ContainerDep, bearer, get_call
+from criptoren.api.deps import ERROR_RESPONSES, ContainerDep, bearer, get_call
 from criptoren.api.docs import document_bearer, install_docs
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
 from criptoren.api.hot_paths import HotPaths
 from criptoren.api.observability import install_metrics, require_admin_token
 from criptoren.api.request_id import RequestId
-from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Role, Settings, get_settings
 from criptoren.web.panel import install_panel
@@ -38,10 +36,6 @@ Criptoren watches Binance spot prices and executes, for many clients, the buy an
 orders they have positioned at target prices. Authenticate with `Authorization: Bearer
 <token>`. Amounts are decimal strings (exact numbers are accepted too).
 """
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 429, 503)
-}
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -85,11 +79,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         routes_audit.router,
         routes_alerts.router,
         routes_notifications.router,
+        health,
     ]
-    for router in routers:
-        app.include_router(router)
-    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
-    document_bearer(app, bearer, (get_call, require_admin_token), [*routers, app.router])
+    for router in routers:  # their routes as declared (see deps.api_router), not rebuilt
+        app.router.routes.extend(router.routes)
+    document_bearer(app, bearer, (get_call, require_admin_token), [app.router])
     return app
 
 
@@ -112,3 +106,7 @@ async def _healthz(container: ContainerDep, strict: bool = False) -> JSONRespons
         body["role"] = container.role.value
         del body["engine"]
     return JSONResponse(body, status_code=503 if strict and report.reasons else 200)
+
+
+health = APIRouter(responses=ERROR_RESPONSES, tags=["health"])
+health.add_api_route("/healthz", _healthz, methods=["GET"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -16,6 +16,7 @@ from starlette.types import Scope
 from criptoren import metrics
 from criptoren.api.exact_json import ExactJSONRoute
 from criptoren.api.request_id import request_id_of
+from criptoren.api.schemas import ErrorOut
 from criptoren.bootstrap import Container
 from criptoren.errors import Forbidden, RateLimited
 from criptoren.services.auth import Principal, authenticate
@@ -74,6 +75,22 @@ class RequestRoute(ExactJSONRoute):
             return await in_unit_of_work(request.scope, partial(handler, request))
 
         return in_unit
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+}
+"""The error answers every operation documents (``{"error": {"code", "message"}}``)."""
+
+
+def api_router(**options: Any) -> APIRouter:
+    """A router of :class:`RequestRoute` operations that document :data:`ERROR_RESPONSES`.
+
+    Its routes are complete as declared, so the application takes them as they are
+    (``create_app``): ``include_router`` would rebuild every operation's fields once per
+    application at its first request (FastAPI 0.165: ≈ 0.23 s of CPU here, in every test).
+    """
+    return APIRouter(route_class=RequestRoute, responses=ERROR_RESPONSES, **options)
 
 
 def request_work(request: Request) -> UnitOfWork:

@@ -22,36 +22,43 @@ def install_docs(app: FastAPI) -> None:
     """Serve the documentation pages and their vendored assets (build with docs off)."""
     for name in VENDORED:
         app.mount(f"{ASSETS}/{name}", StaticFiles(directory=STATIC / name), name=name)
-    title = f"{app.title} {app.version}"
-
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        spec, assets = _urls(request, app)
-        return get_swagger_ui_html(
-            openapi_url=spec,
-            title=f"{title} — Swagger UI",
-            swagger_js_url=f"{assets}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/swagger-ui/favicon-32x32.png",
-        )
-
-    async def redoc(request: Request) -> HTMLResponse:
-        spec, assets = _urls(request, app)
-        return get_redoc_html(
-            openapi_url=spec,
-            title=f"{title} — ReDoc",
-            redoc_js_url=f"{assets}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{assets}/swagger-ui/favicon-32x32.png",
-            with_google_fonts=False,
-        )
-
-    app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
+    app.router.routes.extend(pages.routes)  # built once per process, not per application
 
 
-def _urls(request: Request, app: FastAPI) -> tuple[str, str]:
-    """The OpenAPI document's URL and the assets' base, behind any proxy prefix."""
+async def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI on the served OpenAPI document."""
+    spec, assets, title = _page(request)
+    return get_swagger_ui_html(
+        openapi_url=spec,
+        title=f"{title} — Swagger UI",
+        swagger_js_url=f"{assets}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/swagger-ui/favicon-32x32.png",
+    )
+
+
+async def redoc(request: Request) -> HTMLResponse:
+    """ReDoc on the served OpenAPI document."""
+    spec, assets, title = _page(request)
+    return get_redoc_html(
+        openapi_url=spec,
+        title=f"{title} — ReDoc",
+        redoc_js_url=f"{assets}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{assets}/swagger-ui/favicon-32x32.png",
+        with_google_fonts=False,
+    )
+
+
+pages = APIRouter(include_in_schema=False)
+pages.add_api_route("/docs", swagger_ui, methods=["GET"])
+pages.add_api_route("/redoc", redoc, methods=["GET"])
+
+
+def _page(request: Request) -> tuple[str, str, str]:
+    """The OpenAPI document's URL and the assets' base, behind any proxy prefix; the title."""
+    app: FastAPI = request.app
     base = str(request.scope.get("root_path", "")).rstrip("/")
-    return f"{base}{app.openapi_url}", f"{base}{ASSETS}"
+    return f"{base}{app.openapi_url}", f"{base}{ASSETS}", f"{app.title} {app.version}"
 
 
 def document_bearer(

@@ -13,7 +13,7 @@ definition: OpenAPI, validation errors, every other case.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from criptoren.api.asgi import header
@@ -108,7 +107,8 @@ class HotPaths:
     def _build(self) -> None:
         wanted = {(method, path) for method, path in HOT}
         routes: dict[str, list[HotRoute]] = {}
-        for route in _api_routes(self.owner.router.routes):
+        api_routes = (r for r in self.owner.router.routes if isinstance(r, APIRoute))
+        for route in api_routes:  # every route is the app's own (create_app)
             for method in route.methods or ():
                 if (method, route.path) in wanted:
                     routes.setdefault(method, []).append(hot_route(route))
@@ -165,18 +165,6 @@ def _written_as_is(route: APIRoute) -> bool:
     )
     json = getattr(route.response_class, "value", route.response_class) is JSONResponse
     return json and route.response_model_by_alias and not trimmed
-
-
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
-    """Every API route, through included routers (FastAPI keeps those as they were added)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif (included := getattr(route, "original_router", None)) is not None:
-            context = getattr(route, "include_context", None)
-            if getattr(context, "prefix", "") or getattr(context, "dependencies", None):
-                raise TypeError("a router included with a prefix or dependencies is not covered")
-            yield from _api_routes(included.routes)
 
 
 REFUSED = object()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,10 +76,8 @@ async def get_metrics(request: Request) -> Response:
 def install_metrics(app: FastAPI) -> None:
     """Add the timing middleware and the (undocumented in OpenAPI) ``GET /metrics``."""
     app.add_middleware(RequestMetrics)
-    app.add_api_route(
-        "/metrics",
-        get_metrics,
-        methods=["GET"],
-        include_in_schema=False,
-        dependencies=[Depends(require_admin_token)],
-    )
+    app.router.routes.extend(metrics_route.routes)  # built once per process
+
+
+metrics_route = APIRouter(include_in_schema=False, dependencies=[Depends(require_admin_token)])
+metrics_route.add_api_route("/metrics", get_metrics, methods=["GET"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
-from criptoren.api.deps import AdminDep, ContainerDep, RequestRoute, SessionDep
+from criptoren.api.deps import AdminDep, ContainerDep, SessionDep, api_router
 from criptoren.api.schemas import ClientIn, ClientOut, ClientTokenOut
 from criptoren.api.types import DbId
 from criptoren.services.clients import ClientView, IssuedToken
 
-router = APIRouter(prefix="/api/v1/clients", route_class=RequestRoute, tags=["clients (admin)"])
+router = api_router(prefix="/api/v1/clients", tags=["clients (admin)"])
 
 
 def _client(view: ClientView) -> ClientOut:

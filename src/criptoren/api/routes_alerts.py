@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from criptoren.api.alert_schemas import (
     AlertaIn,
@@ -14,10 +14,10 @@ from criptoren.api.alert_schemas import (
     alert_out,
     alerta_out,
 )
-from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep, api_router
 from criptoren.api.types import DbId
 
-router = APIRouter(route_class=RequestRoute)
+router = api_router()
 V1: list[str | Enum] = ["alerts"]
 PT: list[str | Enum] = ["alertas (pt)"]
 CREATED = status.HTTP_201_CREATED

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep, api_router
 from criptoren.api.types import DbId
 from criptoren.domain.audit import AuditRecord, shown
 from criptoren.services.audit import AuditQuery
 
-router = APIRouter(route_class=RequestRoute, tags=["audit"])
+router = api_router(tags=["audit"])
 Name = Annotated[str | None, Query(max_length=40)]
 MAX_ID = 2**63 - 1  # audit ids are BIGINT
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep, api_router
 from criptoren.api.types import MoneyOut
 from criptoren.services.klines import MAX_LIMIT
 
-router = APIRouter(prefix="/api/v1", route_class=RequestRoute)
+router = api_router(prefix="/api/v1")
 Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 
 

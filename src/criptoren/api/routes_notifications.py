@@ -7,9 +7,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, WorkDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, WorkDep, api_router
 from criptoren.api.notification_schemas import (
     CanalIn,
     CanalOut,
@@ -28,7 +28,7 @@ from criptoren.api.notification_schemas import (
 from criptoren.api.types import DbId
 from criptoren.domain.notifications import DeliveryStatus
 
-router = APIRouter(route_class=RequestRoute)
+router = api_router()
 V1: list[str | Enum] = ["notifications"]
 PT: list[str | Enum] = ["notificações (pt)"]
 CREATED = status.HTTP_201_CREATED

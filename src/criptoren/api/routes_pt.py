@@ -5,15 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from criptoren.api.convert import monitor_out, negociacao_out, ordem_out, posicao_out
 from criptoren.api.deps import (
     CallDep,
     ContainerDep,
     PrincipalDep,
-    RequestRoute,
     SessionDep,
+    api_router,
 )
 from criptoren.api.schemas import (
     MonitorOut,
@@ -28,7 +28,7 @@ from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus, Side
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(route_class=RequestRoute, tags=["original (pt)"])
+router = api_router(tags=["original (pt)"])
 
 
 def _order_request(body: PosicionarBody, side: Side) -> OrderRequest:

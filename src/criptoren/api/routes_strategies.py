@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from fastapi import APIRouter, status
+from fastapi import status
 
-from criptoren.api.deps import ContainerDep, PrincipalDep, RequestRoute, SessionDep
+from criptoren.api.deps import ContainerDep, PrincipalDep, SessionDep, api_router
 from criptoren.api.strategy_schemas import (
     EstrategiaIn,
     EstrategiaOut,
@@ -17,7 +17,7 @@ from criptoren.api.strategy_schemas import (
 )
 from criptoren.api.types import DbId
 
-router = APIRouter(route_class=RequestRoute)
+router = api_router()
 V1: list[str | Enum] = ["strategies"]
 PT: list[str | Enum] = ["estratégias (pt)"]
 CREATED = status.HTTP_201_CREATED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from criptoren.api.convert import (
     monitor_out,
@@ -20,9 +20,9 @@ from criptoren.api.deps import (
     CallDep,
     ContainerDep,
     PrincipalDep,
-    RequestRoute,
     SessionDep,
     WorkDep,
+    api_router,
 )
 from criptoren.api.schemas import (
     MonitorOut,
@@ -39,7 +39,7 @@ from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
-router = APIRouter(prefix="/api/v1", route_class=RequestRoute)
+router = api_router(prefix="/api/v1")
 SymbolQuery = Query(default=None, max_length=20)
 
 

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
@@ -32,7 +32,7 @@ def install_panel(app: FastAPI) -> None:
     """Serve the panel page and its assets (compressed: the first load stays small)."""
     static = GZipMiddleware(StaticFiles(directory=HERE / "static"), minimum_size=512)
     app.mount(f"{PATH}/static", static, name="panel-static")
-    app.add_api_route(PATH, panel, methods=["GET"], include_in_schema=False)
+    app.router.routes.extend(page.routes)  # built once per process, not per application
 
 
 async def panel(request: Request) -> HTMLResponse:
@@ -48,3 +48,7 @@ async def panel(request: Request) -> HTMLResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+page = APIRouter(include_in_schema=False)
+page.add_api_route(PATH, panel, methods=["GET"])
