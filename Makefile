@@ -28,8 +28,14 @@ lint: venv
 types: venv
 	$(BIN)/mypy --strict src
 
-test: lint types
-	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal
+# mypy checks beside pytest (whose workers leave a core partly idle while they wait on
+# servers); its report is printed after the tests', and either failing fails the target
+test: lint
+	@echo "$(BIN)/mypy --strict src & $(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal"
+	@$(BIN)/mypy --strict src > $(VENV)/mypy.log 2>&1 & checker=$$!; \
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal; tests=$$?; \
+	wait $$checker; types=$$?; cat $(VENV)/mypy.log; \
+	test $$tests -eq 0 && test $$types -eq 0
 
 # `make demo PORT=8001` when 8000 is taken
 PORT ?= 8000
