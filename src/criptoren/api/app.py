@@ -21,15 +21,15 @@ from criptoren.api import (
     routes_v1,
 )
 from criptoren.api.deps import ERROR_RESPONSES, ContainerDep, bearer, get_call
-from criptoren.api.docs import document_bearer, install_docs
+from criptoren.api.docs import document_bearer, install_docs, pages
 from criptoren.api.errors import install_error_handlers
 from criptoren.api.exact_json import BodyLimit
 from criptoren.api.hot_paths import HotPaths
-from criptoren.api.observability import install_metrics, require_admin_token
+from criptoren.api.observability import install_metrics, metrics_route, require_admin_token
 from criptoren.api.request_id import RequestId
 from criptoren.bootstrap import Container, build_container
 from criptoren.config import Role, Settings, get_settings
-from criptoren.web.panel import install_panel
+from criptoren.web.panel import install_panel, page
 
 DESCRIPTION = """
 Criptoren watches Binance spot prices and executes, for many clients, the buy and sell
@@ -57,8 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=ERROR_RESPONSES,
-        docs_url=None,  # served from the package by install_docs, not from a CDN
+        docs_url=None,  # served from the package (docs.pages), not from a CDN
         redoc_url=None,
     )
     install_docs(app)
@@ -70,6 +69,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(RequestId)
     install_metrics(app)  # outermost: times every request, 413s included
     routers = [
+        pages,
+        page,
+        metrics_route,
         routes_pt.router,
         routes_v1.router,
         routes_admin.router,
@@ -81,7 +83,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         routes_notifications.router,
         health,
     ]
-    for router in routers:  # their routes as declared (see deps.api_router), not rebuilt
+    # every route as declared, built once per process: include_router would rebuild each
+    # operation's fields for every application (see deps.api_router)
+    for router in routers:
         app.router.routes.extend(router.routes)
     document_bearer(app, bearer, (get_call, require_admin_token), [app.router])
     return app

@@ -19,10 +19,10 @@ VENDORED = ("swagger-ui", "redoc")  # refreshed by `make docs-assets` from the n
 
 
 def install_docs(app: FastAPI) -> None:
-    """Serve the documentation pages and their vendored assets (build with docs off)."""
+    """Serve the documentation pages' vendored assets (build with docs off; the pages are
+    :data:`pages`, taken by ``create_app`` with every other route)."""
     for name in VENDORED:
         app.mount(f"{ASSETS}/{name}", StaticFiles(directory=STATIC / name), name=name)
-    app.router.routes.extend(pages.routes)  # built once per process, not per application
 
 
 async def swagger_ui(request: Request) -> HTMLResponse:

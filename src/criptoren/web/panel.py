@@ -29,10 +29,10 @@ def dictionaries() -> dict[str, dict[str, str]]:
 
 
 def install_panel(app: FastAPI) -> None:
-    """Serve the panel page and its assets (compressed: the first load stays small)."""
+    """Serve the panel's assets, compressed so the first load stays small (the page is
+    :data:`page`, taken by ``create_app`` with every other route)."""
     static = GZipMiddleware(StaticFiles(directory=HERE / "static"), minimum_size=512)
     app.mount(f"{PATH}/static", static, name="panel-static")
-    app.router.routes.extend(page.routes)  # built once per process, not per application
 
 
 async def panel(request: Request) -> HTMLResponse:
