@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from criptoren.domain.alerts import StoredAlert
+from criptoren.domain.money import plain
 from criptoren.domain.notifications import Delivery
 from criptoren.domain.orders import PlacedOrder
 from criptoren.errors import Unavailable
@@ -31,8 +32,8 @@ class ReferencePrice:
             )
         if self.stale:
             raise Unavailable(
-                f"the last price of {symbol} ({self.price}) is stale and the exchange cannot "
-                f"confirm a newer one: {explicit}",
+                f"the last price of {symbol} ({plain(self.price)}) is stale and the exchange "
+                f"cannot confirm a newer one: {explicit}",
                 code="reference_price_stale",
             )
         return self.price

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
@@ -12,7 +11,7 @@ from pydantic import SecretStr
 
 from criptoren.binance import errors as bx
 from criptoren.binance.rate_gate import RateGate
-from criptoren.binance.signed import BinanceSignedRest, RetryPolicy, decimal_param
+from criptoren.binance.signed import BinanceSignedRest, RetryPolicy
 from criptoren.binance.signing import encode_query, signature, signed_query
 from criptoren.binance.transport import BinanceHttp
 from criptoren.engine import broker
@@ -79,12 +78,6 @@ def test_query_order_is_preserved(params: list[tuple[str, str]]) -> None:
     parts = query.split("&") if params else []
     assert len(parts) == len(params)
     assert [tuple(unquote(x) for x in p.split("=", 1)) for p in parts] == params
-
-
-def test_decimal_param_is_plain() -> None:
-    assert decimal_param(Decimal("0.00120000")) == "0.0012"
-    assert decimal_param(Decimal("1E+1")) == "10"
-    assert decimal_param(Decimal("1E-8")) == "0.00000001"
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,24 @@ def test_rule_violations_have_codes(price: str, quantity: str, code: str) -> Non
     assert caught.value.code == code
 
 
+@pytest.mark.parametrize(
+    ("price", "quantity", "message"),
+    [
+        ("62000", "0.0000001", "quantity 0.0000001 is below the minimum 0.00001"),
+        ("2000000", "0.005", "price 2000000 is above the maximum 1000000"),
+        ("0.001", "0.005", "price 0.001 is below the minimum 0.01"),
+        ("62000", "0.00001050", "quantity 0.0000105 is not a multiple of the step size 0.00001"),
+        ("999999", "9000", "order value 8999991000 is above the maximum notional 9000000 USDT"),
+    ],
+)
+def test_refusals_write_amounts_as_people_do(price: str, quantity: str, message: str) -> None:
+    # str() of 0.0000001 is "1E-7" and Decimal.normalize() of 1000000 is "1E+6": neither
+    # may reach a user who sent "0.0000001" against a limit of 1,000,000
+    with pytest.raises(InvalidInput) as caught:
+        check_order(BTC, Decimal(price), Decimal(quantity))
+    assert caught.value.message == message
+
+
 def test_non_trading_symbol_is_refused() -> None:
     halted = SymbolRules(symbol="EOSETH", status="BREAK", base_asset="EOS", quote_asset="ETH")
     with pytest.raises(InvalidInput, match="not trading"):

@@ -11,6 +11,7 @@ from criptoren.domain.money import (
     check_amount,
     from_units,
     parse_decimal,
+    plain,
     to_units,
 )
 
@@ -69,3 +70,18 @@ def test_nine_places_are_refused_unless_they_are_zero(value: Decimal) -> None:
 )
 def test_the_api_writes_amounts_with_eight_places_rounded_half_to_even(value: Decimal) -> None:
     assert money_text(value) == format(value.quantize(Decimal("0.00000001")), "f")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("0.00120000", "0.0012"), ("1E+1", "10"), ("1E-8", "0.00000001"), ("60000.00000000", "60000")],
+)
+def test_plain_writes_no_exponent_and_no_trailing_zeros(value: str, text: str) -> None:
+    assert plain(Decimal(value)) == text
+
+
+@given(st.decimals(min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT, allow_nan=False, places=8))
+def test_plain_is_the_same_amount(value: Decimal) -> None:
+    text = plain(value)
+    assert "E" not in text
+    assert Decimal(text) == value

@@ -11,10 +11,9 @@ from typing import Any
 
 from criptoren.binance import errors as bx
 from criptoren.binance.signed import BinanceSignedRest
-from criptoren.binance.signed import decimal_param as plain
 from criptoren.config import Mode
 from criptoren.domain.filters import SymbolRules, round_down_to_step
-from criptoren.domain.money import QUANTUM
+from criptoren.domain.money import QUANTUM, plain
 from criptoren.engine.broker import ExecutionRequest, Fill
 from criptoren.errors import OrderRejected, OutcomeUnknown
 

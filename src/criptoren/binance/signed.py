@@ -20,6 +20,7 @@ from criptoren.binance.errors import (
 )
 from criptoren.binance.signing import signed_query
 from criptoren.binance.transport import BinanceHttp
+from criptoren.domain.money import plain
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,6 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         return float(min(self.max_delay, self.base_delay * 2**attempt))
-
-
-def decimal_param(value: Decimal) -> str:
-    """A decimal as Binance wants it: plain notation, no exponent, no trailing zeros."""
-    return format(value.normalize(), "f")
 
 
 class BinanceSignedRest:
@@ -109,7 +105,7 @@ class BinanceSignedRest:
             ("symbol", symbol),
             ("side", side),
             ("type", type),
-            ("quantity", decimal_param(quantity)),
+            ("quantity", plain(quantity)),
             ("newClientOrderId", new_client_order_id),
             ("newOrderRespType", resp_type),
         ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from criptoren.domain.money import plain
 from criptoren.errors import InvalidInput
 
 ZERO = Decimal(0)
@@ -95,13 +96,12 @@ def round_down_to_step(value: Decimal, step: Decimal) -> Decimal:
 def check_price(rules: SymbolRules, price: Decimal, field: str = "price") -> None:
     """Refuse a price outside ``PRICE_FILTER``."""
     if rules.min_price and price < rules.min_price:
-        raise InvalidInput(f"{field} {price} is below the minimum {rules.min_price.normalize()}")
+        raise InvalidInput(f"{field} {plain(price)} is below the minimum {plain(rules.min_price)}")
     if rules.max_price and price > rules.max_price:
-        raise InvalidInput(f"{field} {price} is above the maximum {rules.max_price.normalize()}")
+        raise InvalidInput(f"{field} {plain(price)} is above the maximum {plain(rules.max_price)}")
     if not is_multiple(price, rules.tick_size):
         raise InvalidInput(
-            f"{field} {price.normalize()} is not a multiple of the tick size "
-            f"{rules.tick_size.normalize()}",
+            f"{field} {plain(price)} is not a multiple of the tick size {plain(rules.tick_size)}",
             code="price_off_tick",
         )
 
@@ -110,18 +110,18 @@ def check_quantity(rules: SymbolRules, quantity: Decimal, field: str = "quantity
     """Refuse a quantity outside ``LOT_SIZE``."""
     if rules.min_qty and quantity < rules.min_qty:
         raise InvalidInput(
-            f"{field} {quantity.normalize()} is below the minimum {rules.min_qty.normalize()}",
+            f"{field} {plain(quantity)} is below the minimum {plain(rules.min_qty)}",
             code="quantity_too_small",
         )
     if rules.max_qty and quantity > rules.max_qty:
         raise InvalidInput(
-            f"{field} {quantity.normalize()} is above the maximum {rules.max_qty.normalize()}",
+            f"{field} {plain(quantity)} is above the maximum {plain(rules.max_qty)}",
             code="quantity_too_large",
         )
     if not is_multiple(quantity, rules.step_size):
         raise InvalidInput(
-            f"{field} {quantity.normalize()} is not a multiple of the step size "
-            f"{rules.step_size.normalize()}",
+            f"{field} {plain(quantity)} is not a multiple of the step size "
+            f"{plain(rules.step_size)}",
             code="quantity_off_step",
         )
 
@@ -131,14 +131,14 @@ def check_notional(rules: SymbolRules, price: Decimal, quantity: Decimal) -> Non
     notional = price * quantity
     if rules.min_notional and notional < rules.min_notional:
         raise InvalidInput(
-            f"order value {notional.normalize()} is below the minimum notional "
-            f"{rules.min_notional.normalize()} {rules.quote_asset}",
+            f"order value {plain(notional)} is below the minimum notional "
+            f"{plain(rules.min_notional)} {rules.quote_asset}",
             code="notional_too_small",
         )
     if rules.max_notional and notional > rules.max_notional:
         raise InvalidInput(
-            f"order value {notional.normalize()} is above the maximum notional "
-            f"{rules.max_notional.normalize()} {rules.quote_asset}",
+            f"order value {plain(notional)} is above the maximum notional "
+            f"{plain(rules.max_notional)} {rules.quote_asset}",
             code="notional_too_large",
         )
 

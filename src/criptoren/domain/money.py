@@ -62,10 +62,17 @@ def to_units(value: Decimal) -> int:
     units = value.scaleb(SCALE)
     integral = int(units)
     if units != integral:
-        raise AmountError(f"{value} has more than {SCALE} decimal places")
+        raise AmountError(f"{plain(value)} has more than {SCALE} decimal places")
     return integral
 
 
 def from_units(units: int) -> Decimal:
     """Inverse of :func:`to_units`."""
     return Decimal(units).scaleb(-SCALE).quantize(QUANTUM)
+
+
+def plain(value: Decimal) -> str:
+    """An amount as a person (and Binance) writes it: ``0.0000001``, ``60000``, ``0.008``;
+    never an exponent (``str`` gives ``1.0E-7``, ``normalize`` gives ``6E+4``), no trailing
+    zeros."""
+    return format(value.normalize(), "f")

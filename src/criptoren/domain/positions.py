@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from criptoren.domain.money import plain
 from criptoren.domain.orders import Side
 
 ZERO = Decimal(0)
@@ -132,16 +133,11 @@ def sale_shortfall(quantity: Decimal, held: Decimal, reserved: Decimal, asset: s
     available = held - reserved
     if quantity <= available:
         return None
-    wanted = f"cannot sell {_plain(quantity)} {asset}"
+    wanted = f"cannot sell {plain(quantity)} {asset}"
     if reserved <= 0:
-        return f"{wanted}: holdings are {_plain(max(held, ZERO))} {asset}"
+        return f"{wanted}: holdings are {plain(max(held, ZERO))} {asset}"
     return (
-        f"{wanted}: holdings are {_plain(max(held, ZERO))} {asset} with {_plain(reserved)} "
-        f"{asset} reserved by waiting sells ({_plain(max(available, ZERO))} {asset} "
+        f"{wanted}: holdings are {plain(max(held, ZERO))} {asset} with {plain(reserved)} "
+        f"{asset} reserved by waiting sells ({plain(max(available, ZERO))} {asset} "
         "unreserved); cancel a waiting sell first"
     )
-
-
-def _plain(value: Decimal) -> str:
-    """``0.008`` rather than ``0.00800000`` or ``8E-3``."""
-    return f"{value.normalize():f}"
