@@ -516,8 +516,12 @@ def ratio_of(run: Run, label: str, base: str) -> float:
 
 
 def report_scaling(runs: list[Run], workers: int) -> bool:
-    """Reads with N workers against 1 worker, with the bare app's own scaling for reference."""
+    """Reads with N workers against 1 worker, with the bare app's own scaling for reference;
+    each read also as a share of the bare app's GET with as many workers (its ceiling here:
+    a read whose 1-worker figure is already above 1/1.6 of that ceiling cannot scale ×1.6
+    on this machine, however well it scales)."""
     ok = True
+    ceiling = _bare_scaled_rps(runs)
     print(f"\nScaling with {workers} workers (bar: reads ≥ {SCALE_BAR}×)")
     for run in runs:
         if run.baseline is None:
@@ -530,8 +534,21 @@ def report_scaling(runs: list[Run], workers: int) -> bool:
             passed = scale >= SCALE_BAR or f.kind != "read"  # the bar is on the reads
             ok = ok and passed
             mark = "(reference)" if f.kind != "read" else verdict(passed)
-            print(f"  {run.title:<44} {label:<28} ×{scale:.2f} {mark}")
+            share = (
+                f"  ({f.rps / ceiling:.0%} of the bare app's)"
+                if ceiling and f.kind == "read"
+                else ""
+            )
+            print(f"  {run.title:<44} {label:<28} ×{scale:.2f} {mark}{share}")
     return ok
+
+
+def _bare_scaled_rps(runs: list[Run]) -> float | None:
+    """The bare app's GET req/s with several workers, when this run measured it."""
+    for run in runs:
+        if run.title.startswith("bare app") and run.workers > 1 and "bare GET /" in run.figures:
+            return run.figures["bare GET /"].rps
+    return None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
