@@ -86,6 +86,23 @@ async def test_non_ascii_digits_are_refused(service: Harness, amount: str) -> No
     assert await _trades(service, auth) == []
 
 
+async def test_amount_refusals_say_what_is_wrong_in_one_sentence(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    for amount, why in (
+        ("60_000", "amounts take no digit separators: '60_000'"),
+        ("abc", "not a number: 'abc'"),
+        ("-5", "amount must be greater than zero"),
+    ):
+        order = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_alvo": amount}
+        response = await service.http.post(
+            "/posicionar-compra", json={**order, "quantidade": "1"}, headers=auth
+        )
+        _assert_validation_error(response)
+        assert response.json()["error"]["message"] == f"preco_alvo: {why}"
+    listed = await service.http.get("/api/v1/orders", headers=auth)
+    assert listed.json() == []
+
+
 @pytest.mark.parametrize("disguised", [True, "1", 1.0, "１", [1]])
 async def test_ids_are_json_integers_only(service: Harness, disguised: Any) -> None:
     client_id, auth = await service.new_client()

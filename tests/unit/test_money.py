@@ -22,7 +22,22 @@ def test_parse_keeps_exact_values(raw: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [0.1, True, "abc", "NaN", "Infinity", "", None, [1], "６００００", "٣٠٠٠٠", "1\u00a0"]
+    "raw",
+    [
+        0.1,
+        True,
+        "abc",
+        "NaN",
+        "Infinity",
+        "",
+        None,
+        [1],
+        "６００００",
+        "٣٠٠٠٠",
+        "1\u00a0",
+        "60_000",
+        "6_0000",
+    ],
 )
 def test_parse_refuses_floats_and_garbage(raw: object) -> None:
     with pytest.raises(AmountError):

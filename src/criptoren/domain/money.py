@@ -39,6 +39,9 @@ def _parse_text(value: str) -> Decimal:
     if not text.isascii():
         # Decimal() reads any Unicode digit ("６００００", "٣٠٠٠٠"): amounts are ASCII only
         raise AmountError(f"amounts use ASCII digits only: {shown}")
+    if "_" in text:
+        # Decimal() reads "60_000" (and "6_0000") as 60000: a typo must not become a price
+        raise AmountError(f"amounts take no digit separators: {shown}")
     try:
         return Decimal(text)
     except InvalidOperation:
