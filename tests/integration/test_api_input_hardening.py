@@ -103,6 +103,20 @@ async def test_amount_refusals_say_what_is_wrong_in_one_sentence(service: Harnes
     assert listed.json() == []
 
 
+async def test_text_too_long_is_refused_in_characters(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    body = {**PT_SALE, "cliente_id": client_id, "ordem_id": "x" * 65}
+    response = await service.http.post("/registrar-compra", json=body, headers=auth)
+    _assert_validation_error(response)
+    said = "ordem_id: String should have at most 64 characters"
+    assert response.json()["error"]["message"] == said
+    alert = {"symbol": "BTCUSDT", "condition": "gte", "price": "70000", "note": "x" * 201}
+    response = await service.http.post("/api/v1/alerts", json=alert, headers=auth)
+    _assert_validation_error(response)
+    assert response.json()["error"]["message"] == "note: String should have at most 200 characters"
+    assert await _trades(service, auth) == []
+
+
 @pytest.mark.parametrize("disguised", [True, "1", 1.0, "１", [1]])
 async def test_ids_are_json_integers_only(service: Harness, disguised: Any) -> None:
     client_id, auth = await service.new_client()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict, StrictBool
 
-from criptoren.api.types import Amount, BodyId, MoneyOut, PlainText, SymbolText
+from criptoren.api.types import NO_CONTROL_CHARACTERS, Amount, BodyId, MoneyOut, SymbolText
 from criptoren.domain.alerts import (
     DEFAULT_COOLDOWN_SECONDS,
     MAX_NOTE_LENGTH,
@@ -19,7 +19,7 @@ from criptoren.services.alerts import AlertRequest
 
 ConditionText = Literal["gte", "lte", "cross", "move_pct"]
 Seconds = Annotated[int, Strict()]
-Note = Annotated[PlainText, Field(max_length=MAX_NOTE_LENGTH)]
+Note = Annotated[str, Field(max_length=MAX_NOTE_LENGTH), NO_CONTROL_CHARACTERS]
 CONDITION_HELP = (
     "gte: a trade at or above price; lte: at or below; cross: reaching price from the other "
     "side; move_pct: a move of at least percent against the trailing window's oldest trade."

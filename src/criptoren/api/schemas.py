@@ -7,11 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from criptoren.api.types import Amount, BodyId, FeeAmount, MoneyOut, PlainText, SymbolText
+from criptoren.api.types import (
+    NO_CONTROL_CHARACTERS,
+    Amount,
+    BodyId,
+    FeeAmount,
+    MoneyOut,
+    SymbolText,
+)
 from criptoren.domain.orders import Condition, OrderStatus, Side
 
 ConditionText = Literal["lte", "gte", "<=", ">=", "≤", "≥"]
-OptionalText = Annotated[PlainText | None, Field(default=None, max_length=64)]
+ShortText = Annotated[str, Field(max_length=64), NO_CONTROL_CHARACTERS]
+OptionalText = Annotated[ShortText | None, Field(default=None)]
 
 
 class PosicionarBody(BaseModel):

@@ -90,8 +90,9 @@ def _plain(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-PlainText = Annotated[str, AfterValidator(_plain)]
-"""Free text to store: no control characters (NUL, newlines, escapes)."""
-
+NO_CONTROL_CHARACTERS = AfterValidator(_plain)
+"""Refuses control characters (NUL, newlines, escapes) in free text to store. Put a length
+limit before it (``Annotated[str, Field(max_length=n), NO_CONTROL_CHARACTERS]``): after it,
+pydantic checks the length of a validator's result and says "items" for characters."""
 SymbolText = Annotated[str, Field(min_length=1, max_length=20, examples=["BTCUSDT"])]
 """A symbol as typed by a user (case-insensitive)."""
