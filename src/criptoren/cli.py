@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from criptoren.bootstrap import Container, build_container
 from criptoren.cli_audit import audit_app
-from criptoren.config import Mode, Role, Settings, get_settings
+from criptoren.config import Mode, Role, Settings, get_settings, settings_problems
 from criptoren.db.availability import database_unreachable, describe, missing_sqlite_folder
 from criptoren.db.migrate import schema_problem, upgrade
 from criptoren.db.session import is_sqlite
@@ -55,6 +56,9 @@ def _run(work: Coroutine[Any, Any, T], url: str) -> T:
 
 def _run_in_session(work: Callable[[Container, AsyncSession], Awaitable[T]]) -> T:
     settings = get_settings()
+    problem = _run(schema_problem(settings.database_url), settings.database_url)
+    if problem is not None:  # say "run migrate", not "cannot reach" a database that answered
+        _fail(problem)
 
     async def _main() -> T:
         container = build_container(settings)
@@ -264,5 +268,12 @@ app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """The ``criptoren`` command: settings that do not validate are one line each, exit 1."""
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
+        raise SystemExit(1) from None

@@ -8,7 +8,14 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PRODUCTION_REST_URL = "https://api.binance.com"
@@ -22,6 +29,14 @@ PRODUCTION_REST_HOSTS = frozenset(
 )
 PLACEHOLDER_TOKENS = frozenset({"", "changeme", "changethis", "admin", "secret", "token"})
 MIN_ADMIN_TOKEN_LENGTH = 16
+# the URL schemes people write, and the driver the service talks through for each
+DATABASE_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
 
 
 class Mode(StrEnum):
@@ -111,6 +126,20 @@ class Settings(BaseSettings):
     notify_catch_up_seconds: Annotated[float, Field(gt=0)] = 2.0
     price_announce_seconds: Annotated[float, Field(ge=0, le=0.1)] = 0.02
 
+    @field_validator("database_url")
+    @classmethod
+    def _our_driver(cls, value: str) -> str:
+        # postgresql:// (or postgres://, as hosting platforms write it) would otherwise load
+        # psycopg2, which is not installed: each scheme goes to the driver the service uses
+        scheme, separator, rest = value.partition("://")
+        driver = DATABASE_DRIVERS.get(scheme.lower()) if separator else None
+        if driver is None:  # the URL itself is not repeated: it may hold a password
+            raise ValueError(
+                "CRIPTOREN_DATABASE_URL must be a PostgreSQL URL "
+                "(postgresql://user@host:5432/name) or a SQLite one (sqlite:///./criptoren.db)"
+            )
+        return f"{driver}://{rest}"
+
     @field_validator("admin_token")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -154,6 +183,21 @@ class Settings(BaseSettings):
         if url == TESTNET_REST_URL:
             return "binance-testnet"
         return f"custom ({url})"
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One sentence per setting that did not validate: its variable and why (never its value,
+    which may be a secret)."""
+    problems = []
+    for error in exc.errors():
+        why = str(error.get("ctx", {}).get("error", error["msg"]))
+        names = [str(part) for part in error["loc"]]
+        if not names or why.startswith("CRIPTOREN_"):  # the sentence names its variables
+            problems.append(why)
+            continue
+        variable = names[0] if names[0].isupper() else f"CRIPTOREN_{names[0].upper()}"
+        problems.append(f"{variable}: {why}")
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from criptoren.config import Mode, Settings
+from criptoren.config import Mode, Settings, settings_problems
 
 
 def test_defaults_are_zero_setup_paper_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,3 +58,45 @@ def test_testnet_switch_moves_only_unset_urls() -> None:
     )
     assert local.binance_rest_url == "http://127.0.0.1:9"
     assert local.venue == "custom (http://127.0.0.1:9)"
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@db:5432/c", "postgresql+asyncpg://u:p@db:5432/c"),
+        ("postgres://u:p@db/c", "postgresql+asyncpg://u:p@db/c"),
+        ("postgresql+asyncpg://u@db/c", "postgresql+asyncpg://u@db/c"),
+        ("sqlite:///./c.db", "sqlite+aiosqlite:///./c.db"),
+        ("sqlite+aiosqlite:////data/c.db", "sqlite+aiosqlite:////data/c.db"),
+    ],
+)
+def test_database_urls_go_to_the_drivers_the_service_uses(given: str, used: str) -> None:
+    assert Settings(database_url=given, _env_file=None).database_url == used  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root:hunter2@db/c", "postgresql+psycopg2://u:hunter2@db/c", "criptoren.db"]
+)
+def test_other_databases_are_refused_without_echoing_the_url(url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    problems = settings_problems(caught.value)
+    assert len(problems) == 1
+    assert problems[0].startswith("CRIPTOREN_DATABASE_URL must be a PostgreSQL URL")
+    assert "hunter2" not in problems[0]
+
+
+def test_each_problem_names_its_variable_and_never_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRIPTOREN_DB_POOL_SIZE", "0")
+    monkeypatch.setenv("CRIPTOREN_ADMIN_TOKEN", "short-secret")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    problems = settings_problems(caught.value)
+    assert sorted(problems) == [
+        "CRIPTOREN_ADMIN_TOKEN is a placeholder or shorter than 16 characters; generate one "
+        "with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        "CRIPTOREN_DB_POOL_SIZE: Input should be greater than or equal to 1",
+    ]
+    assert not any("short-secret" in problem for problem in problems)
