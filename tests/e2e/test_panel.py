@@ -163,6 +163,12 @@ async def test_a_client_trades_live_without_reloading(panel: Panel) -> None:
     await expect(page.get_by_test_id("order-error")).to_be_visible()
     await expect(page.locator("#err-quantity")).to_contain_text("Informe um número positivo")
     await expect(page.get_by_test_id("order-quantity")).to_have_attribute("aria-invalid", "true")
+    # a price under the symbol's minimum: the refusal in Portuguese, next to the price
+    await page.get_by_test_id("order-price").fill("0,001")
+    await page.get_by_test_id("order-quantity").fill("0,01")
+    await page.get_by_test_id("order-submit").click()
+    await expect(page.locator("#err-target_price")).to_contain_text("Preço abaixo do mínimo")
+    await expect(page.get_by_test_id("order-price")).to_have_attribute("aria-invalid", "true")
     assert len(await orders_of(service, token)) == 2
 
     # trades as CSV: the ledger's exact figures

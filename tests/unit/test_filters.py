@@ -62,6 +62,8 @@ def test_valid_order_passes() -> None:
     ("price", "quantity", "code"),
     [
         ("62000.001", "0.005", "price_off_tick"),
+        ("0.001", "0.005", "price_too_low"),
+        ("2000000", "0.005", "price_too_high"),
         ("62000", "0.000015", "quantity_off_step"),
         ("62000", "0.000001", "quantity_too_small"),
         ("62000", "9001", "quantity_too_large"),

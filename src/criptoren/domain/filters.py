@@ -96,9 +96,15 @@ def round_down_to_step(value: Decimal, step: Decimal) -> Decimal:
 def check_price(rules: SymbolRules, price: Decimal, field: str = "price") -> None:
     """Refuse a price outside ``PRICE_FILTER``."""
     if rules.min_price and price < rules.min_price:
-        raise InvalidInput(f"{field} {plain(price)} is below the minimum {plain(rules.min_price)}")
+        raise InvalidInput(
+            f"{field} {plain(price)} is below the minimum {plain(rules.min_price)}",
+            code="price_too_low",
+        )
     if rules.max_price and price > rules.max_price:
-        raise InvalidInput(f"{field} {plain(price)} is above the maximum {plain(rules.max_price)}")
+        raise InvalidInput(
+            f"{field} {plain(price)} is above the maximum {plain(rules.max_price)}",
+            code="price_too_high",
+        )
     if not is_multiple(price, rules.tick_size):
         raise InvalidInput(
             f"{field} {plain(price)} is not a multiple of the tick size {plain(rules.tick_size)}",

@@ -13,6 +13,8 @@ const FIELD_OF_CODE = {
   notional_too_large: 'quantity',
   insufficient_holdings: 'quantity',
   price_off_tick: 'target_price',
+  price_too_low: 'target_price',
+  price_too_high: 'target_price',
   unknown_symbol: 'symbol',
   symbol_not_trading: 'symbol',
 };
