@@ -168,6 +168,8 @@ async def test_a_client_trades_live_without_reloading(panel: Panel) -> None:
     await page.get_by_test_id("order-quantity").fill("0,01")
     await page.get_by_test_id("order-submit").click()
     await expect(page.locator("#err-target_price")).to_contain_text("Preço abaixo do mínimo")
+    refusal = page.get_by_test_id("order-error")
+    await expect(refusal).to_have_text("A ordem não foi aceita. Preço abaixo do mínimo do símbolo.")
     await expect(page.get_by_test_id("order-price")).to_have_attribute("aria-invalid", "true")
     assert len(await orders_of(service, token)) == 2
 

@@ -16,6 +16,8 @@ const FIELD_OF_CODE = {
   price_too_low: 'target_price',
   price_too_high: 'target_price',
   unknown_symbol: 'symbol',
+  reference_price_stale: 'condition',
+  reference_price_unavailable: 'condition',
   symbol_not_trading: 'symbol',
 };
 const $ = (id) => document.getElementById(id);
@@ -85,6 +87,7 @@ export class OrderForm {
       const known = t(`err_${error.code}`);
       const words = known === `err_${error.code}` ? error.message : `${known} (${error.message})`;
       if (name) messages[name] = words;
+      if (known !== `err_${error.code}`) return this.show(messages, `${t('order_error')} ${known}`);
     }
     this.show(messages, `${t('order_error')} ${error.message}`);
   }
