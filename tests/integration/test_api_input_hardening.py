@@ -30,6 +30,9 @@ async def _post(
     return await service.http.post(path, content=content, headers=headers)
 
 
+_V1_ORDER = {"symbol": "BTCUSDT", "side": "buy", "target_price": "59000", "quantity": "0.001"}
+
+
 def _assert_validation_error(response: Any) -> None:
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
@@ -115,6 +118,36 @@ async def test_text_too_long_is_refused_in_characters(service: Harness) -> None:
     _assert_validation_error(response)
     assert response.json()["error"]["message"] == "note: String should have at most 200 characters"
     assert await _trades(service, auth) == []
+
+
+async def test_a_misspelt_or_foreign_field_is_refused_not_ignored(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    order = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_alvo": "59000"}
+    # "condition" is the English body's name: ignored, the condition would be inferred
+    for path, body, field in (
+        ("/posicionar-compra", {**order, "quantidade": "0.001", "condition": "gte"}, "condition"),
+        ("/api/v1/orders", {**_V1_ORDER, "condicao": "gte"}, "condicao"),
+    ):
+        response = await service.http.post(path, json=body, headers=auth)
+        _assert_validation_error(response)
+        said = f"{field}: unknown field (check its name: this body does not take it)"
+        assert response.json()["error"]["message"] == said
+    listed = await service.http.get("/api/v1/orders", headers=auth)
+    assert listed.json() == []
+
+
+async def test_a_key_given_twice_is_refused(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    body = (
+        f'{{"cliente_id": {client_id}, "symbol": "BTCUSDT", "preco_alvo": "1000",'
+        ' "preco_alvo": "2000", "quantidade": "0.01"}'
+    )
+    headers = {**auth, "content-type": "application/json"}
+    response = await service.http.post("/posicionar-compra", content=body, headers=headers)
+    _assert_validation_error(response)
+    assert "duplicate key 'preco_alvo'" in response.json()["error"]["message"]
+    listed = await service.http.get("/api/v1/orders", headers=auth)
+    assert listed.json() == []
 
 
 @pytest.mark.parametrize("disguised", [True, "1", 1.0, "１", [1]])

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict, StrictBool
 
-from criptoren.api.types import NO_CONTROL_CHARACTERS, Amount, BodyId, MoneyOut, SymbolText
+from criptoren.api.types import NO_CONTROL_CHARACTERS, Amount, Body, BodyId, MoneyOut, SymbolText
 from criptoren.domain.alerts import (
     DEFAULT_COOLDOWN_SECONDS,
     MAX_NOTE_LENGTH,
@@ -26,7 +26,7 @@ CONDITION_HELP = (
 )
 
 
-class AlertIn(BaseModel):
+class AlertIn(Body):
     """Create an alert: ``price`` for gte/lte/cross, ``percent`` + ``window_seconds`` for
     move_pct."""
 
@@ -68,7 +68,7 @@ class AlertOut(BaseModel):
     created_at: datetime
 
 
-class AlertaIn(BaseModel):
+class AlertaIn(Body):
     """Criar um alerta: ``preco`` para gte/lte/cross, ``percentual`` + ``janela_segundos``
     para move_pct."""
 

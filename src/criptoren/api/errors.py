@@ -40,6 +40,8 @@ def error_response(
 
 def _message(error: dict[str, Any]) -> str:
     message = str(error.get("msg", ""))
+    if error.get("type") == "extra_forbidden":
+        message = "unknown field (check its name: this body does not take it)"
     if error.get("type") == "value_error":  # our validator's sentence, without pydantic's
         message = str(error.get("ctx", {}).get("error", message))  # "Value error, " before it
     if error.get("type") == "json_invalid":  # say why: "number too long", "nested too deeply"

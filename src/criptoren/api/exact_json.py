@@ -20,14 +20,28 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"preco_alvo": "1000", "preco_alvo": "2000"} would be 2000 here and may be 1000 to a
+    # proxy or log that read the first: a body that says two things is refused
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for n, key in enumerate(keys) if key in keys[:n])
+        raise json.JSONDecodeError(f"duplicate key {twice[:40]!r}", "", 0)
+    return found
+
+
 def loads_exact(body: bytes) -> Any:
-    """``json.loads`` where 0.1 stays 0.1: floats become ``Decimal``; NaN/Infinity are refused."""
+    """``json.loads`` where 0.1 stays 0.1: floats become ``Decimal``; NaN/Infinity and a key
+    given twice in one object are refused."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("body is not UTF-8", repr(body[:40]), exc.start) from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object
+        )
     except json.JSONDecodeError:
         raise
     except RecursionError:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from criptoren.api.types import BodyId
+from criptoren.api.types import Body, BodyId
 from criptoren.db.notifications import ChannelRow, DeliveryRow
 from criptoren.domain.notifications import (
     MAX_ADDRESS_LENGTH,
@@ -35,7 +35,7 @@ def _request(kind: str, url: str | None, address: str | None, client: int | None
     return ChannelRequest(chosen, url, client)
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(Body):
     """A channel: ``{"kind":"webhook","url"}``, ``{"kind":"email","address"}`` or
     ``{"kind":"apprise","url"}``."""
 
@@ -97,7 +97,7 @@ def created_out(created: CreatedChannel) -> ChannelOut:
     return channel_out(created.channel, created.secret)
 
 
-class PreferencesIn(BaseModel):
+class PreferencesIn(Body):
     """The order events that notify the client (any of placed, triggered, executed,
     failed, cancelled; ``[]``: none)."""
 
@@ -147,7 +147,7 @@ def notification_out(row: DeliveryRow) -> NotificationOut:
 # --- Portuguese ------------------------------------------------------------------------
 
 
-class CanalIn(BaseModel):
+class CanalIn(Body):
     """Um canal: ``{"tipo":"webhook","url"}``, ``{"tipo":"email","endereco"}`` ou
     ``{"tipo":"apprise","url"}``."""
 
@@ -192,7 +192,7 @@ def canal_out(row: ChannelRow, secret: str | None = None) -> CanalOut:
     )
 
 
-class PreferenciasIn(BaseModel):
+class PreferenciasIn(Body):
     """Os eventos de ordem que notificam o cliente."""
 
     cliente_id: BodyId | None = None

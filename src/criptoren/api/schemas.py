@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from criptoren.api.types import (
     NO_CONTROL_CHARACTERS,
     Amount,
+    Body,
     BodyId,
     FeeAmount,
     MoneyOut,
@@ -22,7 +23,7 @@ ShortText = Annotated[str, Field(max_length=64), NO_CONTROL_CHARACTERS]
 OptionalText = Annotated[ShortText | None, Field(default=None)]
 
 
-class PosicionarBody(BaseModel):
+class PosicionarBody(Body):
     """Original body of ``/posicionar-compra`` (and ``/posicionar-venda``)."""
 
     model_config = ConfigDict(
@@ -45,7 +46,7 @@ class PosicionarBody(BaseModel):
     )
 
 
-class RegistrarBody(BaseModel):
+class RegistrarBody(Body):
     """Original body of ``/registrar-compra`` and ``/registrar-venda``."""
 
     model_config = ConfigDict(
@@ -109,7 +110,7 @@ class NegociacaoOut(BaseModel):
     executado_em: datetime
 
 
-class OrderIn(BaseModel):
+class OrderIn(Body):
     """Position an order (``client_id`` defaults to the token's client)."""
 
     client_id: BodyId | None = None
@@ -144,7 +145,7 @@ class OrderOut(BaseModel):
     distance_percent: str | None = Field(default=None, description="distance in % of last.")
 
 
-class TradeIn(BaseModel):
+class TradeIn(Body):
     """Record a trade executed elsewhere."""
 
     client_id: BodyId | None = None
@@ -227,7 +228,7 @@ class MonitorOut(BaseModel):
     market: dict[str, object] | None = None
 
 
-class ClientIn(BaseModel):
+class ClientIn(Body):
     """Create a client."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]

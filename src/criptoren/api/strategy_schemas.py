@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from criptoren.api.types import Amount, BodyId, MoneyOut, SymbolText
+from criptoren.api.types import Amount, Body, BodyId, MoneyOut, SymbolText
 from criptoren.db.models import StrategyRow
 from criptoren.domain.strategies import StrategyKind
 from criptoren.services.strategies import StrategyRequest
@@ -21,7 +21,7 @@ IntervalText = Annotated[str, Field(max_length=4, examples=["5m"])]
 Pct = Annotated[Amount, Field(description="Percent of the entry price.")]
 
 
-class StrategyIn(BaseModel):
+class StrategyIn(Body):
     """Enable a channel strategy: exactly one of ``quantity`` and ``quote_amount``."""
 
     client_id: BodyId | None = None
@@ -63,7 +63,7 @@ class StrategyOut(BaseModel):
     created_at: datetime
 
 
-class EstrategiaIn(BaseModel):
+class EstrategiaIn(Body):
     """Ativar uma estratégia de canal: ``quantidade`` ou ``valor_cotacao``, um só."""
 
     cliente_id: BodyId | None = None

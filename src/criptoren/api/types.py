@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     Strict,
@@ -96,3 +98,11 @@ limit before it (``Annotated[str, Field(max_length=n), NO_CONTROL_CHARACTERS]``)
 pydantic checks the length of a validator's result and says "items" for characters."""
 SymbolText = Annotated[str, Field(min_length=1, max_length=20, examples=["BTCUSDT"])]
 """A symbol as typed by a user (case-insensitive)."""
+
+
+class Body(BaseModel):
+    """A request body: a field it does not know is refused (422), not ignored: a misspelt
+    optional field (``"condition"`` on ``/posicionar-compra``, which reads ``condicao``) would
+    otherwise place an order on terms the client did not ask for."""
+
+    model_config = ConfigDict(extra="forbid")
