@@ -112,6 +112,26 @@ async def test_sale_beyond_holdings_is_refused_and_not_stored(service: Harness) 
     assert [t["tipo"] for t in trades] == ["buy"]
 
 
+async def test_a_sale_paying_its_fee_in_the_base_asset_must_cover_it(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    await service.buy(auth, client_id, preco_executado="60000", quantidade="0.01")
+    sale = {"symbol": "BTCUSDT", "preco_executado": "62000", "taxa": "0.00001", "taxa_ativo": "BTC"}
+    refused = await service.http.post(
+        "/registrar-venda", json={**sale, "quantidade": "0.01"}, headers=auth
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == {
+        "code": "insufficient_holdings",
+        "message": "cannot sell 0.01 BTC and pay a fee of 0.00001 BTC: holdings are 0.01 BTC",
+    }
+    sold = await service.http.post(
+        "/registrar-venda", json={**sale, "quantidade": "0.00999"}, headers=auth
+    )
+    assert sold.status_code == 201, sold.text
+    [position] = (await service.http.get("/api/v1/positions", headers=auth)).json()
+    assert (position["quantity"], position["average_cost"]) == ("0.00000000", "0.00000000")
+
+
 async def test_positioned_sell_cannot_exceed_unreserved_holdings(service: Harness) -> None:
     client_id, auth = await service.new_client()
     await service.buy(auth, client_id, preco_executado="60000", quantidade="0.01")

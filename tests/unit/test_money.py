@@ -84,7 +84,13 @@ def test_nine_places_are_refused_unless_they_are_zero(value: Decimal) -> None:
     | st.decimals(min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT, allow_nan=False)
 )
 def test_the_api_writes_amounts_with_eight_places_rounded_half_to_even(value: Decimal) -> None:
-    assert money_text(value) == format(value.quantize(Decimal("0.00000001")), "f")
+    expected = format(value.quantize(Decimal("0.00000001")), "f")
+    assert money_text(value) == ("0.00000000" if expected == "-0.00000000" else expected)
+
+
+@pytest.mark.parametrize("value", ["-0", "-0E-8", "-0.000000004"])
+def test_the_api_never_writes_a_negative_zero(value: str) -> None:
+    assert money_text(Decimal(value)) == "0.00000000"
 
 
 @pytest.mark.parametrize(

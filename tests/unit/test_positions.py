@@ -123,3 +123,12 @@ def test_a_sale_may_not_eat_reserved_quantity() -> None:
     )
     plain = sale_shortfall(Decimal("0.02"), Decimal("0.01"), Decimal(0), "BTC")
     assert plain == "cannot sell 0.02 BTC: holdings are 0.01 BTC"
+
+
+def test_a_sale_must_also_cover_its_fee_in_the_base_asset() -> None:
+    # the fee comes out of the holdings (held_quantity): selling all of them and paying it
+    # in BTC would leave a negative position
+    fee = Decimal("0.00001")
+    refusal = sale_shortfall(Decimal("0.005"), Decimal("0.005"), Decimal(0), "BTC", fee)
+    assert refusal == "cannot sell 0.005 BTC and pay a fee of 0.00001 BTC: holdings are 0.005 BTC"
+    assert sale_shortfall(Decimal("0.00499"), Decimal("0.005"), Decimal(0), "BTC", fee) is None

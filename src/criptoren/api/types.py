@@ -58,10 +58,15 @@ _INPUT_SCHEMA = WithJsonSchema(
 MONEY_FORMAT = f".{SCALE}f"
 
 
+NEGATIVE_ZERO = "-" + format(Decimal(0), MONEY_FORMAT)
+
+
 def money_text(value: Decimal) -> str:
     """An amount as the API writes it: a string with the ledger's 8 decimal places (rounded
-    half to even, as ``quantize`` would; half the cost, and every amount in a listing pays it)."""
-    return format(value, MONEY_FORMAT)
+    half to even, as ``quantize`` would; half the cost, and every amount in a listing pays it),
+    never ``-0.00000000`` (a zero computed from negatives, or a tiny negative rounded)."""
+    text = format(value, MONEY_FORMAT)
+    return text if text != NEGATIVE_ZERO else NEGATIVE_ZERO[1:]
 
 
 _OUTPUT = PlainSerializer(money_text, return_type=str, when_used="json")

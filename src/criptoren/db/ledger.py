@@ -34,7 +34,13 @@ from criptoren.db.models import Client, PositionedOrder, Symbol, Trade
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import OrderStatus, Side
-from criptoren.domain.positions import TradeFact, held_quantity, sale_shortfall, trade_fact
+from criptoren.domain.positions import (
+    ZERO,
+    TradeFact,
+    held_quantity,
+    sale_shortfall,
+    trade_fact,
+)
 
 T = TypeVar("T")
 RESERVING = (OrderStatus.WAITING, OrderStatus.TRIGGERED)
@@ -282,6 +288,7 @@ def sale_refusal(
     quantity: Decimal,
     *,
     count_reserved: bool,
+    fee_in_base: Decimal = ZERO,
 ) -> str | None:
     """Lock the client's holdings; why selling ``quantity`` is refused (``None``: allowed).
 
@@ -292,7 +299,7 @@ def sale_refusal(
     connection.execute(_LOCK_CLIENT, {"client_id": client_id})
     held = holdings(connection, client_id, rules)
     held_back = reserved(connection, client_id, rules.symbol_id) if count_reserved else Decimal(0)
-    return sale_shortfall(quantity, held, held_back, rules.base_asset)
+    return sale_shortfall(quantity, held, held_back, rules.base_asset, fee_in_base)
 
 
 class BatchHoldings:

@@ -124,16 +124,21 @@ def trade_fact(
     )
 
 
-def sale_shortfall(quantity: Decimal, held: Decimal, reserved: Decimal, asset: str) -> str | None:
+def sale_shortfall(
+    quantity: Decimal, held: Decimal, reserved: Decimal, asset: str, fee_in_base: Decimal = ZERO
+) -> str | None:
     """Why selling ``quantity`` is refused, or ``None`` when the unreserved holdings cover it.
 
     ``reserved`` is what waiting (or triggered) sells hold back: a sale may not eat it, so
-    waiting sells never exceed the holdings.
+    waiting sells never exceed the holdings. A fee paid in the base asset comes out of the
+    holdings too (:func:`held_quantity`), so the sale must cover it as well.
     """
     available = held - reserved
-    if quantity <= available:
+    if quantity + fee_in_base <= available:
         return None
     wanted = f"cannot sell {plain(quantity)} {asset}"
+    if fee_in_base:
+        wanted += f" and pay a fee of {plain(fee_in_base)} {asset}"
     if reserved <= 0:
         return f"{wanted}: holdings are {plain(max(held, ZERO))} {asset}"
     return (

@@ -18,6 +18,7 @@ from criptoren.db.types import utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
+from criptoren.domain.positions import ZERO
 from criptoren.errors import InvalidInput
 from criptoren.ports import TradeFollower
 from criptoren.services.auth import Principal, require_active_client
@@ -104,7 +105,9 @@ def _store(
     audit: Callable[[int], None],
 ) -> int:
     if values["type"] is Side.SELL:
-        refuse_sale(connection, values["client_id"], rules, values["quantity"])
+        fee = values["fee"] or ZERO
+        base_fee = fee if values["fee_asset"] == rules.base_asset else ZERO
+        refuse_sale(connection, values["client_id"], rules, values["quantity"], base_fee)
     trade_id = ledger.insert_trade(connection, values)
     audit(trade_id)
     return trade_id
@@ -118,9 +121,16 @@ def _recorded(
 
 
 def refuse_sale(
-    connection: Connection, client_id: int, rules: SymbolRules, quantity: Decimal
+    connection: Connection,
+    client_id: int,
+    rules: SymbolRules,
+    quantity: Decimal,
+    fee_in_base: Decimal = ZERO,
 ) -> None:
-    """Refuse (422) a new sale, recorded or positioned, that would eat reserved holdings."""
-    refusal = ledger.sale_refusal(connection, client_id, rules, quantity, count_reserved=True)
+    """Refuse (422) a new sale, recorded or positioned, that would eat reserved holdings (or
+    more than is held, with its fee when that is paid in the base asset)."""
+    refusal = ledger.sale_refusal(
+        connection, client_id, rules, quantity, count_reserved=True, fee_in_base=fee_in_base
+    )
     if refusal is not None:
         raise InvalidInput(refusal, code="insufficient_holdings")
