@@ -10,6 +10,7 @@ from tests.support.harness import Harness, running_service
 from tests.support.stream_client import open_stream
 
 UNAUTHORIZED = 4401
+MESSAGE_TOO_BIG = 1009
 
 
 @pytest.fixture
@@ -80,3 +81,18 @@ async def test_a_revoked_token_loses_its_open_streams_within_5_seconds(served: H
         assert await stream.close_code(timeout=5) == UNAUTHORIZED
         await bystander.send(type="ping")
         assert await bystander.next() == {"type": "pong"}
+
+
+@pytest.mark.parametrize("authenticated", [False, True])
+async def test_a_message_over_the_body_limit_closes_the_stream(
+    served: Harness, authenticated: bool
+) -> None:
+    # uvicorn would read up to 16 MiB, even from a client that has not authenticated yet
+    _, auth = await served.new_client()
+    async with open_stream(served, auth if authenticated else None) as stream:
+        if authenticated:
+            assert (await stream.next())["type"] == "snapshot"
+        await stream.ws.send("x" * (64 * 1024 + 1))
+        assert await stream.close_code() == MESSAGE_TOO_BIG
+    async with open_stream(served, auth) as again:  # the service streams on
+        assert (await again.next())["type"] == "snapshot"

@@ -152,6 +152,9 @@ def server_config(
         ws_ping_interval=settings.stream_ping_interval_seconds,
         ws_ping_timeout=settings.stream_ping_timeout_seconds,
         ws_per_message_deflate=False,
+        # a stream message (auth, watch, ping: bytes to a few hundred) has the body limit of
+        # a request, not uvicorn's 16 MiB, which any client could send before it authenticates
+        ws_max_size=settings.max_body_bytes,
         # a request or stream that does not end by itself is cancelled, not waited for
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
