@@ -25,6 +25,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: BODY_TOO_LARGE,
+    431: "headers_too_large",  # answered by the server's protocol (api.bounded_http)
 }
 
 

@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from criptoren.api.access_log import log_config
+from criptoren.api.bounded_http import BoundedHttpToolsProtocol
 from criptoren.config import Settings
 from criptoren.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from criptoren.stream.hub import GOING_AWAY
@@ -151,6 +152,7 @@ def server_config(
         workers=workers,
         ws_ping_interval=settings.stream_ping_interval_seconds,
         ws_ping_timeout=settings.stream_ping_timeout_seconds,
+        http=BoundedHttpToolsProtocol,  # httptools, with a limit on a request's head
         ws_per_message_deflate=False,
         # a stream message (auth, watch, ping: bytes to a few hundred) has the body limit of
         # a request, not uvicorn's 16 MiB, which any client could send before it authenticates
