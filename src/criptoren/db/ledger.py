@@ -288,7 +288,7 @@ def sale_refusal(
     quantity: Decimal,
     *,
     count_reserved: bool,
-    fee_in_base: Decimal = ZERO,
+    base_fee: Decimal = ZERO,
 ) -> str | None:
     """Lock the client's holdings; why selling ``quantity`` is refused (``None``: allowed).
 
@@ -299,7 +299,7 @@ def sale_refusal(
     connection.execute(_LOCK_CLIENT, {"client_id": client_id})
     held = holdings(connection, client_id, rules)
     held_back = reserved(connection, client_id, rules.symbol_id) if count_reserved else Decimal(0)
-    return sale_shortfall(quantity, held, held_back, rules.base_asset, fee_in_base)
+    return sale_shortfall(quantity, held, held_back, rules.base_asset, base_fee)
 
 
 class BatchHoldings:

@@ -22,6 +22,12 @@ class TradeFact:
     fee: Decimal = ZERO
     fee_in_base: bool = False
 
+    @property
+    def base_fee(self) -> Decimal:
+        """The fee when the exchange took it in the base asset (it comes out of the
+        holdings), else zero."""
+        return self.fee if self.fee_in_base else ZERO
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -75,7 +81,7 @@ def _sell(position: Position, trade: TradeFact) -> Position:
     held = position.quantity
     released = position.cost_basis * sold / held if held else ZERO
     proceeds = trade.price * sold - (trade.fee * trade.price if trade.fee_in_base else trade.fee)
-    remaining = position.quantity - sold - (trade.fee if trade.fee_in_base else ZERO)
+    remaining = position.quantity - sold - trade.base_fee
     return Position(
         remaining,
         position.cost_basis - released if remaining != 0 else ZERO,
@@ -95,8 +101,8 @@ def held_quantity(trades: Iterable[TradeFact]) -> Decimal:
     """Quantity held: Σ buys − Σ sells, less fees taken in the base asset."""
     total = ZERO
     for trade in trades:
-        base_fee = trade.fee if trade.fee_in_base else ZERO
-        total += trade.quantity - base_fee if trade.side is Side.BUY else -trade.quantity - base_fee
+        moved = trade.quantity if trade.side is Side.BUY else -trade.quantity
+        total += moved - trade.base_fee
     return total
 
 
@@ -125,20 +131,20 @@ def trade_fact(
 
 
 def sale_shortfall(
-    quantity: Decimal, held: Decimal, reserved: Decimal, asset: str, fee_in_base: Decimal = ZERO
+    quantity: Decimal, held: Decimal, reserved: Decimal, asset: str, base_fee: Decimal = ZERO
 ) -> str | None:
     """Why selling ``quantity`` is refused, or ``None`` when the unreserved holdings cover it.
 
     ``reserved`` is what waiting (or triggered) sells hold back: a sale may not eat it, so
     waiting sells never exceed the holdings. A fee paid in the base asset comes out of the
-    holdings too (:func:`held_quantity`), so the sale must cover it as well.
+    holdings too (:attr:`TradeFact.base_fee`), so the sale must cover it as well.
     """
     available = held - reserved
-    if quantity + fee_in_base <= available:
+    if quantity + base_fee <= available:
         return None
     wanted = f"cannot sell {plain(quantity)} {asset}"
-    if fee_in_base:
-        wanted += f" and pay a fee of {plain(fee_in_base)} {asset}"
+    if base_fee:
+        wanted += f" and pay a fee of {plain(base_fee)} {asset}"
     if reserved <= 0:
         return f"{wanted}: holdings are {plain(max(held, ZERO))} {asset}"
     return (

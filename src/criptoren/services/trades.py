@@ -18,7 +18,7 @@ from criptoren.db.types import utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
-from criptoren.domain.positions import ZERO
+from criptoren.domain.positions import ZERO, trade_fact
 from criptoren.errors import InvalidInput
 from criptoren.ports import TradeFollower
 from criptoren.services.auth import Principal, require_active_client
@@ -105,9 +105,11 @@ def _store(
     audit: Callable[[int], None],
 ) -> int:
     if values["type"] is Side.SELL:
-        fee = values["fee"] or ZERO
-        base_fee = fee if values["fee_asset"] == rules.base_asset else ZERO
-        refuse_sale(connection, values["client_id"], rules, values["quantity"], base_fee)
+        sale = trade_fact(
+            Side.SELL, values["price"], values["quantity"], values["fee"] or ZERO,
+            values["fee_asset"], rules.base_asset, rules.quote_asset,
+        )  # fmt: skip
+        refuse_sale(connection, values["client_id"], rules, sale.quantity, sale.base_fee)
     trade_id = ledger.insert_trade(connection, values)
     audit(trade_id)
     return trade_id
@@ -125,12 +127,12 @@ def refuse_sale(
     client_id: int,
     rules: SymbolRules,
     quantity: Decimal,
-    fee_in_base: Decimal = ZERO,
+    base_fee: Decimal = ZERO,
 ) -> None:
     """Refuse (422) a new sale, recorded or positioned, that would eat reserved holdings (or
     more than is held, with its fee when that is paid in the base asset)."""
     refusal = ledger.sale_refusal(
-        connection, client_id, rules, quantity, count_reserved=True, fee_in_base=fee_in_base
+        connection, client_id, rules, quantity, count_reserved=True, base_fee=base_fee
     )
     if refusal is not None:
         raise InvalidInput(refusal, code="insufficient_holdings")
