@@ -84,10 +84,10 @@ export class OrderForm {
     if (!error.details.length) {
       const name = FIELD_OF_CODE[error.code] || FIELDS.find((f) => error.message.startsWith(f))
         || (error.message.startsWith('price') ? 'target_price' : null);
-      const known = t(`err_${error.code}`);
-      const words = known === `err_${error.code}` ? error.message : `${known} (${error.message})`;
-      if (name) messages[name] = words;
-      if (known !== `err_${error.code}`) return this.show(messages, `${t('order_error')} ${known}`);
+      const key = `err_${error.code}`;
+      const known = t(key) === key ? null : t(key);  // t() gives back a key it does not know
+      if (name) messages[name] = known ? `${known} (${error.message})` : error.message;
+      if (known) return this.show(messages, `${t('order_error')} ${known}`);
     }
     this.show(messages, `${t('order_error')} ${error.message}`);
   }
