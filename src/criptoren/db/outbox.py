@@ -93,14 +93,14 @@ def _clients_among(postgres: bool) -> ColumnElement[bool]:
     return NotificationChannel.client_id.in_(select(listed.c.value))
 
 
-_ACTIVE_CHANNEL = NotificationChannel.deleted_at.is_(None)
+ACTIVE_CHANNEL = NotificationChannel.deleted_at.is_(None)
 _CHANNELS = {
     postgres: select(*_CHANNEL_COLUMNS)
     .outerjoin(
         NotificationPreference,
         NotificationPreference.client_id == NotificationChannel.client_id,
     )
-    .where(_clients_among(postgres), _ACTIVE_CHANNEL)
+    .where(_clients_among(postgres), ACTIVE_CHANNEL)
     .order_by(NotificationChannel.id)
     for postgres in (False, True)
 }
@@ -117,7 +117,7 @@ def channel_columns(client_id: BindParameter[int], postgres: bool) -> tuple[Labe
     listed = func.array_agg if postgres else func.group_concat
     channels = (
         select(listed(NotificationChannel.id))
-        .where(NotificationChannel.client_id == client_id, _ACTIVE_CHANNEL)
+        .where(NotificationChannel.client_id == client_id, ACTIVE_CHANNEL)
         .scalar_subquery()
     )
     events = (

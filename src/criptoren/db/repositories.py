@@ -142,9 +142,15 @@ def insert_order(connection: Connection, values: Mapping[str, Any], prefix: str)
     statement = _INSERT_NAMED_ORDER[connection.dialect.name == "postgresql"]
     *columns, channel_ids, events = connection.execute(statement, params).one()
     order = OrderRow(*columns)
-    if order.client_order_id != client_order_id(prefix, order.id):  # raises if too long
-        raise ValueError(f"order {order.id} was named {order.client_order_id!r}")
+    check_order_name(order, prefix)
     return NewOrder(order, chosen_of(order.client_id, channel_ids, events))
+
+
+def check_order_name(order: OrderRow, prefix: str) -> None:
+    """Raise unless the database named ``order`` as ``client_order_id`` would (which raises
+    for a name too long)."""
+    if order.client_order_id != client_order_id(prefix, order.id):
+        raise ValueError(f"order {order.id} was named {order.client_order_id!r}")
 
 
 @lru_cache(maxsize=8)

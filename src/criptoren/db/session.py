@@ -203,9 +203,23 @@ class Database:
             raise RuntimeError("no way to the database")
         return self._sqlite.read(partial(selected_rows, statement=statement, params=params))
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
-        """``work(connection)`` in one transaction, committed when it returns."""
+    async def write(
+        self,
+        work: Callable[[Connection], T],
+        alone: Callable[[Connection], T | None] | None = None,
+    ) -> T:
+        """``work(connection)`` in one transaction, committed when it returns.
+
+        ``alone``: the same write as one statement (``db.single_statement``). PostgreSQL
+        tries it first, in autocommit (the statement commits by itself: no ``BEGIN`` and
+        ``COMMIT`` round trips), and runs ``work`` only when it answers ``None`` (it wrote
+        nothing). SQLite ignores it: its transaction costs no round trip.
+        """
         if self._direct is not None:
+            if alone is not None:
+                done = await self._direct.read(alone)
+                if done is not None:
+                    return done
             return await self._direct.write(work)
         while self._loop_writer is not None:
             attempt = self._loop_writer.try_write(work)

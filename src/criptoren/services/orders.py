@@ -22,8 +22,9 @@ from criptoren.db.repositories import (
     order_listing,
     order_rows,
 )
+from criptoren.db.single_statement import insert_order_alone
 from criptoren.db.types import utcnow
-from criptoren.domain.audit import strategy_actor
+from criptoren.domain.audit import AuditEntry, strategy_actor
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import (
     Condition,
@@ -102,18 +103,35 @@ class OrderService:
             "created_at": request.created_at or utcnow(),
         }
         actor = strategy_actor(request.strategy_id) if request.strategy_id else principal.actor
-        store = partial(
-            self._store,
-            rules=rules,
-            values=values,
-            checked=not request.shares_reservation,
-            audit=lambda row: work.record(order_placed(row, actor)),
-        )
-        order = await work.write(store)
+        checked = not request.shares_reservation
+        order = await work.write(*self._writes(work, rules, values, actor, checked))
         placed = placed_order(order)
         for follower in self.followers:
             work.after_commit(partial(follower.order_placed, placed))
         return order
+
+    def _writes(
+        self,
+        work: UnitOfWork,
+        rules: SymbolRules,
+        values: dict[str, Any],
+        actor: str,
+        checked: bool,
+    ) -> tuple[Callable[[Connection], OrderRow], Callable[[Connection], OrderRow | None] | None]:
+        """The order's write as a transaction, and as one statement unless it is a sale to
+        check against the holdings (which reads them first, in the transaction)."""
+
+        def entry_of(row: OrderRow) -> AuditEntry:
+            return work.stamped(order_placed(row, actor))
+
+        def audit(row: OrderRow) -> None:
+            work.record(entry_of(row))
+
+        store = partial(self._store, rules=rules, values=values, checked=checked, audit=audit)
+        if checked and values["type"] is Side.SELL:
+            return store, None
+        prefix = self.client_order_prefix
+        return store, partial(insert_order_alone, values=values, prefix=prefix, entry_of=entry_of)
 
     def _store(
         self,

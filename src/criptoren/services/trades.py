@@ -14,6 +14,7 @@ from criptoren.config import Mode
 from criptoren.db import ledger
 from criptoren.db.models import Trade
 from criptoren.db.repositories import TradeRepository, TradeRow
+from criptoren.db.single_statement import insert_trade_alone
 from criptoren.db.types import utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.filters import SymbolRules, check_order
@@ -80,8 +81,18 @@ class TradeService:
             "mode": self.mode,
             "executed_at": utcnow(),
         }
-        audit = partial(_recorded, record=work.record, actor=principal.actor, values=values)
-        trade_id = await work.write(partial(_store, rules=rules, values=values, audit=audit))
+
+        def entry_of(trade_id: int) -> AuditEntry:
+            return work.stamped(_recorded(trade_id, principal.actor, values))
+
+        def audit(trade_id: int) -> None:
+            work.record(entry_of(trade_id))
+
+        store = partial(_store, rules=rules, values=values, audit=audit)
+        alone = None  # a sale is checked against the holdings, in a transaction
+        if request.side is Side.BUY:
+            alone = partial(insert_trade_alone, values=values, entry_of=entry_of)
+        trade_id = await work.write(store, alone=alone)
         for follower in self.followers:
             work.after_commit(partial(follower.trade_recorded, trade_id, client_id, rules.symbol))
         return TradeRow(id=trade_id, positioned_order_id=None, **values)
@@ -115,11 +126,9 @@ def _store(
     return trade_id
 
 
-def _recorded(
-    trade_id: int, record: Callable[..., None], actor: str, values: dict[str, Any]
-) -> None:
+def _recorded(trade_id: int, actor: str, values: dict[str, Any]) -> AuditEntry:
     data = {key: values[key] for key in TRADE_FIELDS}
-    record(AuditEntry(actor, "trade.recorded", "trade", trade_id, data, values["client_id"]))
+    return AuditEntry(actor, "trade.recorded", "trade", trade_id, data, values["client_id"])
 
 
 def refuse_sale(

@@ -105,11 +105,15 @@ class UnitOfWork:
 
         May be called from inside a :meth:`write` function (on its thread).
         """
-        stamped = [e if e.request_id else _with_request(e, self.request_id) for e in entries]
+        stamped = [self.stamped(entry) for entry in entries]
         if self._session is not None and self._session.in_transaction():
             audit.stage(self._session, stamped)
         else:
             self._audit.extend(stamped)
+
+    def stamped(self, entry: AuditEntry) -> AuditEntry:
+        """``entry`` with this request's id, unless it has one."""
+        return entry if entry.request_id else _with_request(entry, self.request_id)
 
     def after_commit(self, action: AfterCommit) -> None:
         """Run ``action`` once the request's transaction has committed (never on rollback)."""
@@ -138,11 +142,21 @@ class UnitOfWork:
             return await run_in(self._session, rows)
         return await self.database.fetch(statement, params)
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
-        """``work(connection)`` as (part of) the request's one transaction."""
+    async def write(
+        self,
+        work: Callable[[Connection], T],
+        alone: Callable[[Connection], T | None] | None = None,
+    ) -> T:
+        """``work(connection)`` as (part of) the request's one transaction.
+
+        ``alone``: the same write in one statement, its audit entry included (see
+        :meth:`Database.write`); used only when nothing else is pending.
+        """
         if self._session is not None and self._session.in_transaction():
             return await run_in(self._session, work)
-        value = await self.database.write(partial(_then_audit, work=work, pending=self._audit))
+        single = None if self._audit else alone  # entries recorded before need the transaction
+        then_audit = partial(_then_audit, work=work, pending=self._audit)
+        value = await self.database.write(then_audit, alone=single)
         self._committed = True
         return value
 
@@ -205,7 +219,11 @@ class SessionWork(UnitOfWork):
         """``work(connection)`` in the session's transaction."""
         return await run_in(self.session, work)
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
+    async def write(
+        self,
+        work: Callable[[Connection], T],
+        alone: Callable[[Connection], T | None] | None = None,
+    ) -> T:
         """``work(connection)`` in the session's transaction (committed by its owner)."""
         return await run_in(self.session, work)
 
