@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import groupby
+from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from criptoren.db.alerts import alerts_by_id, alerts_changed
@@ -40,6 +43,29 @@ WANTED = {
     Topic.STRATEGY: frozenset({"enabled", "paused", "deleted"}),
     Topic.ALERT: frozenset({"created", "deleted"}),
 }
+
+
+Job = Change | tuple[str, list[str]]
+"""An announced change, or symbols to watch (``watch``) or release."""
+_INDEXED = (
+    PositionedOrder.id,
+    PositionedOrder.symbol,
+    PositionedOrder.condition,
+    PositionedOrder.target_price,
+    PositionedOrder.created_at,
+)
+_WAITING = select(*_INDEXED).where(PositionedOrder.status == OrderStatus.WAITING)
+_WAITING_BY_ID = _WAITING.where(
+    PositionedOrder.id == func.any(bindparam("ids", type_=ARRAY(Integer())))
+)
+_WAITING_SINCE = _WAITING.where(PositionedOrder.updated_at > bindparam("since"))
+
+
+def _placed_id(job: Job) -> int | None:
+    """The order id of an announced placed order (``None`` for any other job)."""
+    if isinstance(job, Change) and job.topic is Topic.ORDER and job.event == "placed":
+        return job.order_id
+    return None
 
 
 def watch_request(symbols: Iterable[str], *, release: bool = False) -> str:
@@ -70,7 +96,7 @@ class EngineInbox:
         self.alerts = alerts
         self.origin = origin
         self.catch_up_seconds = catch_up_seconds
-        self._jobs: asyncio.Queue[Change | tuple[str, list[str]]] = asyncio.Queue()
+        self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._since: datetime | None = None
         self._known: set[int] = set()  # indexed here once: the catch-up leaves them be
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,13 +135,25 @@ class EngineInbox:
 
     async def _work(self) -> None:
         while True:
-            job = await self._jobs.get()
-            try:
-                await self._apply(job)
-            except Exception:
-                log.exception("applying %r failed (the catch-up will retry orders and alerts)", job)
+            jobs = [await self._jobs.get()]
+            while not self._jobs.empty():  # what arrived meanwhile, in the order announced
+                jobs.append(self._jobs.get_nowait())
+            for placed, run in groupby(jobs, key=lambda job: _placed_id(job) is not None):
+                batch = list(run)
+                if placed:  # consecutive placed orders: one read for them all
+                    ids = [i for i in map(_placed_id, batch) if i is not None]
+                    await self._quietly(self._index(_WAITING_BY_ID, {"ids": ids}), batch)
+                    continue
+                for job in batch:
+                    await self._quietly(self._apply(job), job)
 
-    async def _apply(self, job: Change | tuple[str, list[str]]) -> None:
+    async def _quietly(self, step: Awaitable[object], job: object) -> None:
+        try:
+            await step
+        except Exception:
+            log.exception("applying %r failed (the catch-up will retry orders and alerts)", job)
+
+    async def _apply(self, job: Job) -> None:
         if isinstance(job, tuple):
             kind, symbols = job
             await (
@@ -132,16 +170,12 @@ class EngineInbox:
             self.engine.remove_order(job.order_id)
             if job.symbol:
                 await self.market.unwatch([job.symbol])
-        elif job.order_id is not None:
-            await self._index(select(PositionedOrder).where(PositionedOrder.id == job.order_id))
 
-    async def _index(self, query: object) -> int:
-        """Index the waiting orders ``query`` selects, and stream their symbols."""
-        async with self.sessions() as session:
-            rows = (await session.scalars(query)).all()  # type: ignore[call-overload]
-        waiting = [
-            r for r in rows if r.status == OrderStatus.WAITING.value and r.id not in self._known
-        ]
+    async def _index(self, query: Select[Any], params: dict[str, Any]) -> int:
+        """Index the waiting orders ``query`` selects (not yet indexed here), and stream their
+        symbols."""
+        rows = await self.database.fetch(query, params)
+        waiting = [r for r in rows if r.id not in self._known]
         if len(self._known) > KNOWN_LIMIT:
             self._known.clear()
         for row in waiting:
@@ -174,12 +208,7 @@ class EngineInbox:
         assert self._since is not None
         async with self.sessions() as session:
             now = await db_now(session)
-        query = (
-            select(PositionedOrder)
-            .where(PositionedOrder.status == OrderStatus.WAITING)
-            .where(PositionedOrder.updated_at > self._since)
-        )
-        count = await self._index(query)
+        count = await self._index(_WAITING_SINCE, {"since": self._since})
         await self._follow(await self.database.read(partial(alerts_changed, since=self._since)))
         self._since = now - CATCH_UP_OVERLAP
         return count
