@@ -37,6 +37,7 @@ from tests.support.cluster import (
     place,
     proxied,
     start,
+    unannounced,
     wait_leader,
 )
 from tests.support.live import (
@@ -218,6 +219,47 @@ def test_stream_catches_up_on_what_its_listener_missed(tmp_path: Path, database_
         executed = next(m for m in recorder.messages if m.get("event") == "executed")
         assert executed["trade"]["price"] == "59980.00000000"
         assert "caught up on 1 order changes" in api.log()
+
+
+def indexed(engine: ServiceProcess) -> int:
+    """How many waiting orders the leader's index holds."""
+    return int(health(engine)["engine"]["waiting_orders"])
+
+
+UNANNOUNCED_COPY = """INSERT INTO positioned_orders (client_id, symbol_id, symbol, type,
+    target_price, quantity, status, condition, reference_price, client_order_id, origin,
+    created_at, updated_at)
+    SELECT client_id, symbol_id, symbol, type, target_price, quantity, 'waiting', condition,
+    reference_price, 'copy-' || :n, origin, now(), now() FROM positioned_orders WHERE id = :id
+    RETURNING id"""
+
+
+def test_engine_catches_up_on_orders_no_notification_told_of(
+    tmp_path: Path, database_url: str
+) -> None:
+    with cluster(tmp_path, database_url) as (exchange, env, probe), ExitStack() as stack:
+        engine, api = start(stack, (env, "engine", ENGINE), (env, "api", API))
+        wait_leader(engine)
+        _, token = create_client(api, env, "catch-up")
+        placed = [place(api, token, order("buy", "lte", "59990")) for _ in range(3)]
+        exchange.wait_subscribed(STREAM)
+        poll_until(lambda: indexed(engine) == 3, within=10, what="the 3 orders indexed")
+
+        # as an API process killed between its commit and its NOTIFY would leave them
+        first = placed[0]["id"]
+        copies = [unannounced(probe, UNANNOUNCED_COPY, id=first, n=str(n)) for n in range(2)]
+        poll_until(
+            lambda: indexed(engine) == 5,
+            within=15,
+            what="the engine's catch-up to index the 2 orders no notification told of",
+            describe=lambda: engine.log()[-3000:],
+        )
+        exchange.emit(SYMBOL, [Decimal("59980.00")])
+        poll_until(lambda: probe.count_status("executed") == 5, within=15, what="5 executed")
+        executed = {o.id for o in probe.orders() if o.status == "executed"}
+        assert executed == {o["id"] for o in placed} | set(copies)
+        assert probe.engine_trades_count() == 5  # each once
+        assert not engine.errors(), engine.log()
 
 
 def test_api_refuses_sqlite(tmp_path: Path) -> None:

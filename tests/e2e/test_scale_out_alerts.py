@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from tests.support import cluster as scale
 from tests.support.live import ServiceProcess, create_client
-from tests.support.processes import DbProbe, migrated_postgres, poll_until
+from tests.support.processes import migrated_postgres, poll_until
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow  # real processes; started first under xdist
@@ -35,17 +34,6 @@ def call(method: str, api: ServiceProcess, path: str, token: str, **kw: Any) -> 
     response = httpx.request(method, f"{api.base_url}{path}", headers=auth, timeout=10, **kw)
     assert response.is_success, response.text
     return response.json()
-
-
-def unannounced(probe: DbProbe, statement: str, **params: Any) -> Any:
-    """Change the alerts table without NOTIFY (as an scale.API process killed between its
-    commit and its notification would leave it); the first column returned."""
-
-    async def run() -> Any:
-        async with probe.engine.begin() as connection:
-            return (await connection.execute(text(statement), params)).scalar()
-
-    return probe.loop.run(run())
 
 
 COPY = """INSERT INTO alerts (client_id, symbol_id, symbol, condition, price, repeat,
@@ -106,10 +94,10 @@ def test_alerts_created_and_deleted_through_an_api_process_reach_the_engine(
         listed = call("GET", api, "/api/v1/alerts", token)
 
         # no notification tells of these two changes: the engine's catch-up finds them
-        missed = unannounced(probe, COPY, id=kept["id"])
+        missed = scale.unannounced(probe, COPY, id=kept["id"])
         poll_until(lambda: gauge(engine, "criptoren_alerts_indexed") == 1, within=15,
                    what="the catch-up to index an alert no notification told of")  # fmt: skip
-        unannounced(probe, DELETE, id=missed)
+        scale.unannounced(probe, DELETE, id=missed)
         poll_until(lambda: gauge(engine, "criptoren_alerts_indexed") == 0, within=15,
                    what="the catch-up to forget an alert no notification told of")  # fmt: skip
         assert not engine.errors(), engine.log()

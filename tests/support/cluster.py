@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -66,6 +67,17 @@ def health(engine: ServiceProcess) -> dict[str, Any]:
     response = httpx.get(f"{engine.base_url}/healthz", timeout=5)
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def unannounced(probe: DbProbe, statement: str, **params: Any) -> Any:
+    """Change a table without NOTIFY (as an API process killed between its commit and its
+    notification would leave it); the first column returned."""
+
+    async def run() -> Any:
+        async with probe.engine.begin() as connection:
+            return (await connection.execute(text(statement), params)).scalar()
+
+    return probe.loop.run(run())
 
 
 def wait_leader(engine: ServiceProcess, within: float = 15.0) -> None:

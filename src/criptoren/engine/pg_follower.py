@@ -58,7 +58,11 @@ _WAITING = select(*_INDEXED).where(PositionedOrder.status == OrderStatus.WAITING
 _WAITING_BY_ID = _WAITING.where(
     PositionedOrder.id == func.any(bindparam("ids", type_=ARRAY(Integer())))
 )
-_WAITING_SINCE = _WAITING.where(PositionedOrder.updated_at > bindparam("since"))
+# the catch-up's first step: ids only (under a write burst most are indexed already)
+_WAITING_IDS_SINCE = select(PositionedOrder.id).where(
+    PositionedOrder.status == OrderStatus.WAITING,
+    PositionedOrder.updated_at > bindparam("since"),
+)
 
 
 def _placed_id(job: Job) -> int | None:
@@ -208,7 +212,9 @@ class EngineInbox:
         assert self._since is not None
         async with self.sessions() as session:
             now = await db_now(session)
-        count = await self._index(_WAITING_SINCE, {"since": self._since})
+        changed = await self.database.fetch(_WAITING_IDS_SINCE, {"since": self._since})
+        missed = [row.id for row in changed if row.id not in self._known]
+        count = await self._index(_WAITING_BY_ID, {"ids": missed}) if missed else 0
         await self._follow(await self.database.read(partial(alerts_changed, since=self._since)))
         self._since = now - CATCH_UP_OVERLAP
         return count
