@@ -136,6 +136,31 @@ async def test_a_misspelt_or_foreign_field_is_refused_not_ignored(service: Harne
     assert listed.json() == []
 
 
+async def test_a_misspelt_query_parameter_is_refused_not_ignored(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    placed = (await service.http.post("/api/v1/orders", json=_V1_ORDER, headers=auth)).json()
+    await service.http.post(f"/api/v1/orders/{placed['id']}/cancel", headers=auth)
+    # ignored, "?statu=waiting" would list the cancelled order as if it were waiting
+    misspelt = await service.http.get("/api/v1/orders?statu=waiting", headers=auth)
+    _assert_validation_error(misspelt)
+    takes = "this route takes: client_id, status, symbol"
+    said = f"statu: unknown query parameter (check its name; {takes})"
+    assert misspelt.json()["error"]["message"] == said
+    waiting = await service.http.get("/api/v1/orders?status=waiting", headers=auth)
+    assert waiting.json() == []
+
+    body = {"cliente_id": client_id, "symbol": "BTCUSDT", "preco_alvo": "59000"}
+    body["quantidade"] = "0.001"
+    stray = await service.http.post("/posicionar-compra?dry_run=1", json=body, headers=auth)
+    _assert_validation_error(stray)
+    said = "dry_run: unknown query parameter (check its name; this route takes: none)"
+    assert stray.json()["error"]["message"] == said
+    monitored = await service.http.get("/monitorar-par/BTCUSDT?intervalo=1m", headers=auth)
+    _assert_validation_error(monitored)
+    listed = await service.http.get("/api/v1/orders", headers=auth)
+    assert [o["id"] for o in listed.json()] == [placed["id"]]  # nothing stored by the refusal
+
+
 async def test_a_key_given_twice_is_refused(service: Harness) -> None:
     client_id, auth = await service.new_client()
     body = (

@@ -17,20 +17,18 @@ async def test_clients_see_only_their_own_data(service: Harness) -> None:
     }
     order = (await service.http.post("/posicionar-compra", json=order_body, headers=alice)).json()
 
-    for path in (
-        "/ordens",
-        "/negociacoes",
-        "/posicoes",
-        "/api/v1/orders",
-        "/api/v1/trades",
-        "/api/v1/positions",
+    for path, someone in (
+        ("/ordens", "cliente_id"),
+        ("/negociacoes", "cliente_id"),
+        ("/posicoes", "cliente_id"),
+        ("/api/v1/orders", "client_id"),
+        ("/api/v1/trades", "client_id"),
+        ("/api/v1/positions", "client_id"),
     ):
         mine = await service.http.get(path, headers=bob)
         assert mine.status_code == 200
         assert mine.json() == [], path
-        peek = await service.http.get(
-            path, params={"cliente_id": alice_id, "client_id": alice_id}, headers=bob
-        )
+        peek = await service.http.get(path, params={someone: alice_id}, headers=bob)
         assert peek.status_code == 403, path
 
     assert (await service.http.get(f"/api/v1/orders/{order['id']}", headers=bob)).status_code == 404

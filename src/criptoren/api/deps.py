@@ -8,6 +8,8 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -68,13 +70,39 @@ class RequestRoute(ExactJSONRoute):
     whose exit stack costs more than the rest of a cached-token request's dependencies."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler: commit or roll back the unit of work, if one was opened."""
+        """Wrap the handler: refuse a query parameter the route does not take, then commit
+        or roll back the unit of work, if one was opened."""
         handler = super().get_route_handler()
+        known = query_names(self.dependant)
 
         async def in_unit(request: Request) -> Response:
+            if request.scope["query_string"]:
+                refuse_unknown_query(request, known)
             return await in_unit_of_work(request.scope, partial(handler, request))
 
         return in_unit
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an operation takes, its dependencies' included."""
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= query_names(dependency)
+    return frozenset(names)
+
+
+def refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
+    """A 422 naming each query parameter that is not in ``known`` (``?statu=waiting`` would
+    otherwise be ignored, and the listing would hold every status)."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        context = {"known": sorted(known)}
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "", "ctx": context}
+                for name in unknown
+            ]
+        )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

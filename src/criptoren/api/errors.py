@@ -43,6 +43,9 @@ def _message(error: dict[str, Any]) -> str:
     message = str(error.get("msg", ""))
     if error.get("type") == "extra_forbidden":
         message = "unknown field (check its name: this body does not take it)"
+        if tuple(error.get("loc", ()))[:1] == ("query",):
+            known = ", ".join(error.get("ctx", {}).get("known", ())) or "none"
+            message = f"unknown query parameter (check its name; this route takes: {known})"
     if error.get("type") == "value_error":  # our validator's sentence, without pydantic's
         message = str(error.get("ctx", {}).get("error", message))  # "Value error, " before it
     if error.get("type") == "json_invalid":  # say why: "number too long", "nested too deeply"
