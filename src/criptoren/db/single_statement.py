@@ -42,9 +42,8 @@ from criptoren.db import audit
 from criptoren.db.models import AuditStaged, NotificationChannel, PositionedOrder, Trade
 from criptoren.db.outbox import ACTIVE_CHANNEL
 from criptoren.db.repositories import ORDER_COLUMNS, OrderRow, check_order_name
-from criptoren.db.types import utcnow
+from criptoren.db.types import as_stored, utcnow
 from criptoren.domain.audit import AuditEntry
-from criptoren.domain.money import QUANTUM
 from criptoren.domain.orders import client_order_id
 
 NEW_ID = 8_070_450_532_247_928_832
@@ -156,8 +155,8 @@ def insert_order_alone(
 
 def _provisional_order(values: Mapping[str, Any], prefix: str) -> OrderRow:
     """The order as the insert will return it (amounts at the column's scale), but for its id."""
-    terms = {
-        name: (value.quantize(QUANTUM) if name in _MONEY and value is not None else value)
+    terms: dict[str, Any] = {
+        name: (as_stored(value) if name in _MONEY and value is not None else value)
         for name, value in values.items()
         if name in OrderRow.__dataclass_fields__
     }

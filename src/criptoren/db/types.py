@@ -31,7 +31,7 @@ class Money(TypeDecorator[Decimal]):
         """Quantise to 8 places; text on SQLite."""
         if value is None:
             return None
-        exact = Decimal(value).quantize(QUANTUM)
+        exact = as_stored(value)
         return str(exact) if dialect.name == "sqlite" else exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -40,6 +40,11 @@ class Money(TypeDecorator[Decimal]):
             return None
         exact = value if type(value) is Decimal else Decimal(str(value))  # asyncpg: a Decimal
         return exact.quantize(QUANTUM)
+
+
+def as_stored(value: Decimal) -> Decimal:
+    """An amount as a ``Money`` column stores it (and reads it back): 8 places."""
+    return Decimal(value).quantize(QUANTUM)
 
 
 class FilterValue(Money):
