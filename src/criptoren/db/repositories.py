@@ -101,11 +101,11 @@ _SYMBOL_COUNT = select(func.count(Symbol.id))
 # The insert names the order too, so it takes the new id first (PostgreSQL: from the
 # sequence; SQLite: max + 1, the very id SQLite would choose, there being no AUTOINCREMENT,
 # under the writer's BEGIN IMMEDIATE), and returns the client's notification channels.
-_NEXT_ORDER = select(func.nextval(literal_column("'positioned_orders_id_seq'")).label("id")).cte(
+NEXT_ORDER = select(func.nextval(literal_column("'positioned_orders_id_seq'")).label("id")).cte(
     "next_order"
 )
 _NEW_ID = {
-    True: select(_NEXT_ORDER.c.id).scalar_subquery(),
+    True: select(NEXT_ORDER.c.id).scalar_subquery(),
     False: select(func.coalesce(func.max(PositionedOrder.id), 0) + 1).scalar_subquery(),
 }
 _INSERT_NAMED_ORDER = {
@@ -117,7 +117,7 @@ _INSERT_NAMED_ORDER = {
     .returning(*ORDER_COLUMNS, *channel_columns(bindparam("owner", type_=Integer), postgres))
     for postgres, new_id in _NEW_ID.items()
 }
-_INSERT_NAMED_ORDER[True] = _INSERT_NAMED_ORDER[True].add_cte(_NEXT_ORDER)
+_INSERT_NAMED_ORDER[True] = _INSERT_NAMED_ORDER[True].add_cte(NEXT_ORDER)
 
 
 def active_client_of_token(connection: Connection, token_hash: str) -> int | None:

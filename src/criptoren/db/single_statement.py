@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from criptoren.db import audit
 from criptoren.db.models import AuditStaged, NotificationChannel, PositionedOrder, Trade
 from criptoren.db.outbox import ACTIVE_CHANNEL
-from criptoren.db.repositories import ORDER_COLUMNS, OrderRow, check_order_name
+from criptoren.db.repositories import NEXT_ORDER, ORDER_COLUMNS, OrderRow, check_order_name
 from criptoren.db.types import as_stored, utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.orders import client_order_id
@@ -106,8 +106,7 @@ def _stage_for(new_id: ColumnElement[int], data_cuts: int) -> Insert:
 
 @lru_cache(maxsize=4)
 def _order_statement(data_cuts: int) -> Select[Any]:
-    sequence: ColumnElement[str] = literal_column("'positioned_orders_id_seq'")
-    new_id = select(func.nextval(sequence).label("id")).cte("new_id")
+    new_id = NEXT_ORDER  # PostgreSQL: the sequence's next value, taken once
     columns = PositionedOrder.__table__.c
     terms = {name: bindparam(name, type_=columns[name].type) for name in _ORDER_TERMS}
     prefix = bindparam("prefix", type_=String)
