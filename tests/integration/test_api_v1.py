@@ -103,3 +103,42 @@ async def test_monitoring_again_after_a_stop_is_persisted_again(service: Harness
     assert (await service.http.get("/monitorar-par/BTCUSDT", headers=auth)).is_success
     listed = (await service.http.get("/api/v1/monitored", headers=auth)).json()
     assert [m["symbol"] for m in listed] == ["BTCUSDT"]
+
+
+async def test_listings_page_back_from_the_newest(service: Harness) -> None:
+    client_id, auth = await service.new_client()
+    orders, trades = [], []
+    for n in range(5):
+        body = {"symbol": "BTCUSDT", "side": "buy", "target_price": str(50000 + n)}
+        placed = await service.http.post(
+            "/api/v1/orders", json={**body, "quantity": "0.001"}, headers=auth
+        )
+        orders.append(placed.json()["id"])
+        bought = await service.buy(auth, client_id, preco_executado="60000", quantidade="0.001")
+        trades.append(bought.json()["id"])
+    newest_first = {"orders": orders[::-1], "trades": trades[::-1]}
+    for path, kind in (
+        ("/api/v1/orders", "orders"),
+        ("/ordens", "orders"),
+        ("/api/v1/trades", "trades"),
+        ("/negociacoes", "trades"),
+    ):
+        pages, before = [], None
+        while True:
+            params = {"limit": 2} if before is None else {"limit": 2, "before": before}
+            page = (await service.http.get(path, params=params, headers=auth)).json()
+            if not page:
+                break
+            pages.append([row["id"] for row in page])
+            before = pages[-1][-1]
+        expected = newest_first[kind]
+        assert pages == [expected[0:2], expected[2:4], expected[4:5]], path
+        everything = (await service.http.get(path, headers=auth)).json()
+        assert [row["id"] for row in everything] == expected, path  # no limit: every row
+    filtered = await service.http.get(
+        "/api/v1/orders", params={"status": "waiting", "before": orders[2]}, headers=auth
+    )
+    assert [o["id"] for o in filtered.json()] == orders[1::-1]
+    for wrong in ({"limit": 0}, {"limit": 1001}, {"before": 0}, {"limit": "ten"}):
+        refused = await service.http.get("/api/v1/orders", params=wrong, headers=auth)
+        assert refused.status_code == 422, (wrong, refused.text)

@@ -23,8 +23,9 @@ from criptoren.api.schemas import (
     PosicionarBody,
     RegistrarBody,
 )
-from criptoren.api.types import DbId
+from criptoren.api.types import DbId, PageBefore, PageLimit
 from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus, Side
+from criptoren.domain.paging import Page
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
@@ -105,10 +106,12 @@ async def listar_ordens(
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: str | None = Query(default=None, max_length=20),
     cliente_id: DbId | None = None,
+    before: PageBefore = None,
+    limit: PageLimit = None,
 ) -> list[OrdemOut]:
-    """The caller's positioned orders."""
+    """The caller's positioned orders, newest first (paged on request)."""
     orders = await call.container.orders.list(
-        call.work, call.principal, cliente_id, status_, symbol
+        call.work, call.principal, cliente_id, status_, symbol, Page(before, limit)
     )
     return [ordem_out(o, call.container.prices.cached_price) for o in orders]
 
@@ -127,9 +130,13 @@ async def listar_negociacoes(
     call: CallDep,
     symbol: str | None = Query(default=None, max_length=20),
     cliente_id: DbId | None = None,
+    before: PageBefore = None,
+    limit: PageLimit = None,
 ) -> list[NegociacaoOut]:
-    """The caller's trades."""
-    trades = await call.container.trades.list(call.work, call.principal, cliente_id, symbol)
+    """The caller's trades, newest first (paged on request)."""
+    trades = await call.container.trades.list(
+        call.work, call.principal, cliente_id, symbol, Page(before, limit)
+    )
     return [negociacao_out(t) for t in trades]
 
 

@@ -33,9 +33,10 @@ from criptoren.api.schemas import (
     TradeIn,
     TradeOut,
 )
-from criptoren.api.types import DbId
+from criptoren.api.types import DbId, PageBefore, PageLimit
 from criptoren.domain.audit import ADMIN
 from criptoren.domain.orders import CONDITION_ALIASES, OrderStatus
+from criptoren.domain.paging import Page
 from criptoren.services.orders import OrderRequest
 from criptoren.services.trades import TradeRequest
 
@@ -62,9 +63,13 @@ async def list_orders(
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
+    before: PageBefore = None,
+    limit: PageLimit = None,
 ) -> Response:
-    """The caller's orders, filtered by status and symbol."""
-    orders = await call.container.orders.list(call.work, call.principal, client_id, status_, symbol)
+    """The caller's orders, newest first, filtered by status and symbol, paged on request."""
+    orders = await call.container.orders.list(
+        call.work, call.principal, client_id, status_, symbol, Page(before, limit)
+    )
     body = orders_json(orders, call.container.prices.cached_price)
     return Response(body, media_type="application/json")
 
@@ -108,9 +113,13 @@ async def list_trades(
     call: CallDep,
     symbol: str | None = SymbolQuery,
     client_id: DbId | None = None,
+    before: PageBefore = None,
+    limit: PageLimit = None,
 ) -> list[TradeOut]:
-    """The caller's trades, newest first."""
-    trades = await call.container.trades.list(call.work, call.principal, client_id, symbol)
+    """The caller's trades, newest first, paged on request."""
+    trades = await call.container.trades.list(
+        call.work, call.principal, client_id, symbol, Page(before, limit)
+    )
     return [trade_out(t) for t in trades]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -88,6 +89,16 @@ DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 BodyId = Annotated[DbId, Strict()]
 """A database id in a JSON body: a JSON integer only (``true`` or ``"1"`` are refused)."""
+
+PageBefore = Annotated[
+    DbId | None, Query(description="Only ids below this one: the last id of the page before.")
+]
+"""``before``: where the next page of a listing starts (newest first)."""
+
+PageLimit = Annotated[
+    int | None, Query(ge=1, le=1000, description="At most this many, newest first (omitted: all).")
+]
+"""``limit``: how many rows a page of a listing holds at most."""
 
 
 def _plain(value: str) -> str:

@@ -38,6 +38,7 @@ from criptoren.db.outbox import Chosen, channel_columns, chosen_of
 from criptoren.db.types import utcnow
 from criptoren.domain.filters import SymbolRules
 from criptoren.domain.orders import Condition, OrderOrigin, OrderStatus, Side, client_order_id
+from criptoren.domain.paging import EVERYTHING, Page
 
 NO_SYNC = {"synchronize_session": False}  # bulk statements: loaded objects are not refreshed
 
@@ -153,8 +154,10 @@ def check_order_name(order: OrderRow, prefix: str) -> None:
         raise ValueError(f"order {order.id} was named {order.client_order_id!r}")
 
 
-@lru_cache(maxsize=8)
-def _order_listing(by_client: bool, by_status: bool, by_symbol: bool) -> Select[Any]:
+@lru_cache(maxsize=32)
+def _order_listing(
+    by_client: bool, by_status: bool, by_symbol: bool, by_before: bool, limited: bool
+) -> Select[Any]:
     query = select(*ORDER_COLUMNS).order_by(PositionedOrder.id.desc())
     if by_client:
         query = query.where(PositionedOrder.client_id == bindparam("client_id"))
@@ -162,16 +165,28 @@ def _order_listing(by_client: bool, by_status: bool, by_symbol: bool) -> Select[
         query = query.where(PositionedOrder.status == bindparam("status"))
     if by_symbol:
         query = query.where(PositionedOrder.symbol == bindparam("symbol"))
-    return query
+    if by_before:
+        query = query.where(PositionedOrder.id < bindparam("before"))
+    return query.limit(bindparam("limit")) if limited else query
 
 
 def order_listing(
-    client_id: int | None, status: OrderStatus | None = None, symbol: str | None = None
+    client_id: int | None,
+    status: OrderStatus | None = None,
+    symbol: str | None = None,
+    page: Page = EVERYTHING,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """The query of a client's orders (all clients when ``None``), newest first, and its
     parameters; :func:`order_rows` reads its rows."""
-    query = _order_listing(client_id is not None, status is not None, symbol is not None)
-    return query, {"client_id": client_id, "status": status, "symbol": symbol}
+    query = _order_listing(
+        client_id is not None,
+        status is not None,
+        symbol is not None,
+        page.before is not None,
+        page.limit is not None,
+    )
+    params = {"client_id": client_id, "status": status, "symbol": symbol}
+    return query, params | {"before": page.before, "limit": page.limit}
 
 
 def order_rows(rows: Iterable[Sequence[Any]]) -> list[OrderRow]:
@@ -331,15 +346,24 @@ class TradeRepository:
         self.session = session
 
     async def list(
-        self, client_id: int | None, symbol: str | None = None, *, oldest_first: bool = False
+        self,
+        client_id: int | None,
+        symbol: str | None = None,
+        *,
+        oldest_first: bool = False,
+        page: Page = EVERYTHING,
     ) -> Sequence[Trade]:
-        """Trades of a client (all when ``None``)."""
+        """Trades of a client (all when ``None``); a ``page`` counts from the newest."""
         order = Trade.id.asc() if oldest_first else Trade.id.desc()
         query = select(Trade).order_by(order)
         if client_id is not None:
             query = query.where(Trade.client_id == client_id)
         if symbol is not None:
             query = query.where(Trade.symbol == symbol)
+        if page.before is not None:
+            query = query.where(Trade.id < page.before)
+        if page.limit is not None:
+            query = query.limit(page.limit)
         return (await self.session.scalars(query)).all()
 
 

@@ -34,6 +34,7 @@ from criptoren.domain.orders import (
     Side,
     infer_condition,
 )
+from criptoren.domain.paging import EVERYTHING, Page
 from criptoren.errors import Conflict, NotFound
 from criptoren.ports import OrderFollower, PriceSource
 from criptoren.services.auth import Principal, require_active_client
@@ -155,10 +156,11 @@ class OrderService:
         client_id: int | None = None,
         status: OrderStatus | None = None,
         symbol: str | None = None,
+        page: Page = EVERYTHING,
     ) -> list[OrderRow]:
-        """The caller's orders, optionally filtered."""
+        """The caller's orders, newest first, optionally filtered and paged."""
         clean = normalise_symbol(symbol) if symbol else None
-        listing = order_listing(principal.scope(client_id), status, clean)
+        listing = order_listing(principal.scope(client_id), status, clean, page)
         return order_rows(await work.fetch(*listing))
 
     async def get(self, work: UnitOfWork, principal: Principal, order_id: int) -> PositionedOrder:

@@ -19,6 +19,7 @@ from criptoren.db.types import utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.filters import SymbolRules, check_order
 from criptoren.domain.orders import Side, TradeSource
+from criptoren.domain.paging import EVERYTHING, Page
 from criptoren.domain.positions import ZERO, trade_fact
 from criptoren.errors import InvalidInput
 from criptoren.ports import TradeFollower
@@ -103,10 +104,12 @@ class TradeService:
         principal: Principal,
         client_id: int | None = None,
         symbol: str | None = None,
+        page: Page = EVERYTHING,
     ) -> Sequence[Trade]:
-        """The caller's trades, newest first."""
+        """The caller's trades, newest first, optionally paged."""
         clean = normalise_symbol(symbol) if symbol else None
-        return await TradeRepository(work.session).list(principal.scope(client_id), clean)
+        trades = TradeRepository(work.session)
+        return await trades.list(principal.scope(client_id), clean, page=page)
 
 
 def _store(
