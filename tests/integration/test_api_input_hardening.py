@@ -143,7 +143,7 @@ async def test_a_misspelt_query_parameter_is_refused_not_ignored(service: Harnes
     # ignored, "?statu=waiting" would list the cancelled order as if it were waiting
     misspelt = await service.http.get("/api/v1/orders?statu=waiting", headers=auth)
     _assert_validation_error(misspelt)
-    takes = "this route takes: client_id, status, symbol"
+    takes = "this route takes: before, client_id, limit, status, symbol"
     said = f"statu: unknown query parameter (check its name; {takes})"
     assert misspelt.json()["error"]["message"] == said
     waiting = await service.http.get("/api/v1/orders?status=waiting", headers=auth)
