@@ -82,18 +82,7 @@ class TradeService:
             "mode": self.mode,
             "executed_at": utcnow(),
         }
-
-        def entry_of(trade_id: int) -> AuditEntry:
-            return work.stamped(_recorded(trade_id, principal.actor, values))
-
-        def audit(trade_id: int) -> None:
-            work.record(entry_of(trade_id))
-
-        store = partial(_store, rules=rules, values=values, audit=audit)
-        alone = None  # a sale is checked against the holdings, in a transaction
-        if request.side is Side.BUY:
-            alone = partial(insert_trade_alone, values=values, entry_of=entry_of)
-        trade_id = await work.write(store, alone=alone)
+        trade_id = await work.write(*_writes(work, rules, values, principal.actor))
         for follower in self.followers:
             work.after_commit(partial(follower.trade_recorded, trade_id, client_id, rules.symbol))
         return TradeRow(id=trade_id, positioned_order_id=None, **values)
@@ -110,6 +99,24 @@ class TradeService:
         clean = normalise_symbol(symbol) if symbol else None
         trades = TradeRepository(work.session)
         return await trades.list(principal.scope(client_id), clean, page=page)
+
+
+def _writes(
+    work: UnitOfWork, rules: SymbolRules, values: dict[str, Any], actor: str
+) -> tuple[Callable[[Connection], int], Callable[[Connection], int | None] | None]:
+    """The trade's write as a transaction, and as one statement unless it is a sale (checked
+    against the holdings first, in the transaction)."""
+
+    def entry_of(trade_id: int) -> AuditEntry:
+        return work.stamped(_recorded(trade_id, actor, values))
+
+    def audit(trade_id: int) -> None:
+        work.record(entry_of(trade_id))
+
+    store = partial(_store, rules=rules, values=values, audit=audit)
+    if values["type"] is Side.SELL:
+        return store, None
+    return store, partial(insert_trade_alone, values=values, entry_of=entry_of)
 
 
 def _store(
