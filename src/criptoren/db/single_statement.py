@@ -18,7 +18,6 @@ often than the terms put it there (a client's own text that spells it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -42,32 +41,32 @@ from criptoren.db import audit
 from criptoren.db.models import AuditStaged, NotificationChannel, PositionedOrder, Trade
 from criptoren.db.outbox import ACTIVE_CHANNEL
 from criptoren.db.repositories import NEXT_ORDER, ORDER_COLUMNS, OrderRow, check_order_name
-from criptoren.db.types import as_stored, utcnow
+from criptoren.db.types import Money, as_stored, utcnow
 from criptoren.domain.audit import AuditEntry
 from criptoren.domain.orders import client_order_id
 
 NEW_ID = 8_070_450_532_247_928_832
 """Stands for the new row's id in its audit entry (beyond any id an ``INTEGER`` can hold)."""
 MARK = str(NEW_ID)
-_MONEY = ("target_price", "quantity", "reference_price")
 _ORDER_TERMS = (
     "client_id", "symbol_id", "symbol", "type", "target_price", "quantity", "status",
     "condition", "reference_price", "origin", "strategy_id", "created_at",
 )  # fmt: skip
+_ORDER_MONEY = frozenset(
+    name for name in _ORDER_TERMS if isinstance(PositionedOrder.__table__.c[name].type, Money)
+)
+ORDER_DATA_CUTS = 1  # an order.placed entry's data holds the id once: its client_order_id
+TRADE_TERMS = (
+    "client_id", "symbol_id", "symbol", "type", "price", "quantity", "fee", "fee_asset",
+    "order_id", "source", "mode", "executed_at",
+)  # fmt: skip
+_STAGED_AS_IS = ("at", "actor", "action", "entity", "client_id", "request_id", "row_after")
 
 
-@dataclass(frozen=True, slots=True)
-class CutEntry:
-    """An audit entry's staged columns, its data and leading bytes cut around the new id."""
-
-    params: dict[str, Any]
-    data_cuts: int
-    """How many times the data holds the id (the leading bytes: once more, for entity_id)."""
-
-
-def cut_entry(entry: AuditEntry, data_cuts: int) -> CutEntry | None:
+def cut_entry(entry: AuditEntry, data_cuts: int) -> dict[str, Any] | None:
     """``entry`` (whose ``entity_id`` is :data:`NEW_ID`, and whose data holds it ``data_cuts``
-    times) as staging parameters; ``None`` if the bytes hold it any other number of times."""
+    times) as staging parameters, its data and leading bytes cut around the new id; ``None``
+    if the bytes hold it any other number of times."""
     row = audit.staged_row(entry, utcnow())
     data = row["data"].split(MARK)
     before = row["row_before"].split(MARK.encode("ascii"))
@@ -76,10 +75,7 @@ def cut_entry(entry: AuditEntry, data_cuts: int) -> CutEntry | None:
     params = {f"audit_{name}": row[name] for name in _STAGED_AS_IS}
     params |= {f"audit_data_{i}": part for i, part in enumerate(data)}
     params |= {f"audit_before_{i}": part for i, part in enumerate(before)}
-    return CutEntry(params, data_cuts)
-
-
-_STAGED_AS_IS = ("at", "actor", "action", "entity", "client_id", "request_id", "row_after")
+    return params
 
 
 def _around(prefix: str, cuts: int, new_id: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
@@ -104,8 +100,8 @@ def _stage_for(new_id: ColumnElement[int], data_cuts: int) -> Insert:
     return insert(AuditStaged).from_select(list(values), select(*values.values()))
 
 
-@lru_cache(maxsize=4)
-def _order_statement(data_cuts: int) -> Select[Any]:
+@lru_cache(maxsize=1)
+def _order_statement() -> Select[Any]:
     new_id = NEXT_ORDER  # PostgreSQL: the sequence's next value, taken once
     columns = PositionedOrder.__table__.c
     terms = {name: bindparam(name, type_=columns[name].type) for name in _ORDER_TERMS}
@@ -122,7 +118,7 @@ def _order_statement(data_cuts: int) -> Select[Any]:
         .returning(*ORDER_COLUMNS)
         .cte("placed")
     )
-    staged = _stage_for(placed.c.id, data_cuts).cte("staged")
+    staged = _stage_for(placed.c.id, ORDER_DATA_CUTS).cte("staged")
     return select(*placed.c).add_cte(staged)
 
 
@@ -139,11 +135,11 @@ def insert_order_alone(
         provisional = _provisional_order(values, prefix)
     except ValueError:  # the prefix is too long for NEW_ID's digits: name it in the transaction
         return None
-    cut = cut_entry(entry_of(provisional), data_cuts=1)
+    cut = cut_entry(entry_of(provisional), ORDER_DATA_CUTS)
     if cut is None:
         return None
-    params = {name: values[name] for name in _ORDER_TERMS} | {"prefix": prefix} | cut.params
-    row = connection.execute(_order_statement(cut.data_cuts), params).first()
+    params = {name: values[name] for name in _ORDER_TERMS} | {"prefix": prefix} | cut
+    row = connection.execute(_order_statement(), params).first()
     if row is None:
         return None
     audit.STAGED_HERE.set()
@@ -155,7 +151,7 @@ def insert_order_alone(
 def _provisional_order(values: Mapping[str, Any], prefix: str) -> OrderRow:
     """The order as the insert will return it (amounts at the column's scale), but for its id."""
     terms: dict[str, Any] = {
-        name: (as_stored(value) if name in _MONEY and value is not None else value)
+        name: (as_stored(value) if name in _ORDER_MONEY and value is not None else value)
         for name, value in values.items()
         if name in OrderRow.__dataclass_fields__
     }
@@ -175,12 +171,6 @@ def _trade_statement() -> Select[Any]:
     return select(recorded.c.id).add_cte(staged)
 
 
-TRADE_TERMS = (
-    "client_id", "symbol_id", "symbol", "type", "price", "quantity", "fee", "fee_asset",
-    "order_id", "source", "mode", "executed_at",
-)  # fmt: skip
-
-
 def insert_trade_alone(
     connection: Connection, values: Mapping[str, Any], entry_of: Callable[[int], AuditEntry]
 ) -> int | None:
@@ -189,7 +179,7 @@ def insert_trade_alone(
     cut = cut_entry(entry_of(NEW_ID), data_cuts=0)
     if cut is None:
         return None
-    params = {name: values[name] for name in TRADE_TERMS} | cut.params
+    params = {name: values[name] for name in TRADE_TERMS} | cut
     trade_id = int(connection.execute(_trade_statement(), params).scalar_one())
     audit.STAGED_HERE.set()
     return trade_id

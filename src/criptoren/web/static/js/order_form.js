@@ -85,7 +85,8 @@ export class OrderForm {
       const name = FIELD_OF_CODE[error.code] || FIELDS.find((f) => error.message.startsWith(f))
         || (error.message.startsWith('price') ? 'target_price' : null);
       const key = `err_${error.code}`;
-      const known = t(key) === key ? null : t(key);  // t() gives back a key it does not know
+      const said = t(key);
+      const known = said === key ? null : said;  // t() gives back a key it does not know
       if (name) messages[name] = known ? `${known} (${error.message})` : error.message;
       if (known) return this.show(messages, `${t('order_error')} ${known}`);
     }
